@@ -1,0 +1,135 @@
+"""Load finished runs from their directories alone (as RobustBench's ``load_model``).
+
+>>> clf = robgan.load_classifier("results/quick/runs/robgan_ft/seed0")
+>>> logits = clf(images)            # images float in [0,1], (N,C,H,W) -> (N, n_classes)
+>>> g = robgan.load_generator("results/quick/runs/robgan/seed0")
+>>> x = g(torch.randn(8, g.z_dim), torch.arange(8) % g.n_classes)   # (8,C,H,W) in [0,1]
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+from torch import nn
+
+from robgan.provenance import torch_load
+
+
+class RunError(RuntimeError):
+    """The run directory is missing, unfinished, or has no such model."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run directory's resolved config and manifest."""
+
+    dir: Path
+    config: dict
+    manifest: dict
+
+    @property
+    def method(self) -> str:
+        return self.config["run"]["method"]
+
+    @property
+    def label(self) -> str:
+        return self.config["run"]["label"]
+
+    @property
+    def seed(self) -> int:
+        return int(self.config["run"]["seed"])
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Read ``config.yaml`` and ``manifest.json`` of a run directory."""
+    d = Path(run_dir)
+    cfg_path = d / "config.yaml"
+    if not cfg_path.is_file():
+        raise RunError(f"{d} is not a run directory (no config.yaml); produce one with `robgan train`")
+    with open(cfg_path) as fh:
+        cfg = yaml.safe_load(fh)
+    man_path = d / "manifest.json"
+    manifest = json.loads(man_path.read_text()) if man_path.is_file() else {}
+    return Run(d, cfg, manifest)
+
+
+def _weights(run: Run, checkpoint: str | Path | None, map_location) -> dict:
+    path = Path(checkpoint) if checkpoint is not None else run.dir / "model.pt"
+    if not path.is_absolute() and not path.exists():
+        path = run.dir / path
+    if not path.is_file():
+        raise RunError(f"{path} does not exist: the run in {run.dir} is unfinished "
+                       f"(rerun its `robgan train` command to resume it)")
+    return torch_load(path, map_location=map_location)
+
+
+def load_discriminator(run_dir: str | Path, device: str | torch.device = "cpu",
+                       checkpoint: str | Path | None = None) -> nn.Module:
+    """The run's discriminator (eval mode), mapping images in [0,1] to its heads' outputs."""
+    from robgan.data import dataset_info
+    from robgan.models import build_discriminator
+
+    run = load_run(run_dir)
+    state = _weights(run, checkpoint, device)
+    d = build_discriminator(run.config["model"], dataset_info(run.config["data"]), run.method)
+    d.load_state_dict(state["discriminator"])
+    return d.to(device).eval()
+
+
+def load_classifier(run_dir: str | Path, device: str | torch.device = "cpu",
+                    checkpoint: str | Path | None = None) -> nn.Module:
+    """The run's classifier in eval mode: images float [0,1] (N,C,H,W) → class logits (N, K).
+
+    ``checkpoint`` selects a snapshot (``snapshots/iter_0000500.pt``) instead of ``model.pt``.
+    Raises ``RunError`` for runs without a classifier (``sngan``: its projection D is not one).
+    """
+    from robgan.models import ClassifierView
+    from robgan.training.methods import get_method
+
+    run = load_run(run_dir)
+    if not get_method(run.method).has_classifier:
+        raise RunError(f"{run.dir} is a '{run.method}' run: its discriminator has a projection head and is "
+                       f"not a classifier; use an advtrain, robgan, robgan_ft or AC-GAN ablation run")
+    clf = ClassifierView(load_discriminator(run_dir, device, checkpoint))
+    return clf.eval()
+
+
+class _Sampler(nn.Module):
+    """Wraps a generator with its latent size and class count for convenience."""
+
+    def __init__(self, g: nn.Module, z_dim: int, n_classes: int):
+        super().__init__()
+        self.g, self.z_dim, self.n_classes = g, z_dim, n_classes
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.g(z, y)
+
+
+def load_generator(run_dir: str | Path, device: str | torch.device = "cpu",
+                   checkpoint: str | Path | None = None) -> nn.Module:
+    """The run's generator in eval mode: ``(z (N, z_dim), y (N,)) → images [0,1] (N,C,H,W)``.
+
+    The returned module has ``z_dim`` and ``n_classes`` attributes. Raises ``RunError`` for runs
+    without a generator (``advtrain``).
+    """
+    from robgan.data import dataset_info
+    from robgan.models import build_generator
+    from robgan.training.methods import get_method
+
+    run = load_run(run_dir)
+    if not get_method(run.method).has_generator:
+        raise RunError(f"{run.dir} is a '{run.method}' run, which trains no generator")
+    state = _weights(run, checkpoint, device)
+    info = dataset_info(run.config["data"])
+    g = build_generator(run.config["model"], info)
+    g.load_state_dict(state["generator"])
+    return _Sampler(g, int(run.config["model"]["z_dim"]), info.n_classes).to(device).eval()
+
+
+def snapshots(run_dir: str | Path) -> list[Path]:
+    """The run's snapshot files in iteration order."""
+    return sorted((Path(run_dir) / "snapshots").glob("iter_*.pt"))

@@ -1,0 +1,170 @@
+"""Everything a step function needs: models, optimisers, data stream, attacker, RNGs.
+
+The context owns the complete training state, so ``state_dict()`` / ``load_state_dict()`` give an
+exact resume (models, optimisers, data position, every RNG).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from robgan import data as rdata
+from robgan.attacks import ThreatModel
+from robgan.models import ClassifierView, build_discriminator, build_generator
+from robgan.provenance import torch_load
+from robgan.training import schedule as sched
+
+# Independent RNG streams derived from the run seed (so adding an attack does not shift the data).
+_STREAM_DATA, _STREAM_LATENT, _STREAM_ATTACK = 1, 2, 3
+
+
+def _derived_seed(seed: int, stream: int) -> int:
+    return (seed * 1_000_003 + stream * 7_919) % (2**63 - 1)
+
+
+class Context:
+    """Training state of one run.
+
+    Attributes:
+        modules: ``{"G": generator, "D": discriminator}`` (G absent for advtrain).
+        forward: the callables used for forward passes (``torch.compile``-d when configured).
+        optimizers: ``{"D": Adam, "G": Adam}`` (only ``D`` for classifiers).
+        classifier: ``ClassifierView(D)`` for AC discriminators, else None.
+        stream: the resumable training-data stream.
+        threat: the training attacker's threat model (None when the method does not attack).
+    """
+
+    def __init__(self, cfg: dict, spec, device: torch.device, init_from: Path | None = None):
+        self.cfg, self.spec, self.device = cfg, spec, device
+        self.section = cfg[spec.section]
+        self.total = int(self.section["iterations"])
+        self.batch_size = int(self.section["batch_size"])
+        seed = int(cfg["run"]["seed"])
+        self.info = rdata.dataset_info(cfg["data"])
+        perf = cfg["performance"]
+        self.bf16 = bool(perf["bf16"]) and device.type == "cuda"
+        self.channels_last = bool(perf["channels_last"])
+
+        images, labels = rdata.load_split(cfg["data"], "train")
+        self.stream = rdata.BatchStream(images, labels, self.batch_size, _derived_seed(seed, _STREAM_DATA),
+                                        augment=cfg["data"]["augment"], noise=cfg["data"]["noise"],
+                                        device=device)
+        self.latent_gen = torch.Generator(device=device).manual_seed(_derived_seed(seed, _STREAM_LATENT))
+        self.attack_gen = torch.Generator(device=device).manual_seed(_derived_seed(seed, _STREAM_ATTACK))
+
+        self.modules: dict[str, nn.Module] = {}
+        if spec.has_generator:
+            self.modules["G"] = build_generator(cfg["model"], self.info)
+        self.modules["D"] = build_discriminator(cfg["model"], self.info, spec.name)
+        if init_from is not None:
+            self._load_init(init_from)
+        for name, m in self.modules.items():
+            m.to(device)
+            if self.channels_last:
+                m.to(memory_format=torch.channels_last)
+        if spec.name == "robgan_ft":
+            self.modules["G"].eval().requires_grad_(False)  # frozen generator supplies fake data
+
+        self.forward = {k: (torch.compile(m) if perf["compile"] else m) for k, m in self.modules.items()}
+        self.classifier = ClassifierView(self.forward["D"]) if spec.has_classifier else None
+        self.threat = self._threat()
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self._make_optimizers()
+        self.n_classes = self.info.n_classes
+        self.z_dim = int(cfg["model"]["z_dim"])
+
+    # -- construction -------------------------------------------------------------------------
+    def _load_init(self, run_dir: Path) -> None:
+        """Fine-tuning starts from a finished run's ``model.pt`` (generator and discriminator)."""
+        path = Path(run_dir) / "model.pt"
+        if not path.is_file():
+            raise FileNotFoundError(f"--from {run_dir}: no model.pt there; train that run to completion first")
+        state = torch_load(path)
+        for key, name in (("G", "generator"), ("D", "discriminator")):
+            if key in self.modules:
+                if name not in state:
+                    raise ValueError(f"--from {run_dir}: model.pt has no {name}; fine-tuning needs a robgan run")
+                self.modules[key].load_state_dict(state[name])
+
+    def _threat(self) -> ThreatModel | None:
+        s = self.section
+        if self.spec.name in ("robgan", "robgan_oldloss", "advtrain"):
+            return ThreatModel(eps=s["eps"], step_size=s["attack_step_size"], steps=s["attack_steps"],
+                               random_start=s["attack_random_start"])
+        if self.spec.name == "robgan_ft":  # SPEC §4: steps of eps/steps
+            steps = max(1, int(s["attack_steps"]))
+            return ThreatModel.fractional(s["eps"], steps, 1.0 / steps, random_start=s["attack_random_start"])
+        return None
+
+    def _make_optimizers(self) -> None:
+        s = self.section
+        if self.spec.section == "train":
+            betas = tuple(s["betas"])
+            self.optimizers["D"] = torch.optim.Adam(self.modules["D"].parameters(), lr=s["lr_d"], betas=betas)
+            self.optimizers["G"] = torch.optim.Adam(self.modules["G"].parameters(), lr=s["lr_g"], betas=betas)
+        else:
+            self.optimizers["D"] = torch.optim.Adam(self.modules["D"].parameters(), lr=s["lr"],
+                                                    betas=tuple(s["betas"]))
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group["base_lr"] = group["lr"]
+
+    # -- per-iteration helpers ----------------------------------------------------------------
+    def apply_schedule(self, iteration: int) -> None:
+        """Set every optimiser's lr for 0-based ``iteration``; reset Adam's state at milestones."""
+        sch = self.section["schedule"]
+        if sched.resets_optimizer(sch, iteration, self.total):
+            for opt in self.optimizers.values():
+                opt.state.clear()
+        factor = sched.lr_factor(sch, iteration, self.total)
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group["lr"] = group["base_lr"] * factor
+
+    def sample_latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """z ~ N(0, I) (n, z_dim) and labels uniform over classes (n,), from the run's latent RNG."""
+        z = torch.randn(n, self.z_dim, generator=self.latent_gen, device=self.device)
+        y = torch.randint(0, self.n_classes, (n,), generator=self.latent_gen, device=self.device)
+        return z, y
+
+    def autocast(self):
+        if self.bf16:
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def to_memory_format(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    # -- state --------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "modules": {k: m.state_dict() for k, m in self.modules.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "stream": self.stream.state_dict(),
+            "latent_gen": self.latent_gen.get_state(),
+            "attack_gen": self.attack_gen.get_state(),
+            "cpu_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, m in self.modules.items():
+            m.load_state_dict(state["modules"][k])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+            for group in o.param_groups:  # base_lr is config-derived; keep it authoritative
+                group["base_lr"] = group.get("base_lr", group["lr"])
+        self.stream.load_state_dict(state["stream"])
+        self.latent_gen.set_state(state["latent_gen"])
+        self.attack_gen.set_state(state["attack_gen"])
+        torch.set_rng_state(state["cpu_rng"])
+
+    def model_payload(self) -> dict:
+        """The weights that a snapshot / ``model.pt`` holds (generator and/or discriminator)."""
+        out = {"discriminator": self.modules["D"].state_dict()}
+        if "G" in self.modules:
+            out["generator"] = self.modules["G"].state_dict()
+        return out

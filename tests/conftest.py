@@ -1,0 +1,30 @@
+"""Shared fixtures: tiny overrides of the default config so training runs take seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO / "config" / "config.yaml"
+
+# A model and budget small enough for unit tests on 2 CPU cores.
+TINY = [
+    "model.ngf=8", "model.ndf=8", "model.z_dim=16",
+    "train.iterations=20", "train.batch_size=16",
+    "advtrain.iterations=20", "advtrain.batch_size=16",
+    "finetune.iterations=20", "finetune.batch_size=16", "finetune.schedule.milestones=[10]",
+    "log_every=5", "checkpoint_every=10", "snapshot_every=10",
+    "threads=1",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_overrides() -> list[str]:
+    return list(TINY)
+
+
+@pytest.fixture(scope="session")
+def default_config() -> Path:
+    return DEFAULT_CONFIG

@@ -1,0 +1,473 @@
+"""Tests for robgan.models: shapes, ranges, conditioning, heads, spectral norm, (de)serialisation."""
+
+from __future__ import annotations
+
+import copy
+import io
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from robgan.models import (
+    ClassifierView,
+    ConditionalBatchNorm2d,
+    PreActResNet18Discriminator,
+    ResNetDiscriminator,
+    ResNetGenerator,
+    build_discriminator,
+    build_generator,
+)
+from robgan.models.discriminator import DiscriminatorBlock
+
+N_CLASSES = 5
+Z_DIM = 16
+W = 8  # tiny ngf / ndf
+RES_CH = [(32, 1), (32, 3), (64, 1), (64, 3)]
+
+
+def _gen(resolution: int = 32, channels: int = 3, seed: int = 0) -> ResNetGenerator:
+    torch.manual_seed(seed)
+    return ResNetGenerator(N_CLASSES, z_dim=Z_DIM, ngf=W, resolution=resolution, channels=channels)
+
+
+def _disc(kind: str, resolution: int = 32, channels: int = 3, seed: int = 0, **kw) -> nn.Module:
+    torch.manual_seed(seed)
+    if kind == "preact":
+        return PreActResNet18Discriminator(N_CLASSES, ndf=W, resolution=resolution, channels=channels, **kw)
+    return ResNetDiscriminator(N_CLASSES, ndf=W, resolution=resolution, channels=channels, **kw)
+
+
+def _images(n: int, resolution: int = 32, channels: int = 3, seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, channels, resolution, resolution, generator=g)
+
+
+def _labels(n: int, seed: int = 2) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, N_CLASSES, (n,), generator=g)
+
+
+def _z(n: int, seed: int = 3) -> torch.Tensor:
+    return torch.randn(n, Z_DIM, generator=torch.Generator().manual_seed(seed))
+
+
+def _roundtrip(state: dict) -> dict:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=True)
+
+
+# ----------------------------------------------------------------------------------------- generator
+
+
+def test_generator_channel_plans():
+    assert _gen(32).plan == ((128, 64, True), (64, 32, True), (32, 16, True), (16, 8, False))
+    assert _gen(64).plan == ((128, 64, True), (64, 32, True), (32, 16, True), (16, 8, True))
+    g = ResNetGenerator(N_CLASSES, z_dim=Z_DIM, ngf=W, resolution=128)
+    assert [b[2] for b in g.plan] == [True] * 5 and g.plan[-1][1] == W
+
+
+@pytest.mark.parametrize("resolution,channels", RES_CH)
+def test_generator_shape_and_range(resolution, channels):
+    g = _gen(resolution, channels)
+    x = g(_z(6), _labels(6))
+    assert x.shape == (6, channels, resolution, resolution)
+    assert x.dtype == torch.float32
+    assert torch.isfinite(x).all()
+    assert 0.0 <= x.min().item() and x.max().item() <= 1.0
+    # Not collapsed to a constant (tanh saturation or a broken block would show here).
+    assert x.std().item() > 1e-3
+
+
+def test_generator_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="bottom_width"):
+        ResNetGenerator(N_CLASSES, resolution=48)
+    g = _gen()
+    with pytest.raises(ValueError, match="z must have shape"):
+        g(torch.randn(2, Z_DIM + 1), _labels(2))
+    with pytest.raises(ValueError, match="y must have shape"):
+        g(_z(2), _labels(3))
+
+
+def test_generator_conditions_on_label():
+    g = _gen().eval()
+    z = _z(4)
+    a = g(z, torch.zeros(4, dtype=torch.long))
+    b = g(z, torch.ones(4, dtype=torch.long))
+    # Same z, different y: at init γ=1, β=0 for every class, so perturb class 1 first.
+    assert torch.equal(a, b)
+    with torch.no_grad():
+        g.blocks[0].b1.beta.weight[1].add_(0.5)
+    b = g(z, torch.ones(4, dtype=torch.long))
+    assert (a - b).abs().amax().item() > 1e-3
+
+
+def test_generator_label_changes_output_after_training_step():
+    # After one optimiser step the per-class embeddings differ: different y -> different images.
+    g = _gen()
+    opt = torch.optim.SGD(g.parameters(), lr=0.1)
+    y = torch.arange(4) % N_CLASSES
+    (g(_z(4), y) * torch.arange(4.0).reshape(4, 1, 1, 1)).mean().backward()
+    opt.step()
+    g.eval()
+    z = _z(2, seed=9)
+    a = g(z, torch.tensor([0, 0]))
+    b = g(z, torch.tensor([1, 1]))
+    assert (a - b).abs().amax().item() > 1e-4
+
+
+def test_per_class_gamma_beta_change_touches_only_that_class():
+    g = _gen().eval()  # running statistics: each example's output depends on itself only
+    z = _z(6)
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    before = g(z, y)
+    with torch.no_grad():
+        g.blocks[1].b2.gamma.weight[2].mul_(1.7)
+        g.blocks[2].b1.beta.weight[2].add_(0.3)
+    after = g(z, y)
+    changed = (after - before).flatten(1).abs().amax(dim=1)
+    assert torch.equal(changed[y != 2], torch.zeros(4))
+    assert (changed[y == 2] > 1e-4).all()
+
+
+def test_conditional_batchnorm_formula():
+    torch.manual_seed(0)
+    cbn = ConditionalBatchNorm2d(3, 4)
+    assert torch.equal(cbn.gamma.weight, torch.ones(4, 3))
+    assert torch.equal(cbn.beta.weight, torch.zeros(4, 3))
+    with torch.no_grad():
+        cbn.gamma.weight.copy_(torch.randn(4, 3))
+        cbn.beta.weight.copy_(torch.randn(4, 3))
+    x = torch.randn(8, 3, 5, 5) * 3 + 1
+    y = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    out = cbn(x, y)
+    mean = x.mean(dim=(0, 2, 3), keepdim=True)
+    var = x.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
+    normed = (x - mean) / torch.sqrt(var + cbn.bn.eps)
+    expected = cbn.gamma.weight[y][:, :, None, None] * normed + cbn.beta.weight[y][:, :, None, None]
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
+    assert not cbn.bn.affine
+
+
+def test_generator_batch_independent_in_eval():
+    g = _gen().eval()
+    z, y = _z(5), _labels(5)
+    full = g(z, y)
+    for i in range(5):
+        torch.testing.assert_close(g(z[i : i + 1], y[i : i + 1]), full[i : i + 1], rtol=1e-5, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------- discriminators
+
+
+def test_discriminator_channel_plans():
+    assert _disc("resnet", 32).plan == (8, 16, 32, 64)
+    assert _disc("resnet", 64).plan == (8, 16, 32, 64, 128)
+    assert _disc("preact", 32).plan == (8, 16, 32, 64)
+    assert _disc("resnet", 64).num_features == 128
+
+
+@pytest.mark.parametrize("kind", ["resnet", "preact"])
+@pytest.mark.parametrize("resolution,channels", RES_CH)
+def test_ac_discriminator_shapes(kind, resolution, channels):
+    d = _disc(kind, resolution, channels)
+    x = _images(3, resolution, channels)
+    s, c = d(x)
+    assert s.shape == (3,) and c.shape == (3, N_CLASSES)
+    assert torch.isfinite(s).all() and torch.isfinite(c).all()
+    # y is accepted and ignored by the AC head.
+    s2, c2 = d(x, _labels(3))
+    assert torch.equal(s, s2) and torch.equal(c, c2)
+    with pytest.raises(ValueError, match="expected images of shape"):
+        d(_images(3, resolution // 2, channels))
+
+
+@pytest.mark.parametrize("resolution,channels", RES_CH)
+def test_projection_discriminator_shapes(resolution, channels):
+    d = _disc("resnet", resolution, channels, spectral_norm=True, head="projection")
+    s = d(_images(3, resolution, channels), _labels(3))
+    assert s.shape == (3,) and torch.isfinite(s).all()
+
+
+@pytest.mark.parametrize("kind", ["resnet", "preact"])
+def test_discriminator_maps_unit_range_to_pm1(kind):
+    d = _disc(kind)
+    first = d.blocks[0] if kind == "resnet" else d.conv_in
+    seen = {}
+    first.register_forward_pre_hook(lambda _m, args: seen.setdefault("x", args[0].detach().clone()))
+    x = _images(2)
+    d(x)
+    torch.testing.assert_close(seen["x"], x * 2 - 1, rtol=0, atol=0)
+    assert seen["x"].min().item() >= -1.0 and seen["x"].max().item() <= 1.0
+
+
+def test_resnet_discriminator_uses_global_sum_pooling():
+    d = _disc("resnet").eval()
+    x = _images(2)
+    h = torch.relu(d.blocks(x * 2 - 1))
+    assert h.shape[-2:] == (2, 2)  # every block halves: 32 -> 2
+    torch.testing.assert_close(d.features(x), h.sum(dim=(2, 3)), rtol=1e-6, atol=1e-6)
+
+
+def test_projection_head_matches_hand_computation():
+    d = _disc("resnet", spectral_norm=True, head="projection")
+    d.train()
+    for _ in range(2):  # move the power-iteration state away from its initial value
+        d(_images(2), _labels(2))
+    d.eval()
+    x = _images(4)
+    y = torch.tensor([0, 1, 2, 3])
+    s = d(x, y)
+    h = d.features(x)
+    lin = d.heads.adv
+    by_hand = (h @ lin.weight.T + lin.bias)[:, 0] + (d.heads.embed.weight[y] * h).sum(dim=1)
+    torch.testing.assert_close(s, by_hand, rtol=1e-5, atol=1e-5)
+    s_other = d(x, (y + 1) % N_CLASSES)
+    assert (s - s_other).abs().amin().item() > 1e-6
+    # Changing y changes only the projection term.
+    y_other = (y + 1) % N_CLASSES
+    by_hand_other = (h @ lin.weight.T + lin.bias)[:, 0] + (d.heads.embed.weight[y_other] * h).sum(1)
+    torch.testing.assert_close(s_other, by_hand_other, rtol=1e-5, atol=1e-5)
+
+
+def test_projection_head_requires_labels():
+    d = _disc("resnet", head="projection")
+    with pytest.raises(ValueError, match="needs the labels"):
+        d(_images(2))
+
+
+def test_invalid_heads_and_resolutions():
+    with pytest.raises(ValueError, match="head"):
+        _disc("resnet", head="softmax")
+    with pytest.raises(ValueError, match="only head='ac'"):
+        _disc("preact", head="projection")
+    with pytest.raises(ValueError, match="power of two"):
+        _disc("resnet", resolution=48)
+
+
+def _sn_modules(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding))]
+
+
+@pytest.mark.parametrize("head", ["ac", "projection"])
+def test_spectral_norm_wraps_everything_and_normalises(head):
+    d = _disc("resnet", 64, 3, spectral_norm=True, head=head)
+    mods = _sn_modules(d)
+    assert len(mods) == 3 * 5 + 2  # 5 blocks x (2 convs + 1x1 shortcut) + 2 head layers
+    assert all(parametrize.is_parametrized(m, "weight") for m in mods)
+    x, y = _images(2, 64), _labels(2)
+    u0 = [m.parametrizations.weight[0]._u.clone() for m in mods]
+    # Eval mode uses the stored power-iteration vectors as they are (attacks in eval change nothing)...
+    d.eval()
+    d(x, y)
+    assert all(torch.equal(m.parametrizations.weight[0]._u, u) for m, u in zip(mods, u0, strict=True))
+    # ...while every training-mode forward advances them by one power iteration.
+    d.train()
+    d(x, y)
+    # (The 1-unit real/fake linear is a 1-row matrix: its u is ±1 forever.)
+    assert all(
+        not torch.equal(m.parametrizations.weight[0]._u, u)
+        for m, u in zip(mods, u0, strict=True)
+        if m is not d.heads.adv
+    )
+    # Power iteration converges slowly when the top two singular values are close, so give it more
+    # iterations (each training-mode access of `.weight` is one) than a handful of forwards would.
+    with torch.no_grad():
+        for m in mods:
+            for _ in range(100):
+                m.weight  # noqa: B018
+    d.eval()
+    with torch.no_grad():
+        for m in mods:
+            w = m.weight
+            sigma = torch.linalg.matrix_norm(w.reshape(w.shape[0], -1), ord=2).item()
+            assert abs(sigma - 1.0) < 0.05, (m, sigma)
+            # Without the normalisation the same weight is far from unit spectral norm.
+            w0 = m.parametrizations.weight.original
+            assert abs(torch.linalg.matrix_norm(w0.reshape(w0.shape[0], -1), ord=2).item() - 1.0) > 0.1
+
+
+def test_no_spectral_norm_by_default():
+    for d in (_disc("resnet"), _disc("preact")):
+        assert not any(parametrize.is_parametrized(m) for m in d.modules())
+        assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in d.modules())
+
+
+@pytest.mark.parametrize("kind", ["resnet", "preact"])
+def test_classifier_view_equals_class_head(kind):
+    d = _disc(kind).eval()
+    view = ClassifierView(d)
+    assert view.n_classes == N_CLASSES
+    x = _images(3)
+    assert torch.equal(view(x), d(x)[1])
+    # The view shares, not copies, the discriminator's parameters.
+    assert {id(p) for p in view.parameters()} == {id(p) for p in d.parameters()}
+
+
+def test_classifier_view_rejects_projection_head():
+    with pytest.raises(ValueError, match="head='ac'"):
+        ClassifierView(_disc("resnet", head="projection"))
+
+
+@pytest.mark.parametrize(
+    "kind,kw",
+    [("resnet", {}), ("resnet", {"spectral_norm": True, "head": "projection"}), ("preact", {})],
+)
+def test_discriminator_batch_independent_in_eval(kind, kw):
+    d = _disc(kind, **kw).eval()
+    x, y = _images(5), _labels(5)
+    full = d(x, y)
+    full = full if isinstance(full, tuple) else (full,)
+    for i in range(5):
+        one = d(x[i : i + 1], y[i : i + 1])
+        one = one if isinstance(one, tuple) else (one,)
+        for a, b in zip(one, full, strict=True):
+            torch.testing.assert_close(a, b[i : i + 1], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["resnet", "preact"])
+def test_discriminator_input_gradient(kind):
+    # PGD needs d(loss)/dx; it must be non-zero and finite.
+    d = _disc(kind).eval()
+    x = _images(2).requires_grad_(True)
+    s, c = d(x)
+    (s.sum() + c.logsumexp(1).sum()).backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum().item() > 0
+
+
+# ------------------------------------------------------------------------------- state and formats
+
+
+@pytest.mark.parametrize(
+    "name,build",
+    [
+        ("generator", lambda seed: _gen(seed=seed)),
+        ("resnet_ac", lambda seed: _disc("resnet", seed=seed)),
+        ("resnet_sn_proj", lambda seed: _disc("resnet", seed=seed, spectral_norm=True, head="projection")),
+        ("preact", lambda seed: _disc("preact", seed=seed)),
+    ],
+)
+def test_state_dict_roundtrip_weights_only(name, build):
+    m = build(0)
+    # A training-mode pass moves BN running stats / SN power-iteration vectors off their initial values.
+    m.train()
+    if name == "generator":
+        m(_z(4), _labels(4))
+        inputs = (_z(3, seed=5), _labels(3, seed=6))
+    else:
+        m(_images(4), _labels(4))
+        inputs = (_images(3, seed=5), _labels(3, seed=6))
+    m.eval()
+    ref = m(*inputs)
+    other = build(123)
+    other.load_state_dict(_roundtrip(m.state_dict()))
+    other.eval()
+    out = other(*inputs)
+    ref, out = (ref, out) if isinstance(ref, tuple) else ((ref,), (out,))
+    for a, b in zip(ref, out, strict=True):
+        assert torch.equal(a, b)
+    clone = copy.deepcopy(m)
+    out = clone(*inputs)
+    out = out if isinstance(out, tuple) else (out,)
+    for a, b in zip(ref, out, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_construction_is_deterministic_under_seed():
+    a, b = _disc("resnet", seed=7).state_dict(), _disc("resnet", seed=7).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    c = _disc("resnet", seed=8).state_dict()
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+@pytest.mark.parametrize("kind", ["resnet", "preact"])
+def test_channels_last_inputs(kind):
+    d = _disc(kind).eval()
+    x = _images(3)
+    ref_s, ref_c = d(x)
+    s, c = d(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(s, ref_s, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(c, ref_c, rtol=1e-4, atol=1e-4)
+    d = d.to(memory_format=torch.channels_last)
+    s, c = d(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(s, ref_s, rtol=1e-4, atol=1e-4)
+
+
+def test_generator_channels_last():
+    g = _gen().eval()
+    z, y = _z(3), _labels(3)
+    ref = g(z, y)
+    g = g.to(memory_format=torch.channels_last)
+    torch.testing.assert_close(g(z, y), ref, rtol=1e-4, atol=1e-4)
+
+
+# ------------------------------------------------------------------------------------------ factory
+
+INFO = SimpleNamespace(n_classes=N_CLASSES, channels=1, resolution=32)
+MODEL_CFG = {"z_dim": Z_DIM, "ngf": W, "ndf": W, "d_arch": "resnet"}
+
+
+def test_build_generator():
+    g = build_generator(MODEL_CFG, INFO)
+    assert isinstance(g, ResNetGenerator)
+    assert (g.z_dim, g.ngf, g.resolution, g.channels, g.n_classes) == (Z_DIM, W, 32, 1, N_CLASSES)
+    assert g(_z(2), _labels(2)).shape == (2, 1, 32, 32)
+
+
+@pytest.mark.parametrize(
+    "method", ["advtrain", "robgan", "robgan_ft", "acgan", "acgan_newloss", "robgan_oldloss"]
+)
+@pytest.mark.parametrize("arch", ["resnet", "preact_resnet18"])
+def test_build_discriminator_ac_methods(method, arch):
+    d = build_discriminator({**MODEL_CFG, "d_arch": arch}, INFO, method)
+    cls = ResNetDiscriminator if arch == "resnet" else PreActResNet18Discriminator
+    assert type(d) is cls
+    assert d.head == "ac" and d.n_classes == N_CLASSES and d.channels == 1 and d.ndf == W
+    assert not any(parametrize.is_parametrized(m) for m in d.modules())
+
+
+@pytest.mark.parametrize("arch", ["resnet", "preact_resnet18"])
+def test_build_discriminator_sngan(arch):
+    d = build_discriminator({**MODEL_CFG, "d_arch": arch}, INFO, "sngan")
+    assert type(d) is ResNetDiscriminator
+    assert d.head == "projection" and d.spectral_norm
+    assert all(parametrize.is_parametrized(m, "weight") for m in _sn_modules(d))
+
+
+def test_build_discriminator_errors():
+    with pytest.raises(ValueError, match=r"model\.d_arch.*preact_resnet18"):
+        build_discriminator({**MODEL_CFG, "d_arch": "vgg"}, INFO, "robgan")
+    with pytest.raises(ValueError, match="sngan"):
+        build_discriminator(MODEL_CFG, INFO, "wgan")
+    with pytest.raises(ValueError, match=r"model\.ndf"):
+        build_discriminator({"d_arch": "resnet"}, INFO, "robgan")
+
+
+# ------------------------------------------------------------------------------------ paper widths
+
+
+@pytest.mark.slow
+def test_print_parameter_counts_at_paper_widths():
+    def count(m: nn.Module) -> int:
+        return sum(p.numel() for p in m.parameters())
+
+    for res in (32, 64):
+        g = ResNetGenerator(10, z_dim=128, ngf=64, resolution=res, channels=3)
+        d = ResNetDiscriminator(10, ndf=64, resolution=res, channels=3)
+        print(f"{res}px: G(ngf=64) {count(g):,}  ResNet D(ndf=64) {count(d):,}")
+    print(f"PreActResNet18 D(ndf=64) {count(PreActResNet18Discriminator(10, ndf=64)):,}")
+
+
+def test_discriminator_block_without_downsampling_has_identity_shortcut():
+    torch.manual_seed(0)
+    block = DiscriminatorBlock(4, 4, downsample=False, spectral_norm=False)
+    assert block.c_sc is None
+    x = torch.randn(2, 4, 6, 6)
+    with torch.no_grad():
+        block.c2.weight.zero_()
+        block.c2.bias.zero_()
+    torch.testing.assert_close(block(x), x, rtol=0, atol=0)  # zero residual branch -> identity

@@ -1,0 +1,233 @@
+"""The training loop: every method trains, resumes bit-identically, refuses foreign configs,
+stops on non-finite losses and checkpoints on SIGTERM."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import robgan
+from robgan.cli import main as cli_main
+from robgan.config import load_config
+from robgan.provenance import torch_load
+from robgan.training import METHODS, NonFiniteLossError, RunMismatchError, run_label, train_run
+from robgan.training import methods as methods_mod
+
+SCRATCH_METHODS = [m for m in METHODS if m != "robgan_ft"]
+
+
+def _cfg(default_config, tiny, method, seed=0, extra=(), init_from=None):
+    cfg = load_config(default_config, [*tiny, *extra])
+    cfg["run"] = {"method": method, "label": run_label(method, cfg), "seed": seed, "init_from": init_from}
+    return cfg
+
+
+def _log_rows(run: Path) -> list[dict]:
+    with open(run / "train_log.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _state_equal(a: dict, b: dict) -> bool:
+    if a.keys() != b.keys():
+        return False
+    for k in a:
+        if isinstance(a[k], dict):
+            if not _state_equal(a[k], b[k]):
+                return False
+        elif isinstance(a[k], torch.Tensor):
+            if not torch.equal(a[k], b[k]):
+                return False
+        elif a[k] != b[k]:
+            return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def robgan_run(tmp_path_factory, default_config, tiny_overrides) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "robgan"
+    train_run(_cfg(default_config, tiny_overrides, "robgan"), out, progress=False)
+    return out
+
+
+@pytest.mark.parametrize("method", SCRATCH_METHODS)
+def test_every_method_trains_with_finite_losses(method, tmp_path, default_config, tiny_overrides):
+    out = tmp_path / method
+    train_run(_cfg(default_config, tiny_overrides, method), out, progress=False)
+    for name in ("config.yaml", "manifest.json", "train_log.csv", "checkpoint.pt", "model.pt"):
+        assert (out / name).is_file(), name
+    assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["iter_0000010.pt", "iter_0000020.pt"]
+    rows = _log_rows(out)
+    assert [int(r["iteration"]) for r in rows] == [5, 10, 15, 20]
+    times = [float(r["train_seconds"]) for r in rows]
+    assert all(b > a for a, b in zip(times, times[1:], strict=False)) and times[0] > 0
+    for key in METHODS[method].log_keys:
+        values = [float(r[key]) for r in rows]
+        assert all(math.isfinite(v) for v in values), (key, values)
+    if "acc_real" in METHODS[method].log_keys or "acc_adv" in METHODS[method].log_keys:
+        key = "acc_real" if "acc_real" in METHODS[method].log_keys else "acc_adv"
+        assert all(0.0 <= float(r[key]) <= 1.0 for r in rows)
+    payload = torch_load(out / "model.pt")
+    assert payload["iteration"] == 20
+    assert ("generator" in payload) == METHODS[method].has_generator
+
+
+def test_training_changes_weights_and_is_seeded(tmp_path, default_config, tiny_overrides):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    extra = ["advtrain.iterations=6"]
+    train_run(_cfg(default_config, tiny_overrides, "advtrain", 0, extra), a, progress=False)
+    train_run(_cfg(default_config, tiny_overrides, "advtrain", 0, extra), b, progress=False)
+    train_run(_cfg(default_config, tiny_overrides, "advtrain", 1, extra), c, progress=False)
+    wa, wb, wc = (torch_load(p / "model.pt")["discriminator"] for p in (a, b, c))
+    assert _state_equal(wa, wb)
+    assert not _state_equal(wa, wc)
+
+
+def test_finetune_both_lambdas(robgan_run, tmp_path, default_config, tiny_overrides):
+    for lam, label in ((0.3, "robgan_ft"), (0.0, "robgan_ft_nofake")):
+        out = tmp_path / label
+        assert cli_main(["finetune", "--config", str(default_config), "--from", str(robgan_run), "--seed", "0",
+                         "--out", str(out), *sum((["--set", o] for o in tiny_overrides), []),
+                         "--set", f"finetune.lam={lam}"]) == 0
+        run = robgan.load_run(out)
+        assert run.label == label and run.method == "robgan_ft"
+        rows = _log_rows(out)
+        assert all(math.isfinite(float(r["loss"])) for r in rows)
+        # fine-tuning starts from the robgan discriminator and changes it
+        before = torch_load(robgan_run / "model.pt")["discriminator"]
+        after = torch_load(out / "model.pt")["discriminator"]
+        assert not _state_equal(before, after)
+        assert _state_equal(torch_load(robgan_run / "model.pt")["generator"],
+                            torch_load(out / "model.pt")["generator"])  # frozen generator
+
+
+def test_finetune_refuses_non_robgan_source(tmp_path, default_config, tiny_overrides):
+    src = tmp_path / "adv"
+    train_run(_cfg(default_config, tiny_overrides, "advtrain", extra=["advtrain.iterations=2"]), src,
+              progress=False)
+    code = cli_main(["finetune", "--config", str(default_config), "--from", str(src), "--seed", "0",
+                     "--out", str(tmp_path / "ft"), *sum((["--set", o] for o in tiny_overrides), [])])
+    assert code == 2
+
+
+def test_api_loaders(robgan_run, tmp_path, default_config, tiny_overrides):
+    clf = robgan.load_classifier(robgan_run)
+    assert not clf.training
+    x = torch.rand(5, 1, 32, 32)
+    logits = clf(x)
+    assert logits.shape == (5, 10)
+    g = robgan.load_generator(robgan_run)
+    imgs = g(torch.randn(4, g.z_dim), torch.arange(4))
+    assert imgs.shape == (4, 1, 32, 32) and imgs.min() >= 0 and imgs.max() <= 1
+    snap = robgan.load_classifier(robgan_run, checkpoint="snapshots/iter_0000010.pt")
+    assert not torch.equal(snap(x), logits)  # another training state
+    sngan = tmp_path / "sngan"
+    train_run(_cfg(default_config, tiny_overrides, "sngan", extra=["train.iterations=2"]), sngan, progress=False)
+    with pytest.raises(robgan.RunError, match="not a classifier"):
+        robgan.load_classifier(sngan)
+    with pytest.raises(robgan.RunError, match="not a run directory"):
+        robgan.load_run(tmp_path / "nowhere")
+
+
+def test_config_mismatch_is_refused_but_eval_changes_are_not(tmp_path, default_config, tiny_overrides):
+    out = tmp_path / "run"
+    extra = ["advtrain.iterations=2"]
+    train_run(_cfg(default_config, tiny_overrides, "advtrain", extra=extra), out, progress=False)
+    with pytest.raises(RunMismatchError, match="advtrain.lr"):
+        train_run(_cfg(default_config, tiny_overrides, "advtrain", extra=[*extra, "advtrain.lr=0.1"]), out,
+                  progress=False)
+    # evaluation settings and the seed list do not touch a finished run
+    train_run(_cfg(default_config, tiny_overrides, "advtrain", extra=[*extra, "eval.pgd.eps=[0.5]",
+                                                                      "seeds=[0,1,2]"]), out, progress=False)
+    code = cli_main(["train", "--config", str(default_config), "--method", "advtrain", "--seed", "0",
+                     "--out", str(out), *sum((["--set", o] for o in [*tiny_overrides, *extra]), []),
+                     "--set", "model.ndf=4"])
+    assert code == 1
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, default_config, tiny_overrides,
+                                                              monkeypatch):
+    spec = METHODS["advtrain"]
+    calls = {"n": 0}
+
+    def poisoned(ctx):
+        out = spec.step(ctx)
+        calls["n"] += 1
+        if calls["n"] > 12:
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setitem(methods_mod.METHODS, "advtrain", methods_mod.MethodSpec(
+        spec.name, spec.section, spec.has_generator, spec.has_classifier, spec.log_keys, poisoned))
+    out = tmp_path / "nan"
+    with pytest.raises(NonFiniteLossError, match="non-finite loss"):
+        train_run(_cfg(default_config, tiny_overrides, "advtrain"), out, progress=False)
+    assert not (out / "model.pt").exists()
+    assert torch_load(out / "checkpoint.pt")["iteration"] == 10  # the last good one
+    assert [int(r["iteration"]) for r in _log_rows(out)] == [5, 10]
+
+
+def _cli(out: Path, default_config, overrides) -> list[str]:
+    return [sys.executable, "-m", "robgan.cli", "train", "--config", str(default_config), "--method", "robgan",
+            "--seed", "0", "--out", str(out), *sum((["--set", o] for o in overrides), [])]
+
+
+def _wait_for_checkpoint(proc, ckpt: Path, at_least: int, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"training ended before it could be killed: {proc.returncode}")
+        if ckpt.exists():
+            try:
+                if torch_load(ckpt)["iteration"] >= at_least:
+                    return
+            except Exception:  # being replaced right now
+                pass
+        time.sleep(0.05)
+    raise AssertionError("no checkpoint appeared")
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_is_bit_identical(tmp_path, default_config, tiny_overrides):
+    overrides = [*tiny_overrides, "train.iterations=60", "checkpoint_every=10", "snapshot_every=20"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    ref = tmp_path / "uninterrupted"
+    subprocess.run(_cli(ref, default_config, overrides), check=True, env=env, capture_output=True)
+    run = tmp_path / "killed"
+    proc = subprocess.Popen(_cli(run, default_config, overrides), env=env, stderr=subprocess.DEVNULL)
+    _wait_for_checkpoint(proc, run / "checkpoint.pt", 20)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "model.pt").exists()
+    subprocess.run(_cli(run, default_config, overrides), check=True, env=env, capture_output=True)
+    a, b = torch_load(ref / "model.pt"), torch_load(run / "model.pt")
+    assert _state_equal(a["generator"], b["generator"])
+    assert _state_equal(a["discriminator"], b["discriminator"])
+    # the log has each iteration once, in order
+    assert [int(r["iteration"]) for r in _log_rows(run)] == list(range(5, 65, 5))
+    manifest = robgan.load_run(run).manifest
+    assert len(manifest["resumes"]) == 1 and manifest["end_time"]
+
+
+@pytest.mark.slow
+def test_sigterm_writes_checkpoint_and_exits_nonzero(tmp_path, default_config, tiny_overrides):
+    overrides = [*tiny_overrides, "train.iterations=400", "checkpoint_every=10"]
+    run = tmp_path / "term"
+    proc = subprocess.Popen(_cli(run, default_config, overrides), env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for_checkpoint(proc, run / "checkpoint.pt", 10)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "rerun the same command to resume" in err
+    state = torch_load(run / "checkpoint.pt")
+    assert 10 <= state["iteration"] < 400
+    assert not (run / "model.pt").exists()
