@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ class ConfigError(ValueError):
     """A configuration problem; the message names the dotted field and how to fix it."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(path: str | Path = CONFIG_SCHEMA) -> dict:
     """Read a YAML/JSON schema file (cached)."""
     with open(path) as fh:
@@ -151,14 +151,36 @@ def config_hash(cfg: Mapping) -> str:
 NON_TRAINING_KEYS = ("eval", "seeds", "methods", "finetune_lambdas", "device", "threads")
 
 
-def training_view(cfg: Mapping) -> dict:
-    """The part of a config that determines a training run (what a run directory's hash covers)."""
-    return {k: v for k, v in cfg.items() if k not in NON_TRAINING_KEYS}
+# Keys of `data` that say where the data lives, not what it is.
+DATA_LOCATION_KEYS = ("root", "download", "cache_dir")
+
+# The budget/optimiser section that each method reads; the other two do not affect its run.
+METHOD_SECTIONS = ("train", "advtrain", "finetune")
 
 
-def training_hash(cfg: Mapping) -> str:
+def method_section(method: str) -> str:
+    return {"advtrain": "advtrain", "robgan_ft": "finetune"}.get(method, "train")
+
+
+def training_view(cfg: Mapping, method: str | None = None) -> dict:
+    """The part of a config that determines a training run (what a run directory's hash covers).
+
+    ``method`` (default: ``cfg["run"]["method"]`` when present) drops the budget sections of the
+    other methods, so that editing ``finetune.lam`` does not invalidate an ``sngan`` run.
+    """
+    method = method or (cfg.get("run") or {}).get("method")
+    drop = set(NON_TRAINING_KEYS)
+    if method:
+        drop |= set(METHOD_SECTIONS) - {method_section(method)}
+    view = {k: v for k, v in cfg.items() if k not in drop}
+    if isinstance(view.get("data"), Mapping):  # where the data lives does not change the run
+        view["data"] = {k: v for k, v in view["data"].items() if k not in DATA_LOCATION_KEYS}
+    return view
+
+
+def training_hash(cfg: Mapping, method: str | None = None) -> str:
     """``config_hash`` of :func:`training_view`: the hash stored in a run's manifest."""
-    return config_hash(training_view(cfg))
+    return config_hash(training_view(cfg, method))
 
 
 def dump_config(cfg: Mapping) -> str:

@@ -30,7 +30,7 @@ def utc_now() -> str:
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA) global generators."""
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - seeds legacy global users (e.g. torch-fidelity)
     torch.manual_seed(seed)
 
 
@@ -69,7 +69,8 @@ def resolve_device(name: str = "auto") -> torch.device:
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
-    return f"cpu:{platform.processor() or platform.machine()} ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    cpu = platform.processor() or platform.machine()
+    return f"cpu:{cpu} ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
 
 
 def configure_threads(requested: int = 0) -> int:

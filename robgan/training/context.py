@@ -62,7 +62,7 @@ class Context:
         self.modules["D"] = build_discriminator(cfg["model"], self.info, spec.name)
         if init_from is not None:
             self._load_init(init_from)
-        for name, m in self.modules.items():
+        for m in self.modules.values():
             m.to(device)
             if self.channels_last:
                 m.to(memory_format=torch.channels_last)

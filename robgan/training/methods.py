@@ -54,7 +54,7 @@ def _gan_step(loss_kind: str, attack: bool) -> Callable[[Context], dict[str, tor
     """
 
     def step(ctx: Context) -> dict[str, torch.Tensor]:
-        g, d = ctx.modules["G"], ctx.modules["D"]
+        d = ctx.modules["D"]
         g_fwd, d_fwd = ctx.forward["G"], ctx.forward["D"]
         opt_d, opt_g = ctx.optimizers["D"], ctx.optimizers["G"]
         weights = ctx.cfg["train"]["loss_weights"]

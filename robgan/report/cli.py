@@ -1,0 +1,88 @@
+"""``robgan report``: every table, figure and claim verdict of one experiment, from its records only.
+
+    robgan report --config config/config.yaml --records results/quick/records --out results/quick \
+        [--runs results/quick/runs] [--claims config/paper_claims.yaml] [--set eval.autoattack.eps=0.1]
+
+Writes ``tables/*.{csv,md,tex}``, ``figures/*.{png,pdf}`` and ``claims.{md,json}`` under ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("robgan.report")
+
+
+def make_report(cfg: Mapping[str, Any] | None, records_dir: str | Path, out_dir: str | Path,
+                runs_dir: str | Path | None = None, claims_path: str | Path | None = None,
+                ablation_eps: float | None = None, sample_seed: int = 0) -> list[Path]:
+    """Read and validate the records under ``records_dir``; write tables, figures and claims.
+
+    Args:
+        cfg: the resolved experiment config (``robgan.config.load_config``); it names the labels the
+            experiment trains (so that an absent method is "not evaluated" rather than "missing") and
+            the AutoAttack ε used by the ablation table when no autoattack record gives one.
+        records_dir: ``results/<experiment>/records`` (every ``*.json`` below it is read).
+        out_dir: ``results/<experiment>``.
+        runs_dir: ``results/<experiment>/runs`` for the sample grids; None skips them.
+        claims_path: ``paper_claims.yaml`` (default: the repository's ``config/paper_claims.yaml``).
+        ablation_eps: ε of the ablation table (default: ``report.ablation_eps`` of the claims file,
+            else the AutoAttack ε).
+
+    Returns the written paths.
+
+    Raises:
+        robgan.report.records.RecordError: a record is invalid (the message names the file).
+    """
+    from robgan.report import claims as claims_mod
+    from robgan.report import figures, tables
+    from robgan.report.aggregate import build_frames, load_records
+
+    records = load_records(records_dir)
+    frames = build_frames(records)
+    if cfg and cfg.get("experiment") not in (None, frames.experiment):
+        log.warning("the records are of experiment '%s' but --config names '%s'", frames.experiment,
+                    cfg.get("experiment"))
+    claims_doc = claims_mod.load_claims(claims_path)
+    if ablation_eps is None:
+        ablation_eps = (claims_doc.get("report") or {}).get("ablation_eps")
+    out_dir = Path(out_dir)
+    paths = tables.write_tables(frames, out_dir / "tables", cfg, ablation_eps)
+    paths += figures.write_figures(frames, out_dir / "figures")
+    paths += figures.write_sample_grids(runs_dir, out_dir / "figures", frames, seed=sample_seed, log=log)
+    results = claims_mod.evaluate_claims(frames, claims_doc, cfg)
+    paths += claims_mod.write_claims(results, claims_doc, frames, out_dir)
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    log.info("report of '%s' (%d records): %d files under %s; claims: %s", frames.experiment, len(records),
+             len(paths), out_dir, ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    return paths
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from robgan.config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    make_report(cfg, args.records, args.out, args.runs, args.claims, args.ablation_eps, args.sample_seed)
+    return 0
+
+
+def register(sub) -> None:
+    from robgan.cli import add_config_args
+
+    p = sub.add_parser("report", help="tables, figures and claim verdicts of one experiment, from its records")
+    add_config_args(p)
+    p.add_argument("--records", required=True, type=Path, help="results/<experiment>/records")
+    p.add_argument("--out", required=True, type=Path, help="results/<experiment> (tables/, figures/, claims.md)")
+    p.add_argument("--runs", type=Path, default=None,
+                   help="results/<experiment>/runs: draw a sample grid per generator (skipped when absent)")
+    p.add_argument("--claims", type=Path, default=None, help="paper claims file (default config/paper_claims.yaml)")
+    p.add_argument("--ablation-eps", type=float, default=None,
+                   help="ε ([0,1] units) of the ablation table's accuracy (default: the AutoAttack ε)")
+    p.add_argument("--sample-seed", type=int, default=0, help="latent seed of the sample grids")
+    p.set_defaults(func=_cmd_report)

@@ -1,0 +1,131 @@
+"""Figures and the whole `robgan report` command on the fixture records."""
+
+from __future__ import annotations
+
+import argparse
+import io
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from robgan.report import figures
+from robgan.report.aggregate import LoadedRecord, build_frames, load_records
+from robgan.report.cli import register
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _is_png(path: Path) -> bool:
+    return path.stat().st_size > 1000 and path.read_bytes()[:8] == PNG_MAGIC
+
+
+def _is_pdf(path: Path) -> bool:
+    return path.stat().st_size > 1000 and path.read_bytes()[:5] == b"%PDF-"
+
+
+class TinyGenerator(nn.Module):
+    """(z (N, 4), y (N,)) → (N, 1, 8, 8) in [0, 1]."""
+
+    z_dim, n_classes = 4, 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.lin = nn.Linear(4 + 3, 64)
+
+    def forward(self, z, y):
+        h = torch.cat([z, nn.functional.one_hot(y, 3).float()], 1)
+        return torch.sigmoid(self.lin(h)).view(-1, 1, 8, 8)
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory):
+    """`robgan report` run once through the CLI, with a tiny finished robgan run for the sample grids."""
+    from robgan.config import load_config
+    from robgan.data import dataset_info
+    from robgan.models import build_generator
+
+    tmp = tmp_path_factory.mktemp("report")
+    cfg = load_config(FIXTURES / "config.yaml", ["model.ngf=2", "model.z_dim=8"])
+    runs = tmp / "runs"
+    for label, method in (("robgan", "robgan"), ("advtrain", "advtrain")):
+        run = runs / label / "seed0"
+        run.mkdir(parents=True)
+        (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "run": {"method": method, "label": label,
+                                                                         "seed": 0, "init_from": None}}))
+        state = {"iteration": 1, "train_seconds": 1.0}
+        if method == "robgan":
+            state["generator"] = build_generator(cfg["model"], dataset_info(cfg["data"])).state_dict()
+        torch.save(state, run / "model.pt")
+    out = tmp / "results"
+    parser = argparse.ArgumentParser(prog="robgan")
+    register(parser.add_subparsers(dest="command", required=True))  # the parser `robgan report` gets
+    args = parser.parse_args(["report", "--config", str(FIXTURES / "config.yaml"), "--records",
+                              str(FIXTURES / "records"), "--out", str(out), "--runs", str(runs)])
+    assert args.func(args) == 0
+    return out
+
+
+def test_every_figure_is_written_as_png_and_pdf(report_dir):
+    for name in [*figures.FIGURE_NAMES, "samples_robgan"]:
+        assert _is_png(report_dir / "figures" / f"{name}.png"), name
+        assert _is_pdf(report_dir / "figures" / f"{name}.pdf"), name
+    assert not (report_dir / "figures" / "samples_advtrain.png").exists()  # advtrain trains no generator
+
+
+def test_report_writes_tables_and_claims(report_dir):
+    for name in ("robust_accuracy", "robust_accuracy_strong", "autoattack", "generation", "ablation"):
+        for ext in ("csv", "md", "tex"):
+            assert (report_dir / "tables" / f"{name}.{ext}").stat().st_size > 0
+    # the CLI's tables equal the golden ones
+    for path in (FIXTURES / "expected").iterdir():
+        assert (report_dir / "tables" / path.name).read_text() == path.read_text(), path.name
+    assert "claim6c" in (report_dir / "claims.md").read_text()
+    assert (report_dir / "claims.json").stat().st_size > 0
+
+
+def test_figures_without_data_still_render():
+    recs = [r for r in load_records(FIXTURES / "records") if r.kind == "gap"]
+    frames = build_frames(recs)
+    makers = [lambda: figures.fidelity_figure(frames, "is", "time"), lambda: figures.accuracy_vs_eps_figure(frames),
+              lambda: figures.lipschitz_figure(frames), lambda: figures.robustness_gap_figure(frames)]
+    for make in makers:
+        buf = io.BytesIO()
+        make().savefig(buf, format="png")
+        assert buf.getvalue()[:8] == PNG_MAGIC
+
+
+def test_sample_grid_is_deterministic_with_a_row_per_class():
+    g = TinyGenerator().eval()
+    a = figures.sample_grid(g, n_classes=3, per_class=5, seed=7)
+    b = figures.sample_grid(g, n_classes=3, per_class=5, seed=7)
+    c = figures.sample_grid(g, n_classes=3, per_class=5, seed=8)
+    assert a.shape == (3 * 9, 5 * 9, 1)
+    assert (a == b).all() and not (a == c).all()
+    assert a.min() >= 0.0 and a.max() <= 1.0
+    assert figures.sample_grid(g, n_classes=3, per_class=2, max_classes=2).shape == (2 * 9, 2 * 9, 1)
+
+
+def test_write_sample_grid_on_a_tiny_generator(tmp_path):
+    paths = figures.write_sample_grid(TinyGenerator().eval(), tmp_path / "samples_tiny", "tiny", n_classes=3,
+                                      class_names=["a", "b", "c"], per_class=4)
+    assert [p.name for p in paths] == ["samples_tiny.png", "samples_tiny.pdf"]
+    assert _is_png(paths[0]) and _is_pdf(paths[1])
+
+
+def test_sample_grids_are_skipped_without_runs(tmp_path):
+    frames = build_frames([LoadedRecord(Path("x.json"), r.data) for r in load_records(FIXTURES / "records")[:1]])
+    assert figures.write_sample_grids(None, tmp_path, frames) == []
+
+
+def test_method_colours_are_fixed_and_distinct():
+    known = ["advtrain", "robgan", "robgan_ft", "robgan_ft_nofake", "sngan", "acgan", "acgan_newloss",
+             "robgan_oldloss"]
+    colours = [figures.method_color(m) for m in known]
+    assert len(set(colours)) == len(known)
+    assert figures.method_color("robgan") == figures.METHOD_COLORS["robgan"]
+    assert figures.method_color("new_method") == figures.method_color("new_method")

@@ -1,0 +1,330 @@
+"""The Snakemake workflow: lint, the DAG of each experiment, config resolution, the SLURM profile,
+and which jobs a config edit reruns.
+
+Every Snakemake call runs with ``--directory <tmp>`` (the Snakefile and configs by absolute path),
+so nothing is written into the repository. The rerun tests execute the real DAG once with a stub
+``robgan`` command first on PATH (it only writes the files each command would write), so that
+Snakemake records real metadata (params, inputs, code) to compare later edits against.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+SNAKEFILE = REPO / "Snakefile"
+CONFIGS = {
+    "quick": REPO / "config" / "config.yaml",
+    "cifar10": REPO / "config" / "cifar10.yaml",
+    "imagenet143": REPO / "config" / "imagenet143.yaml",
+}
+SLURM_PROFILE = REPO / "workflow" / "profiles" / "slurm"
+DEFAULT_PROFILE = REPO / "workflow" / "profiles" / "default"
+
+# Jobs of one seed of the experiments that train all 6 methods with finetune_lambdas [0.3, 0.0]:
+# classifier labels advtrain, robgan, robgan_ft, robgan_ft_nofake, acgan, acgan_newloss,
+# robgan_oldloss (7); generator labels sngan, robgan, acgan, acgan_newloss, robgan_oldloss (5);
+# gap labels advtrain, robgan, robgan_ft, robgan_ft_nofake (4).
+PER_SEED = {"train": 6, "finetune": 2, "eval_pgd": 7, "eval_autoattack": 7, "eval_gap": 4,
+            "eval_lipschitz": 7, "eval_fidelity": 5}
+ONCE = {"data": 1, "reference": 1, "report": 1, "all": 1}
+
+
+def expected_jobs(n_seeds: int) -> dict[str, int]:
+    return {**{k: v * n_seeds for k, v in PER_SEED.items()}, **ONCE}
+
+
+def snakemake(workdir: Path, *args: str, env: dict | None = None, timeout: int = 120):
+    """Run the venv's snakemake on the repository's Snakefile in ``workdir``; stdout+stderr."""
+    cmd = [str(SNAKEMAKE), "--snakefile", str(SNAKEFILE), "--directory", str(workdir), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=workdir)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a (dry-)run, rule -> count ({} when nothing is to be done)."""
+    lines = output.splitlines()
+    if "Job stats:" not in lines:
+        return {}
+    counts = {}
+    for line in lines[lines.index("Job stats:") + 3:]:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def dry_run(workdir: Path, *args: str, env: dict | None = None) -> dict[str, int]:
+    rc, out = snakemake(workdir, "-n", *args, env=env)
+    assert rc == 0, out
+    return job_counts(out)
+
+
+def edited_config(tmp: Path, name: str, edit) -> Path:
+    """A copy of the default config with ``edit(cfg)`` applied."""
+    cfg = yaml.safe_load(CONFIGS["quick"].read_text())
+    edit(cfg)
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+# ------------------------------------------------------------------------------------------------
+# Lint, DAG shape, config resolution, profiles (each Snakemake start costs seconds: few calls)
+# ------------------------------------------------------------------------------------------------
+def test_lint_clean(tmp_path):
+    rc, out = snakemake(tmp_path, "--lint")
+    assert rc == 0, out
+    assert "Lints for" not in out, out
+    assert "Congratulations, your workflow is in a good condition!" in out
+
+
+def test_default_profile_dry_run_of_the_default_config(tmp_path):
+    # no --configfile: config/config.yaml (quick, 1 seed); --config still applies on top of it
+    # (scalars only: Snakemake reads nested --config values as strings, so edit a copy of the
+    # config file for lists)
+    rc, out = snakemake(tmp_path, "--profile", str(DEFAULT_PROFILE), "-n", "--config", "experiment=smoke")
+    assert rc == 0, out
+    assert job_counts(out) == expected_jobs(1)
+    resolved = yaml.safe_load((tmp_path / "results" / "smoke" / "config.yaml").read_text())
+    assert resolved["experiment"] == "smoke"
+    assert resolved["eval"]["autoattack"]["apgd_iterations"] == 25  # from config.yaml
+    assert resolved["eval"]["index_seed"] == 0  # schema default filled
+    assert resolved["train"]["loss_weights"]["d_fake"] == 1.0  # nested schema default filled
+    assert not (tmp_path / "results" / "quick").exists()
+
+
+def test_slurm_profile_dry_run_of_cifar10(tmp_path):
+    # The plugin needs no sbatch/sinfo for a dry-run (CI machines have none).
+    rc, out = snakemake(tmp_path, "--profile", str(SLURM_PROFILE), "--configfile", str(CONFIGS["cifar10"]),
+                        "-n")
+    assert rc == 0, out
+    assert job_counts(out) == expected_jobs(3)
+    train = out[out.index("rule train:"):]
+    train = train[:train.index("Shell command:")]
+    resources = dict(kv.split("=", 1) for kv in re.search(r"resources: (.*)", train).group(1).split(", "))
+    assert resources["gpu"] == "1" and resources["cpus_per_gpu"] == "8"
+    assert resources["runtime"] == "1440" and resources["mem_mb"] == "32000"
+    assert "slurm_partition" in resources and "slurm_account" in resources
+    # --configfile replaces the default experiment file, it is not merged with it: quick sets
+    # eval.autoattack.apgd_iterations to 25, cifar10 leaves it to the schema default (100)
+    resolved = yaml.safe_load((tmp_path / "results" / "cifar10" / "config.yaml").read_text())
+    assert resolved["eval"]["autoattack"]["apgd_iterations"] == 100
+    assert resolved["model"]["z_dim"] == 128
+    assert not (tmp_path / "results" / "quick").exists()
+
+
+def test_dry_run_of_imagenet143(tmp_path):
+    assert dry_run(tmp_path, "--configfile", str(CONFIGS["imagenet143"])) == expected_jobs(3)
+
+
+def test_dry_run_of_a_subset_of_methods(tmp_path):
+    cfg = edited_config(tmp_path, "small", lambda c: c.update(methods=["sngan", "advtrain", "robgan"],
+                                                              finetune_lambdas=[0.0]))
+    # sngan: generator only; advtrain: classifier only; robgan: both, + robgan_ft_nofake
+    assert dry_run(tmp_path, "--configfile", str(cfg)) == {
+        "data": 1, "train": 3, "finetune": 1, "reference": 1, "eval_pgd": 3, "eval_autoattack": 3,
+        "eval_gap": 3, "eval_lipschitz": 3, "eval_fidelity": 2, "report": 1, "all": 1}
+
+
+def test_two_positive_lambdas_are_refused(tmp_path):
+    cfg = edited_config(tmp_path, "bad", lambda c: c.update(finetune_lambdas=[0.3, 0.5]))
+    rc, out = snakemake(tmp_path, "-n", "--configfile", str(cfg))
+    assert rc != 0 and "finetune_lambdas" in out
+
+
+# ------------------------------------------------------------------------------------------------
+# Rerun triggers, against a results tree made by a real run of the DAG with a stub robgan
+# ------------------------------------------------------------------------------------------------
+STUB = r'''#!{python}
+"""Stub of the robgan CLI: writes the files each sub-command would write, and logs its argv."""
+import json, os, sys
+from pathlib import Path
+
+GENERATORS = {{"sngan", "robgan", "acgan", "acgan_newloss", "robgan_oldloss"}}
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d4944415478da63f8ffff3f0005fe02fea7d6a4"
+                    "5c0000000049454e44ae426082")
+argv = sys.argv[1:]
+with open(os.environ["ROBGAN_STUB_CALLS"], "a") as fh:
+    fh.write(json.dumps(argv) + "\n")
+opt = lambda name: Path(argv[argv.index(name) + 1])
+if not opt("--config").is_file():
+    sys.exit("stub: --config file missing")
+cmd = argv[0]
+if cmd in ("train", "finetune"):
+    out = opt("--out")
+    out.mkdir(parents=True, exist_ok=True)
+    if os.environ.get("ROBGAN_STUB_PREEMPT") and not (out / "checkpoint.pt").exists():
+        (out / "checkpoint.pt").write_text("stub")  # what robgan does on SIGTERM
+        sys.exit(143)
+    (out / "checkpoint.pt").write_text("stub")
+    (out / "model.pt").write_text("stub")
+elif cmd == "train-reference":
+    opt("--out").mkdir(parents=True, exist_ok=True)
+    (opt("--out") / "metrics.json").write_text("{{}}")
+elif cmd == "eval":
+    opt("--out").parent.mkdir(parents=True, exist_ok=True)
+    opt("--out").write_text("{{}}")
+    if argv[1] == "fidelity":
+        opt("--out").with_suffix(".json").write_text("{{}}")
+elif cmd == "report":
+    out = opt("--out")
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    for t in ("robust_accuracy", "robust_accuracy_strong", "autoattack", "generation", "ablation"):
+        (out / "tables" / f"{{t}}.csv").write_text("a,b\n1,2\n")
+        for ext in ("md", "tex"):
+            (out / "tables" / f"{{t}}.{{ext}}").write_text("stub")
+    gens = [p.name for p in opt("--runs").iterdir() if p.name in GENERATORS]
+    figs = ["is_vs_time", "is_vs_iter", "fid_vs_time", "fid_vs_iter", "accuracy_vs_eps",
+            "robustness_gap", "lipschitz"] + [f"samples_{{g}}" for g in gens]
+    for f in figs:
+        (out / "figures" / f"{{f}}.png").write_bytes(PNG)
+        (out / "figures" / f"{{f}}.pdf").write_text("stub")
+    (out / "claims.md").write_text("# Claims\n")
+    (out / "claims.json").write_text("[]")
+else:
+    sys.exit(f"stub: unknown command {{argv}}")
+'''
+
+
+def stub_setup(root: Path, fake_data: bool = True) -> tuple[Path, dict]:
+    """A work directory (whose data step is faked as done with ``fake_data``) and an environment
+    with the stub robgan first on PATH."""
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    stub = bin_dir / "robgan"
+    stub.write_text(STUB.format(python=sys.executable))
+    stub.chmod(0o755)
+    work = root / "work"
+    work.mkdir()
+    if fake_data:  # the data step runs robgan's Python (not the CLI, so not the stub): pretend it ran
+        (work / "results" / "quick" / "data").mkdir(parents=True)
+        (work / "results" / "quick" / "data" / "summary.json").write_text("{}")
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+           "ROBGAN_STUB_CALLS": str(root / "calls.jsonl")}
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    return work, env
+
+
+def test_preempted_training_keeps_its_checkpoint_and_is_resumed(tmp_path):
+    # The stub's first attempt of a training writes checkpoint.pt and exits 143 (what robgan does on
+    # SIGTERM); it finishes only when it finds that checkpoint. So the run succeeding with one retry
+    # shows that Snakemake kept the failed job's checkpoint and the retry ran the same command.
+    work, env = stub_setup(tmp_path)
+    env["ROBGAN_STUB_PREEMPT"] = "1"
+    run = work / "results" / "quick" / "runs" / "sngan" / "seed0"
+    rc, out = snakemake(work, "--cores", "1", "--retries", "1", f"{run.relative_to(work)}/model.pt", env=env)
+    assert rc == 0, out
+    assert (run / "model.pt").is_file() and (run / "checkpoint.pt").is_file()
+    calls = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
+    assert calls[0] == calls[1] and len(calls) == 2
+
+
+@pytest.fixture(scope="module")
+def stub_tree(tmp_path_factory):
+    """A finished `quick` results tree, made by running the DAG with the stub robgan (and the real
+    data step: it loads the embedded digits)."""
+    root = tmp_path_factory.mktemp("stub_tree")
+    work, env = stub_setup(root, fake_data=False)
+    rc, out = snakemake(work, "--cores", "2", env=env, timeout=300)
+    assert rc == 0, out
+    calls = [json.loads(line) for line in (root / "calls.jsonl").read_text().splitlines()]
+    return work, env, calls, root
+
+
+def test_stub_run_commands(stub_tree):
+    work, _, calls, _ = stub_tree
+    assert all(c[c.index("--config") + 1] == "results/quick/config.yaml" for c in calls)
+    finetunes = [c for c in calls if c[0] == "finetune"]
+    assert sorted(c[c.index("--set") + 1] for c in finetunes) == ["finetune.lam=0.0", "finetune.lam=0.3"]
+    assert {c[c.index("--from") + 1] for c in finetunes} == {"results/quick/runs/robgan/seed0"}
+    assert {c[c.index("--out") + 1] for c in finetunes} == {"results/quick/runs/robgan_ft/seed0",
+                                                            "results/quick/runs/robgan_ft_nofake/seed0"}
+    (report,) = [c for c in calls if c[0] == "report"]
+    assert report[report.index("--claims") + 1] == str(REPO / "config" / "paper_claims.yaml")
+    assert report[report.index("--runs") + 1] == "results/quick/runs"
+    fid = [c for c in calls if c[:2] == ["eval", "fidelity"]]
+    assert len(fid) == 5 and all(c[c.index("--reference") + 1] == "results/quick/reference" for c in fid)
+    summary = json.loads((work / "results" / "quick" / "data" / "summary.json").read_text())
+    assert summary["dataset"] == "mnist5k" and summary["splits"]["train"]["n"] + summary["splits"]["test"]["n"] == 5000
+    # protected: a finished model cannot be overwritten by accident
+    model = work / "results" / "quick" / "runs" / "robgan" / "seed0" / "model.pt"
+    assert not os.access(model, os.W_OK) or os.geteuid() == 0
+    assert not model.stat().st_mode & 0o222
+    assert (work / "results" / "quick" / "logs" / "train" / "robgan_seed0.log").is_file()
+
+
+def test_nothing_to_do_when_up_to_date(stub_tree):
+    work, env, _, _ = stub_tree
+    resolved = work / "results" / "quick" / "config.yaml"
+    stamp = resolved.stat().st_mtime_ns - 10**9
+    os.utime(resolved, ns=(stamp, stamp))
+    assert dry_run(work, env=env) == {}
+    assert resolved.stat().st_mtime_ns == stamp  # same content: the resolved config is not rewritten
+
+
+def test_new_eps_reruns_only_pgd_and_report(stub_tree, tmp_path):
+    work, env, _, _ = stub_tree
+
+    def edit(c):
+        c["eval"]["pgd"]["eps"].append(0.25)
+        # speed/memory knobs are in no signature: they rerun nothing
+        c.update(device="cpu", threads=1)
+        c["eval"]["batch_size"] = 100
+
+    cfg = edited_config(tmp_path, "eps", edit)
+    assert dry_run(work, "--configfile", str(cfg), env=env) == {"eval_pgd": 7, "report": 1, "all": 1}
+    resolved = yaml.safe_load((work / "results" / "quick" / "config.yaml").read_text())
+    assert resolved["eval"]["pgd"]["eps"][-1] == 0.25  # rewritten: the content changed
+
+
+def test_new_seed_adds_only_that_seeds_jobs(stub_tree, tmp_path):
+    work, env, _, _ = stub_tree
+    cfg = edited_config(tmp_path, "seeds", lambda c: c.update(seeds=[0, 1]))
+    rc, out = snakemake(work, "-n", "--configfile", str(cfg), env=env)
+    assert rc == 0, out
+    assert job_counts(out) == {**PER_SEED, "report": 1, "all": 1}
+    planned = re.findall(r"wildcards: label=\w+, seed=(\d+)", out)
+    assert planned and set(planned) == {"1"}
+
+
+def test_training_edit_reruns_the_methods_that_use_it(stub_tree, tmp_path):
+    work, env, _, _ = stub_tree
+    cfg = edited_config(tmp_path, "iters", lambda c: c["train"].update(iterations=700))
+    rc, out = snakemake(work, "-n", "--configfile", str(cfg), env=env)
+    assert rc == 0, out
+    # the GAN methods retrain (their params changed); the fine-tunings follow their robgan run;
+    # advtrain and its evaluations are untouched (one classifier label fewer than a full rerun)
+    retrained = re.findall(r"rule train:\n(?:    .*\n)*?    wildcards: label=(\w+), seed=0", out)
+    assert sorted(retrained) == ["acgan", "acgan_newloss", "robgan", "robgan_oldloss", "sngan"]
+    assert job_counts(out) == {"train": 5, "finetune": 2, "eval_pgd": 6, "eval_autoattack": 6, "eval_gap": 3,
+                               "eval_lipschitz": 6, "eval_fidelity": 5, "report": 1, "all": 1}
+    if os.geteuid() != 0:  # root may write read-only files: protected() cannot work for root
+        # a finished training is protected: Snakemake refuses to replace model.pt (in a copy of the tree)
+        copy = tmp_path / "copy"
+        shutil.copytree(work, copy)
+        rc, out = snakemake(copy, "--cores", "1", "--configfile", str(cfg), env=env)
+        assert rc != 0 and "protected" in out.lower(), out
+        assert (copy / "results" / "quick" / "runs" / "sngan" / "seed0" / "model.pt").read_text() == "stub"
+
+
+def test_html_report(stub_tree):
+    work, env, _, _ = stub_tree
+    rc, out = snakemake(work, "--report", "report.html", env=env)
+    assert rc == 0, out
+    html = (work / "report.html").read_text()
+    for name in ("accuracy_vs_eps.png", "samples_robgan.png", "robust_accuracy.csv", "claims.md"):
+        assert name in html
