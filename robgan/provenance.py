@@ -94,11 +94,21 @@ def build_manifest(*, cfg_hash: str, seed: int, device: torch.device, extra: Map
     }
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def _atomic_replace(path: Path, writer) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are shared files
         with os.fdopen(fd, "wb") as fh:
             writer(fh)
             fh.flush()

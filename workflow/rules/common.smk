@@ -284,7 +284,7 @@ def report_signature():
 # Estimates for one current data-centre GPU (UNMEASURED for the paper configs: adjust from the
 # SLURM efficiency report). Override per run with --set-resources RULE:KEY=VALUE / --set-threads
 # RULE=N, or in a profile.
-_CPU_SMALL = dict(threads=2, mem_mb=4000, runtime=60, gpu=0)
+_CPU_SMALL = dict(threads=1, mem_mb=4000, runtime=60, gpu=0)  # 2 one-thread jobs beat 1 two-thread job on small convs
 _GPU_JOB = dict(threads=8, mem_mb=32000, gpu=1)
 RESOURCES = {
     # embedded digits, CPU-sized: the whole DAG in minutes on 2 cores

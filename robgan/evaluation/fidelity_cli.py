@@ -1,0 +1,104 @@
+"""``robgan eval fidelity`` and ``robgan train-reference``.
+
+``robgan train-reference --config F --out DIR [--set ...] [--seed N] [--device D]``
+    mnist5k: trains the feature CNN (``DIR/classifier.pt``; fails, writing nothing, when its test
+    accuracy is below ``eval.fidelity.reference_classifier.min_test_accuracy``); every dataset: caches
+    the training split's features and FID statistics (``DIR/fidelity_cache/``) and writes
+    ``DIR/metrics.json`` last (test accuracy, epochs, seed, time; extractor, layers, weights).
+
+``robgan eval fidelity --run RUN --reference DIR --out FILE.csv [--config F] [--set ...] [--device D]``
+    IS and FID of the run's generator (``model.pt`` and, with ``eval.fidelity.snapshots``, every
+    snapshot): ``FILE.csv`` (one row per checkpoint) and ``FILE.json`` (the fidelity record).
+
+:func:`register` is idempotent: ``robgan.evaluation.cli.register`` calls it, and so may ``robgan.cli``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from robgan.config import ConfigError, load_config
+from robgan.evaluation.cli import eval_config, get_eval_subparsers
+
+log = logging.getLogger("robgan.evaluation")
+
+
+def _cmd_train_reference(args) -> int:
+    from robgan import provenance as prov
+    from robgan.evaluation.reference import build_reference
+
+    cfg = load_config(args.config, args.overrides)
+    device = prov.resolve_device(args.device or cfg["device"])
+    prov.configure_threads(cfg["threads"])
+    ref = build_reference(cfg, args.out, args.seed, device, verbose=sys.stderr.isatty() or bool(args.verbose))
+    log.info("wrote reference %s: %s, %s on %d %s training images, real-data IS %.4f ± %.4f (%.1f s)", args.out,
+             ref["metric_label"], ref["extractor"], ref["n_images"], ref["dataset"], ref["real_is_mean"],
+             ref["real_is_std"], ref["elapsed_seconds"])
+    return 0
+
+
+def _cmd_fidelity(args) -> int:
+    from robgan import provenance as prov
+    from robgan.api import load_run
+    from robgan.evaluation.fidelity import evaluate_fidelity, write_csv
+    from robgan.report.records import write_record
+    from robgan.training.methods import get_method
+
+    out = Path(args.out)
+    if out.suffix != ".csv":
+        raise ConfigError(f"--out {out}: give a .csv file (the record goes next to it as {out.with_suffix('.json')})")
+    run = load_run(args.run)
+    if not get_method(run.method).has_generator:
+        log.error("%s is a '%s' run, which trains no generator: nothing to evaluate", args.run, run.method)
+        return 2
+    cfg = eval_config(args)
+    device = prov.resolve_device(args.device or cfg["device"])
+    prov.configure_threads(cfg["threads"])
+    fid_cfg = cfg["eval"]["fidelity"]
+    # the schema has no eval.fidelity.seed (yet): fall back to the fixed evaluation-subset seed
+    seed = args.sample_seed if args.sample_seed is not None else int(fid_cfg.get("seed", cfg["eval"]["index_seed"]))
+    record, rows = evaluate_fidelity(args.run, args.reference, cfg, device, sample_seed=seed, work_dir=out.parent,
+                                     verbose=sys.stderr.isatty() or bool(args.verbose))
+    write_csv(rows, out)
+    write_record(record, out.with_suffix(".json"))
+    log.info("wrote %s and %s: %d checkpoints, %s (%.1f s on %s)", out, out.with_suffix(".json"), len(rows),
+             record["settings"]["metric_label"], record["elapsed_seconds"], record["device"])
+    for name, flag in record["flags"].items():
+        if not flag["ok"]:
+            log.warning("flag %s: %s", name, flag["detail"])
+    return 0
+
+
+def register(sub) -> None:
+    """Add ``eval fidelity`` (to the shared ``eval`` group) and ``train-reference``; idempotent."""
+    esub = get_eval_subparsers(sub)
+    if "fidelity" not in esub.choices:
+        help_ = "IS/FID of the run's generator over its snapshots and model.pt (CSV + fidelity record)"
+        p = esub.add_parser("fidelity", help=help_, description=help_)
+        p.add_argument("--run", required=True, type=Path, help="finished run directory with a generator")
+        p.add_argument("--reference", required=True, type=Path, help="directory written by `robgan train-reference`")
+        p.add_argument("--out", required=True, type=Path,
+                       help="FILE.csv to write (the record is written as FILE.json)")
+        p.add_argument("--config", type=Path, default=None,
+                       help="config whose 'eval' section is used (default: the run's config.yaml)")
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.SUB=VALUE",
+                       help="dotted override, value read as YAML (repeatable), e.g. --set eval.fidelity.n_samples=500")
+        p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
+                       help="default: the config's 'device' (auto = CUDA when present)")
+        p.add_argument("--sample-seed", type=int, default=None,
+                       help="seed of latent vectors and class labels (default: eval.index_seed)")
+        p.set_defaults(func=_cmd_fidelity)
+    if "train-reference" not in sub.choices:
+        help_ = ("train the mnist5k feature CNN (if mnist5k) and cache the training split's IS/FID "
+                 "reference features")
+        p = sub.add_parser("train-reference", help=help_, description=help_)
+        p.add_argument("--config", required=True, type=Path, help="experiment YAML (e.g. config/config.yaml)")
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.SUB=VALUE",
+                       help="dotted override, value read as YAML (repeatable)")
+        p.add_argument("--out", required=True, type=Path, help="reference directory")
+        p.add_argument("--seed", type=int, default=0, help="seed of the CNN's training (default 0)")
+        p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
+                       help="default: the config's 'device'")
+        p.set_defaults(func=_cmd_train_reference)
