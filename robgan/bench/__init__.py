@@ -1,0 +1,118 @@
+"""``robgan bench``: throughput, memory and FLOP/s of every method's training step and of the paper's
+PGD at three problem shapes, the Rob-GAN step's cost breakdown, PGD efficiency, and GPU-hour
+projections of an experiment config. See ``benchmarks/README.md``.
+
+Modules: :mod:`robgan.bench.measure` (timing, memory, FLOPs, device peaks), :mod:`robgan.bench.shapes`
+(shapes and contexts over synthetic data), :mod:`robgan.bench.suite` (the measurements),
+:mod:`robgan.bench.report` (Markdown, files, projections).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("robgan.bench")
+
+__all__ = ["main_bench", "register"]
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def register(sub) -> None:
+    """Add the ``bench`` sub-command to the ``robgan`` command's sub-parsers."""
+    p = sub.add_parser(
+        "bench", help="benchmark training steps and PGD (throughput, memory, FLOP/s); project GPU-hours",
+        description="Benchmark every method's training step and the paper's PGD, or (--project) turn a "
+                    "bench result into projected training hours of an experiment config.")
+    p.add_argument("--shapes", default="auto",
+                   help="comma list of embedded, cifar10, imagenet143 (default auto: embedded on the CPU, "
+                        "all three on CUDA)")
+    p.add_argument("--methods", default="sngan,advtrain,robgan,robgan_ft,pgd",
+                   help="comma list of training methods (any of robgan train's, plus robgan_ft) and 'pgd'")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--repeats", type=int, default=None, help="timed repeats (default 5; --quick: 2)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed warm-up calls (default 2; --quick: 1)")
+    p.add_argument("--iters", type=int, default=None,
+                   help="calls per repeat (default: calibrated to ~0.25 s per repeat; --quick: 1)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke test: 1 warm-up, 2 repeats of 1 call, PGD batch <= 64")
+    p.add_argument("--pgd-batch", type=int, default=None,
+                   help="PGD benchmark batch (default eval.batch_size)")
+    p.add_argument("--no-breakdown", action="store_true",
+                   help="skip the Rob-GAN breakdown and PGD efficiency")
+    perf = p.add_argument_group("performance options (default: fp32, eager, contiguous, for every shape)")
+    perf.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA only)")
+    perf.add_argument("--channels-last", action="store_true")
+    perf.add_argument("--compile", action="store_true", help="torch.compile the models")
+    perf.add_argument("--perf-from-config", action="store_true",
+                      help="use each config's own performance section instead of the flags")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.SUB=VALUE",
+                   help="config override applied to every shape (repeatable), "
+                        "e.g. --set train.batch_size=128")
+    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: OMP_NUM_THREADS "
+                                                           "or torch's default)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--note", default="", help="free text stored with the result (e.g. 'shared CPU')")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="output directory")
+    p.add_argument("--project", type=Path, default=None, metavar="CONFIG",
+                   help="instead of benchmarking: project training hours of CONFIG from a bench result")
+    p.add_argument("--bench-json", type=Path, default=None,
+                   help="bench result for --project (default: the newest bench-*.json in --out)")
+    p.set_defaults(func=main_bench)
+
+
+def _project(args) -> int:
+    import json
+
+    from robgan.bench.report import newest_result, project_hours, render_projection, write_projection
+    from robgan.config import load_config
+
+    path = args.bench_json or newest_result(args.out)
+    bench = json.loads(Path(path).read_text())
+    cfg = load_config(args.project, args.overrides)
+    proj = project_hours(bench, cfg)
+    proj["bench_file"] = str(path)
+    paths = write_projection(proj, args.out)
+    sys.stdout.write(render_projection(proj) + "\n")
+    log.info("wrote %s and %s", paths["json"], paths["md"])
+    return 0
+
+
+def main_bench(args: argparse.Namespace) -> int:
+    """Entry point of ``robgan bench`` (returns the exit status)."""
+    if args.project is not None:
+        return _project(args)
+
+    from robgan import provenance as prov
+    from robgan.bench.report import write_result
+    from robgan.bench.shapes import SHAPES, get_shape
+    from robgan.bench.suite import BenchSettings, run_bench
+
+    device = prov.resolve_device(args.device)
+    prov.configure_threads(args.threads)
+    if args.shapes == "auto":
+        names = list(SHAPES) if device.type == "cuda" else ["embedded"]
+    else:
+        names = _csv(args.shapes)
+    shapes = [get_shape(n) for n in names]
+    kw = {"repeats": args.repeats, "warmup": args.warmup, "iters": args.iters, "pgd_batch": args.pgd_batch,
+          "breakdown": not args.no_breakdown, "seed": args.seed}
+    if args.quick:
+        settings = BenchSettings.quick(**kw)
+    else:
+        settings = BenchSettings(**{k: v for k, v in kw.items()
+                                    if v is not None or k in ("iters", "pgd_batch")})
+    performance = None if args.perf_from_config else {
+        "bf16": bool(args.bf16), "channels_last": bool(args.channels_last), "compile": bool(args.compile)}
+    if performance and performance["bf16"] and device.type != "cuda":
+        log.warning("--bf16 has no effect on the CPU (autocast is CUDA-only in this project)")
+    res = run_bench(shapes, _csv(args.methods), device, settings, performance=performance,
+                    overrides=args.overrides, quick=args.quick, note=args.note)
+    paths = write_result(res, args.out)
+    log.info("wrote %s, %s and %s", paths["json"], paths["md"], paths["latest"])
+    return 0

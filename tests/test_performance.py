@@ -1,0 +1,217 @@
+"""Performance options change speed, not results: channels_last and torch.compile give the fp32 eager
+step's results within float32 noise, bf16 autocast within a looser tolerance, and a training step
+issues no host-device synchronisation on CUDA.
+
+What "equal" means for one training step from the same state (stated once, used by every test):
+
+- losses: relative difference ≤ ``LOSS_RTOL``;
+- gradients (what the step left in ``.grad``: D's from its update, G's from its update): per tensor,
+  ``max|g - g_ref| ≤ GRAD_RTOL · max|g_ref| + GRAD_ATOL``. G's gradient reaches its first layers
+  through D, G's batch norms and the tanh, and differs by up to ~1e-3 relative between any two
+  float32 evaluation orders (contiguous vs channels_last, eager vs compiled), hence 5e-3;
+- updated weights: ``max-abs ≤ WEIGHT_ATOL`` on at least ``WEIGHT_FRACTION`` of the elements, and
+  within ``2·lr`` everywhere. Adam's first step moves every weight by ``lr · g / (|g| + 1e-8)``, i.e.
+  ±lr whatever the gradient's size, so an element whose gradient is float32 noise (e.g. a conv bias
+  followed by batch norm, whose exact gradient is 0) may move the other way; measured: 0.15 % of the
+  elements, all of them such noise-level gradients.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+import torch
+
+from robgan.config import load_config
+from robgan.training import METHODS
+from robgan.training.context import Context
+
+LOSS_RTOL = 1e-4
+GRAD_RTOL, GRAD_ATOL = 5e-3, 1e-6
+WEIGHT_ATOL, WEIGHT_FRACTION = 1e-6, 0.99
+# bf16 autocast (CUDA): 8-bit mantissas in D's and G's convolutions.
+BF16_LOSS_RTOL, BF16_GRAD_COSINE, BF16_UPDATE_SIGN_AGREEMENT = 5e-2, 0.95, 0.9
+
+PERF_METHODS = ("sngan", "advtrain", "robgan", "robgan_ft")
+
+
+def _cfg(default_config, tiny, method="robgan", extra=()):
+    cfg = load_config(default_config, [*tiny, *extra])
+    cfg["run"] = {"method": method, "label": method, "seed": 0, "init_from": None}
+    return cfg
+
+
+def _one_step(cfg, device="cpu", steps=1):
+    """Run ``steps`` steps from the seeded initial state; return (losses, weights, grads, lr)."""
+    torch.manual_seed(0)
+    ctx = Context(cfg, METHODS[cfg["run"]["method"]], torch.device(device))
+    for _ in range(steps):
+        out = METHODS[cfg["run"]["method"]].step(ctx)
+    losses = {k: float(v) for k, v in out.items()}
+    weights = {f"{k}.{n}": p.detach().float().cpu().contiguous() for k, m in ctx.modules.items()
+               for n, p in m.named_parameters()}
+    grads = {f"{k}.{n}": p.grad.detach().float().cpu().contiguous() for k, m in ctx.modules.items()
+             for n, p in m.named_parameters() if p.grad is not None}
+    lr = max(g["lr"] for o in ctx.optimizers.values() for g in o.param_groups)
+    return losses, weights, grads, lr
+
+
+def _assert_equal_steps(ref, other):
+    (l0, w0, g0, lr), (l1, w1, g1, _) = ref, other
+    assert l0.keys() == l1.keys()
+    for k in l0:
+        assert l1[k] == pytest.approx(l0[k], rel=LOSS_RTOL, abs=1e-7), k
+    assert g0.keys() == g1.keys() and g0
+    for k in g0:
+        bound = GRAD_RTOL * float(g0[k].abs().max()) + GRAD_ATOL
+        assert float((g1[k] - g0[k]).abs().max()) <= bound, k
+    n_close = n_total = 0
+    for k in w0:
+        d = (w1[k] - w0[k]).abs()
+        assert float(d.max()) <= 2 * lr * (1 + 1e-3), k
+        n_close += int((d <= WEIGHT_ATOL).sum())
+        n_total += d.numel()
+    assert n_close / n_total >= WEIGHT_FRACTION
+
+
+def test_channels_last_equals_contiguous(default_config, tiny_overrides):
+    ref = _one_step(_cfg(default_config, tiny_overrides))
+    cl = _one_step(_cfg(default_config, tiny_overrides, extra=["performance.channels_last=true"]))
+    _assert_equal_steps(ref, cl)
+
+
+def test_reference_step_is_deterministic(default_config, tiny_overrides):
+    """The comparison above is meaningful: two fp32 eager runs agree exactly."""
+    a = _one_step(_cfg(default_config, tiny_overrides))
+    b = _one_step(_cfg(default_config, tiny_overrides))
+    assert a[0] == b[0]
+    assert all(torch.equal(a[1][k], b[1][k]) for k in a[1])
+
+
+def _compile_unavailable() -> str | None:
+    """Why torch.compile cannot run here (None when a tiny function compiles and runs)."""
+    try:
+        fn = torch.compile(lambda x: torch.sin(x) * 2)
+        fn(torch.ones(3))
+    except Exception as exc:  # any failure means "not available here"
+        return f"torch.compile unavailable on this machine: {type(exc).__name__}: {exc}"[:300]
+    finally:
+        torch._dynamo.reset()
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.compile
+def test_compile_equals_eager(default_config, tiny_overrides):
+    """One robgan step through torch.compile'd G and D (several minutes on 2 CPU cores: compilation)."""
+    reason = _compile_unavailable()
+    if reason:
+        pytest.skip(reason)
+    ref = _one_step(_cfg(default_config, tiny_overrides))
+    try:
+        comp = _one_step(_cfg(default_config, tiny_overrides, extra=["performance.compile=true"]))
+    finally:
+        torch._dynamo.reset()
+    _assert_equal_steps(ref, comp)
+
+
+# --------------------------------------------------------------------------------------------------
+# CUDA
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@contextlib.contextmanager
+def _no_tf32():
+    old = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
+
+
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0))
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_bf16_autocast_close_to_fp32(default_config, tiny_overrides):
+    """bf16 autocast vs strict fp32 (TF32 off) on CUDA, one robgan step: losses within 5 % relative;
+    each model's whole gradient at cosine ≥ 0.95 to the fp32 one; ≥ 90 % of weight elements moved in
+    the same direction by Adam (whose first step is ±lr per element)."""
+    with _no_tf32():
+        ref = _one_step(_cfg(default_config, tiny_overrides), device="cuda")
+    bf = _one_step(_cfg(default_config, tiny_overrides, extra=["performance.bf16=true"]), device="cuda")
+    (l0, w0, g0, _), (l1, w1, g1, _) = ref, bf
+    for k in l0:
+        assert l1[k] == pytest.approx(l0[k], rel=BF16_LOSS_RTOL, abs=1e-3), k
+    for model in ("G", "D"):
+        keys = sorted(k for k in g0 if k.startswith(model + "."))
+        assert _cosine(torch.cat([g0[k].flatten() for k in keys]),
+                       torch.cat([g1[k].flatten() for k in keys])) >= BF16_GRAD_COSINE, model
+    torch.manual_seed(0)
+    init = Context(_cfg(default_config, tiny_overrides), METHODS["robgan"], torch.device("cpu"))
+    w_init = {f"{k}.{n}": p.detach().float() for k, m in init.modules.items() for n, p in m.named_parameters()}
+    agree = total = 0
+    for k in w0:
+        s0, s1 = torch.sign(w0[k] - w_init[k]), torch.sign(w1[k] - w_init[k])
+        agree += int((s0 == s1).sum())
+        total += s0.numel()
+    assert agree / total >= BF16_UPDATE_SIGN_AGREEMENT
+
+
+class _Prefetched:
+    """Stands in for ``ctx.stream``: hands out batches drawn beforehand (already on the device)."""
+
+    def __init__(self, batches):
+        self.batches = list(batches)
+
+    def next(self):
+        return self.batches.pop(0)
+
+
+@contextlib.contextmanager
+def _sync_debug_error():
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+
+
+def _cuda_ctx(default_config, tiny_overrides, method):
+    ctx = Context(_cfg(default_config, tiny_overrides, method), METHODS[method], torch.device("cuda"))
+    METHODS[method].step(ctx)  # warm-up: lazy CUDA/cuDNN initialisation, Adam state allocation
+    torch.cuda.synchronize()
+    return ctx
+
+
+@pytest.mark.gpu
+@needs_cuda
+@pytest.mark.parametrize("method", PERF_METHODS)
+def test_training_step_compute_never_syncs(default_config, tiny_overrides, method):
+    """Attack, forward/backward passes and optimiser steps of one iteration run without a single
+    host-device synchronisation (set_sync_debug_mode("error") raises on any), data drawn beforehand."""
+    ctx = _cuda_ctx(default_config, tiny_overrides, method)
+    n = int(ctx.cfg["train"]["n_dis"]) if METHODS[method].section == "train" else 1
+    ctx.stream = _Prefetched([ctx.stream.next() for _ in range(n)])
+    with _sync_debug_error():
+        out = METHODS[method].step(ctx)
+    assert all(torch.isfinite(v).all() for v in out.values())
+
+
+@pytest.mark.gpu
+@needs_cuda
+@pytest.mark.xfail(strict=False, raises=RuntimeError, reason=(
+    "BatchStream.next draws its noise / crop offsets / flips with a CPU generator and copies them with "
+    "a blocking .to(device) (a cudaStreamSynchronize per copy); fix: pinned memory + non_blocking=True "
+    "(see benchmarks/README.md, 'Known synchronisations')"))
+def test_training_step_with_data_never_syncs(default_config, tiny_overrides):
+    """The whole iteration, data stream included (noise on, as in every config)."""
+    ctx = _cuda_ctx(default_config, tiny_overrides, "robgan")
+    with _sync_debug_error():
+        METHODS["robgan"].step(ctx)
