@@ -50,7 +50,12 @@ class ThreatModel:
 
     def project(self, x_adv: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Project onto the ε-ball around ``x`` and the [0,1] box."""
-        return torch.min(torch.max(x_adv, x - self.eps), x + self.eps).clamp_(0.0, 1.0)
+        return torch.clamp(x_adv, *self.bounds(x))
+
+    def bounds(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Elementwise (lower, upper) of the ε-ball ∩ [0,1] around ``x``; computed once per attack so
+        that each step projects with a single clamp."""
+        return (x - self.eps).clamp_(min=0.0), (x + self.eps).clamp_(max=1.0)
 
 
 @contextlib.contextmanager
@@ -93,17 +98,20 @@ def pgd(
     best = x.clone()
     best_score = torch.full((x.shape[0],), -float("inf"), device=x.device)
     done = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+    lo, hi = threat.bounds(x)
     for _ in range(threat.restarts):
         if threat.random_start:
             noise = torch.rand(x.shape, generator=generator, device=generator.device if generator else x.device)
-            x_adv = threat.project(x + (noise.to(x.device, x.dtype) * 2 - 1) * threat.eps, x)
+            x_adv = torch.clamp(x + (noise.to(x.device, x.dtype) * 2 - 1) * threat.eps, lo, hi)
         else:
             x_adv = x.clone()
         for _ in range(threat.steps):
             x_adv.requires_grad_(True)
             loss = objective(x_adv)
             (grad,) = torch.autograd.grad(loss.sum(), x_adv)
-            x_adv = threat.project(x_adv.detach() + threat.step_size * grad.sign(), x)
+            # x_adv + step·sign(grad), projected: in place on tensors this loop owns.
+            x_adv = x_adv.detach().add_(grad.sign(), alpha=threat.step_size)
+            x_adv = torch.clamp(x_adv, lo, hi, out=x_adv)
         if threat.restarts == 1:
             return x_adv.detach()
         with torch.no_grad():

@@ -27,6 +27,9 @@ rule train:
         config=RESOLVED_CONFIG,
         run_dir=lambda wildcards, output: os.path.dirname(output.model),
         training=lambda wildcards: training_signature(wildcards.label),
+    # Trainings first, fine-tunings as soon as their robgan run is done: they are the DAG's long
+    # chain (robgan -> robgan_ft -> evaluations -> report), evaluations fill the gaps.
+    priority: 50
     threads: threads_of("train")
     resources:
         **resources_of("train"),
@@ -55,6 +58,7 @@ rule finetune:
         training=lambda wildcards: training_signature(
             "robgan_ft", finetune_lam=finetune_lambda(wildcards.label)
         ),
+    priority: 100
     threads: threads_of("finetune")
     resources:
         **resources_of("finetune"),
