@@ -74,7 +74,7 @@ def test_defaults_filled(quick):
     }
     # config.yaml overrides part of `strong`; the rest comes from the $def's defaults.
     assert quick["eval"]["pgd"]["strong"] == {
-        "steps": 40, "step_fraction": 0.1, "restarts": 2, "random_start": True,
+        "steps": 20, "step_fraction": 0.15, "restarts": 2, "random_start": True,
     }
     assert quick["device"] == "auto"
     assert quick["threads"] == 0
