@@ -250,6 +250,7 @@ def test_projection_of_the_cifar10_config():
     assert rows["robgan_ft_nofake"]["measured_as"] == "robgan_ft" and rows["robgan_ft_nofake"]["notes"]
     assert rows["robgan"]["notes"] == []
     assert proj["hours_total"] == pytest.approx(sum(r["hours_total"] for r in proj["rows"]))
+    assert proj["missing"] == []
     md = render_projection(proj)
     assert "| robgan | 78125 |" in md and "**total**" in md
 
@@ -258,8 +259,20 @@ def test_projection_flags_mismatched_settings():
     cfg = load_config(SHAPES["cifar10"].config_path, ["train.batch_size=32"])
     proj = project_hours(_fake_bench({"bf16": False, "channels_last": False, "compile": False}), cfg)
     notes = {r["label"]: " ".join(r["notes"]) for r in proj["rows"]}
-    assert "bench batch 64 != config 32" in notes["robgan"] and "performance" in notes["robgan"]
+    assert "bench batch 64 != config 32" in notes["robgan"]
+    assert "bench performance.bf16=False, config True" in notes["robgan"]
+    assert "bench performance.compile" not in notes["robgan"]  # equal keys are not flagged
     assert run_label("robgan_ft", cfg) == "robgan_ft"
+
+
+def test_projection_marks_untimed_runs():
+    cfg = load_config(SHAPES["cifar10"].config_path)
+    bench = _fake_bench(cfg["performance"])
+    bench["results"] = [r for r in bench["results"] if r["method"] == "robgan"]
+    proj = project_hours(bench, cfg)
+    assert set(proj["missing"]) == {"sngan", "advtrain", "acgan", "acgan_newloss", "robgan_ft", "robgan_ft_nofake"}
+    assert proj["hours_total"] == pytest.approx(2 * 3 * 78125 * 0.2 / 3600)  # robgan + robgan_oldloss
+    assert "total of the 2 timed runs" in render_projection(proj)
 
 
 def test_projection_cli(tmp_path, capsys):

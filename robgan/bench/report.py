@@ -189,15 +189,18 @@ def project_hours(bench: dict, cfg: dict) -> dict:
         for key in ("ngf", "ndf", "z_dim", "d_arch"):
             if str(cfg["model"][key]) != str(rec["model"][key]):
                 notes.append(f"bench model.{key} {rec['model'][key]} != config {cfg['model'][key]}")
-        if rec.get("performance") and rec["performance"] != cfg.get("performance"):
-            notes.append(f"bench performance {rec['performance']} != config {cfg.get('performance')}")
+        bench_perf, cfg_perf = rec.get("performance") or {}, cfg.get("performance") or {}
+        for key in sorted(set(bench_perf) | set(cfg_perf)):
+            if bench_perf.get(key) != cfg_perf.get(key):
+                notes.append(f"bench performance.{key}={bench_perf.get(key)}, config {cfg_perf.get(key)}")
         sec = float(rec["seconds_per_iter"]["median"])
         hours = iters * sec / 3600.0
         total += hours * seeds
         rows.append({"label": label, "method": method, "iterations": iters, "seconds_per_iter": sec,
                      "hours_per_seed": hours, "seeds": seeds, "hours_total": hours * seeds,
                      "measured_as": source, "notes": notes})
-    return {"kind": "bench_projection", "experiment": cfg["experiment"], "shape": shape,
+    missing = [r["label"] for r in rows if r["hours_total"] is None]
+    return {"kind": "bench_projection", "experiment": cfg["experiment"], "shape": shape, "missing": missing,
             "device": bench["device"]["description"], "device_slug": bench["device"]["slug"],
             "bench_created": bench["created"], "bench_quick": bench["settings"].get("quick", False),
             "rows": rows, "hours_total": total,
@@ -216,7 +219,11 @@ def render_projection(proj: dict) -> str:
                      f"| {_fmt(r['hours_per_seed'], '.3g')} | {r['seeds']} | {_fmt(r['hours_total'], '.3g')} "
                      f"| {r['measured_as'] or '–'} | {'; '.join(r['notes'])} |")
     total = proj["hours_total"]
-    lines += [f"| **total** | | | | | **{total:.3g}** | | |", ""]
+    missing = proj.get("missing") or []
+    label = f"total of the {len(proj['rows']) - len(missing)} timed runs" if missing else "total"
+    lines += [f"| **{label}** | | | | | **{total:.3g}** | | |", ""]
+    if missing:
+        lines.append(f"Not timed (not in the total): {', '.join(missing)}.")
     if not math.isfinite(total):
         lines.append("(total is not finite)")
     return "\n".join(lines)

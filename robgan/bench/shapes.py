@@ -13,14 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from robgan import data as rdata
 from robgan.config import load_config
 from robgan.data.cifar10 import CIFAR10_CLASSES
-from robgan.models import ClassifierView, build_discriminator, build_generator
 from robgan.provenance import REPO_ROOT
-from robgan.training import context as ctx_mod
 from robgan.training.context import Context
 from robgan.training.methods import METHODS, MethodSpec, run_label
 
@@ -106,48 +103,13 @@ def synthetic_data(info: rdata.DatasetInfo, n: int = SYNTHETIC_N, seed: int = 0
 class BenchContext(Context):
     """A :class:`~robgan.training.context.Context` over given tensors instead of ``load_split``.
 
-    Mirrors ``Context.__init__`` line for line except where the data and the dataset description come
-    from (``tests/test_bench.py`` checks that both build the same state and take the same step).
+    Only the data and the dataset description differ (``tests/test_bench.py`` checks that both build the
+    same state and take the same step).
     """
 
     def __init__(self, cfg: dict, spec: MethodSpec, device: torch.device, images: torch.Tensor,
                  labels: torch.Tensor, info: rdata.DatasetInfo) -> None:
-        self.cfg, self.spec, self.device = cfg, spec, device
-        self.section = cfg[spec.section]
-        self.total = int(self.section["iterations"])
-        self.batch_size = int(self.section["batch_size"])
-        seed = int(cfg["run"]["seed"])
-        self.info = info
-        perf = cfg["performance"]
-        self.bf16 = bool(perf["bf16"]) and device.type == "cuda"
-        self.channels_last = bool(perf["channels_last"])
-
-        derived = ctx_mod._derived_seed
-        self.stream = rdata.BatchStream(images, labels, self.batch_size,
-                                        derived(seed, ctx_mod._STREAM_DATA),
-                                        augment=cfg["data"]["augment"], noise=cfg["data"]["noise"],
-                                        device=device)
-        self.latent_gen = torch.Generator(device=device).manual_seed(derived(seed, ctx_mod._STREAM_LATENT))
-        self.attack_gen = torch.Generator(device=device).manual_seed(derived(seed, ctx_mod._STREAM_ATTACK))
-
-        self.modules: dict[str, nn.Module] = {}
-        if spec.has_generator:
-            self.modules["G"] = build_generator(cfg["model"], self.info)
-        self.modules["D"] = build_discriminator(cfg["model"], self.info, spec.name)
-        for m in self.modules.values():
-            m.to(device)
-            if self.channels_last:
-                m.to(memory_format=torch.channels_last)
-        if spec.name == "robgan_ft":
-            self.modules["G"].eval().requires_grad_(False)
-
-        self.forward = {k: (torch.compile(m) if perf["compile"] else m) for k, m in self.modules.items()}
-        self.classifier = ClassifierView(self.forward["D"]) if spec.has_classifier else None
-        self.threat = self._threat()
-        self.optimizers: dict[str, torch.optim.Optimizer] = {}
-        self._make_optimizers()
-        self.n_classes = self.info.n_classes
-        self.z_dim = int(cfg["model"]["z_dim"])
+        super().__init__(cfg, spec, device, train_data=(images, labels), info=info)
 
 
 class ContextFactory:

@@ -38,18 +38,22 @@ class Context:
         threat: the training attacker's threat model (None when the method does not attack).
     """
 
-    def __init__(self, cfg: dict, spec, device: torch.device, init_from: Path | None = None):
+    def __init__(self, cfg: dict, spec, device: torch.device, init_from: Path | None = None, *,
+                 train_data: tuple[torch.Tensor, torch.Tensor] | None = None,
+                 info: rdata.DatasetInfo | None = None):
+        """``train_data`` (uint8 images (N,C,H,W), labels (N,)) and ``info`` replace the configured
+        dataset (the benchmark feeds synthetic tensors of the paper shapes)."""
         self.cfg, self.spec, self.device = cfg, spec, device
         self.section = cfg[spec.section]
         self.total = int(self.section["iterations"])
         self.batch_size = int(self.section["batch_size"])
         seed = int(cfg["run"]["seed"])
-        self.info = rdata.dataset_info(cfg["data"])
+        self.info = info if info is not None else rdata.dataset_info(cfg["data"])
         perf = cfg["performance"]
         self.bf16 = bool(perf["bf16"]) and device.type == "cuda"
         self.channels_last = bool(perf["channels_last"])
 
-        images, labels = rdata.load_split(cfg["data"], "train")
+        images, labels = train_data if train_data is not None else rdata.load_split(cfg["data"], "train")
         self.stream = rdata.BatchStream(images, labels, self.batch_size, _derived_seed(seed, _STREAM_DATA),
                                         augment=cfg["data"]["augment"], noise=cfg["data"]["noise"],
                                         device=device)
