@@ -99,7 +99,7 @@ def test_default_profile_dry_run_of_the_default_config(tmp_path):
     assert job_counts(out) == expected_jobs(1)
     resolved = yaml.safe_load((tmp_path / "results" / "smoke" / "config.yaml").read_text())
     assert resolved["experiment"] == "smoke"
-    assert resolved["eval"]["autoattack"]["apgd_iterations"] == 25  # from config.yaml
+    assert resolved["eval"]["autoattack"]["apgd_iterations"] == 20  # from config.yaml
     assert resolved["eval"]["index_seed"] == 0  # schema default filled
     assert resolved["train"]["loss_weights"]["d_fake"] == 1.0  # nested schema default filled
     assert not (tmp_path / "results" / "quick").exists()
@@ -118,7 +118,7 @@ def test_slurm_profile_dry_run_of_cifar10(tmp_path):
     assert resources["runtime"] == "1440" and resources["mem_mb"] == "32000"
     assert "slurm_partition" in resources and "slurm_account" in resources
     # --configfile replaces the default experiment file, it is not merged with it: quick sets
-    # eval.autoattack.apgd_iterations to 25, cifar10 leaves it to the schema default (100)
+    # eval.autoattack.apgd_iterations to 20, cifar10 leaves it to the schema default (100)
     resolved = yaml.safe_load((tmp_path / "results" / "cifar10" / "config.yaml").read_text())
     assert resolved["eval"]["autoattack"]["apgd_iterations"] == 100
     assert resolved["model"]["z_dim"] == 128
