@@ -95,10 +95,11 @@ def pgd(
     x = x.detach()
     if threat.steps == 0 or threat.eps == 0.0:
         return x.clone()
-    best = x.clone()
-    best_score = torch.full((x.shape[0],), -float("inf"), device=x.device)
-    done = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
     lo, hi = threat.bounds(x)
+    if threat.restarts > 1:  # bookkeeping of the worst case over restarts
+        best = x.clone()
+        best_score = torch.full((x.shape[0],), -float("inf"), device=x.device)
+        done = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
     for _ in range(threat.restarts):
         if threat.random_start:
             noise = torch.rand(x.shape, generator=generator, device=generator.device if generator else x.device)
@@ -141,7 +142,8 @@ def pgd_classifier(
     several restarts a misclassified restart wins per example.
     """
     with frozen_mode(model, train_mode):
-        return pgd(lambda xa: losses.ce_per_example(model(xa), y), x, threat, generator=generator,
+        # .float(): under bf16 autocast the logits are bf16; the objective and its gradient are not.
+        return pgd(lambda xa: losses.ce_per_example(model(xa).float(), y), x, threat, generator=generator,
                    success=lambda xa: model(xa).argmax(1) != y)
 
 
@@ -157,7 +159,7 @@ def pgd_discriminator_real(
     """Co-training attacker (SPEC §4): PGD maximising D's full loss on real images (both heads)."""
     def objective(xa: torch.Tensor) -> torch.Tensor:
         s, c = d(xa)
-        return losses.d_full_loss_real_per_example(s, c, y)
+        return losses.d_full_loss_real_per_example(s.float(), c.float(), y)
 
     with frozen_mode(d, train_mode):
         return pgd(objective, x, threat, generator=generator)

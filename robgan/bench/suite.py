@@ -345,11 +345,13 @@ class RobganStepParts:
         self.weights = ctx.cfg["train"]["loss_weights"]
 
     def data(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.ctx.stream.next()
+        x, y = self.ctx.stream.next()
+        return self.ctx.to_memory_format(x), y
 
     def attack(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         ctx = self.ctx
-        return attacks.pgd_discriminator_real(ctx.forward["D"], x, y, ctx.threat, generator=ctx.attack_gen)
+        with ctx.autocast():
+            return attacks.pgd_discriminator_real(ctx.forward["D"], x, y, ctx.threat, generator=ctx.attack_gen)
 
     def fakes_for_d(self) -> tuple[torch.Tensor, torch.Tensor]:
         ctx = self.ctx

@@ -105,7 +105,15 @@ class BatchStream:
 
     def _permutation(self, epoch: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(_derived_seed(self.seed, "perm", epoch))
-        return torch.randperm(self.images.shape[0], generator=g).to(self.device)
+        return self._to_device(torch.randperm(self.images.shape[0], generator=g))
+
+    def _to_device(self, t: torch.Tensor) -> torch.Tensor:
+        """Move a CPU-drawn tensor to ``device`` without a host-device sync: on CUDA it is copied from
+        pinned memory with ``non_blocking=True`` (the caching host allocator keeps the pinned block alive
+        until the copy has run), elsewhere it is returned as is (or moved normally)."""
+        if self.device.type == "cuda":
+            return t.pin_memory().to(self.device, non_blocking=True)
+        return t.to(self.device)
 
     def __iter__(self) -> BatchStream:
         return self
@@ -128,7 +136,7 @@ class BatchStream:
         if self.augment == "resized_crop_flip":
             x = self._resized_crop_flip(x)
         if self.noise:
-            u = torch.rand(x.shape, generator=self._generator).to(self.device)
+            u = self._to_device(torch.rand(x.shape, generator=self._generator))
             x = x.add_(u.mul_(NOISE_WIDTH)).clamp_(0.0, 1.0)
         return x, self.labels[idx]
 
@@ -136,8 +144,8 @@ class BatchStream:
         """Integer-exact crop of the zero-padded uint8 batch + flip, by one batched gather."""
         b, _, h, w = x.shape
         p = CROP_PADDING
-        offsets = torch.randint(0, 2 * p + 1, (b, 2), generator=self._generator).to(self.device)
-        flip = (torch.rand(b, generator=self._generator) < 0.5).to(self.device)
+        offsets = self._to_device(torch.randint(0, 2 * p + 1, (b, 2), generator=self._generator))
+        flip = self._to_device(torch.rand(b, generator=self._generator) < 0.5)
         padded = F.pad(x, (p, p, p, p))
         rows = offsets[:, 0:1] + torch.arange(h, device=self.device)  # (B, H)
         cols = torch.arange(w, device=self.device).expand(b, w)
@@ -161,7 +169,7 @@ class BatchStream:
         theta[:, 0, 2] = cx
         theta[:, 1, 1] = fy
         theta[:, 1, 2] = cy
-        grid = F.affine_grid(theta.float().to(self.device), list(x.shape), align_corners=False)
+        grid = F.affine_grid(self._to_device(theta.float()), list(x.shape), align_corners=False)
         out = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
         return out.clamp_(0.0, 1.0)
 

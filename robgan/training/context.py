@@ -52,6 +52,9 @@ class Context:
         perf = cfg["performance"]
         self.bf16 = bool(perf["bf16"]) and device.type == "cuda"
         self.channels_last = bool(perf["channels_last"])
+        if device.type == "cuda":
+            # Training shapes never change within a run: let cuDNN pick the fastest kernels once.
+            torch.backends.cudnn.benchmark = True
 
         images, labels = train_data if train_data is not None else rdata.load_split(cfg["data"], "train")
         self.stream = rdata.BatchStream(images, labels, self.batch_size, _derived_seed(seed, _STREAM_DATA),

@@ -62,8 +62,11 @@ def _gan_step(loss_kind: str, attack: bool) -> Callable[[Context], dict[str, tor
         acc = torch.zeros((), device=ctx.device)
         for _ in range(ctx.cfg["train"]["n_dis"]):
             x, y = ctx.stream.next()
+            x = ctx.to_memory_format(x)
             if attack:
-                x = attacks.pgd_discriminator_real(d_fwd, x, y, ctx.threat, generator=ctx.attack_gen)
+                # Under autocast like every other D pass (the objective is computed in float32).
+                with ctx.autocast():
+                    x = attacks.pgd_discriminator_real(d_fwd, x, y, ctx.threat, generator=ctx.attack_gen)
             z, y_fake = ctx.sample_latent(bsz)
             with torch.no_grad(), ctx.autocast():
                 fake = g_fwd(z, y_fake).float()
@@ -114,7 +117,9 @@ def _advtrain_step(ctx: Context) -> dict[str, torch.Tensor]:
     """Madry PGD adversarial training: minimise CE on PGD-attacked real images."""
     clf = ctx.classifier
     x, y = ctx.stream.next()
-    x_adv = attacks.pgd_classifier(clf, x, y, ctx.threat, generator=ctx.attack_gen, train_mode=None)
+    x = ctx.to_memory_format(x)
+    with ctx.autocast():
+        x_adv = attacks.pgd_classifier(clf, x, y, ctx.threat, generator=ctx.attack_gen, train_mode=None)
     with ctx.autocast():
         logits = clf(ctx.to_memory_format(x_adv)).float()
         loss = losses.classification(logits, y)
@@ -130,14 +135,17 @@ def _finetune_step(ctx: Context) -> dict[str, torch.Tensor]:
     clf = ctx.classifier
     lam = float(ctx.cfg["finetune"]["lam"])
     x, y = ctx.stream.next()
-    x_adv = attacks.pgd_classifier(clf, x, y, ctx.threat, generator=ctx.attack_gen, train_mode=None)
+    x = ctx.to_memory_format(x)
+    with ctx.autocast():
+        x_adv = attacks.pgd_classifier(clf, x, y, ctx.threat, generator=ctx.attack_gen, train_mode=None)
     n_real = x.shape[0]
     if lam > 0:
         z, y_fake = ctx.sample_latent(n_real)
         with torch.no_grad(), ctx.autocast():
             fake = ctx.forward["G"](z, y_fake).float()
-        fake_adv = attacks.pgd_classifier(clf, fake, y_fake, ctx.threat, generator=ctx.attack_gen,
-                                          train_mode=None)
+        with ctx.autocast():
+            fake_adv = attacks.pgd_classifier(clf, ctx.to_memory_format(fake), y_fake, ctx.threat,
+                                              generator=ctx.attack_gen, train_mode=None)
         batch = torch.cat([x_adv, fake_adv])
     else:
         y_fake, batch = None, x_adv
