@@ -157,10 +157,12 @@ class ClassifierView(nn.Module):
     attacks and evaluation code can treat any AC discriminator as a plain classifier.
 
     Raises ``ValueError`` if ``d`` does not have an AC head (a projection discriminator has no class
-    logits).
+    logits). With ``channels_last`` the input is converted to the channels-last memory format before
+    D (put D's weights in that format too: ``d.to(memory_format=torch.channels_last)``); the logits are
+    the same up to floating-point summation order.
     """
 
-    def __init__(self, d: nn.Module) -> None:
+    def __init__(self, d: nn.Module, channels_last: bool = False) -> None:
         super().__init__()
         head = getattr(d, "head", None)
         if head != "ac":
@@ -170,6 +172,9 @@ class ClassifierView(nn.Module):
             )
         self.discriminator = d
         self.n_classes: int = d.n_classes
+        self.channels_last = bool(channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.discriminator(x)[1]

@@ -171,3 +171,27 @@ def test_eval_subparsers_are_shared():
     top = robgan.cli.build_parser()
     args = top.parse_args(["eval", "pgd", "--run", "r", "--out", "o.json"])
     assert args.eval_command == "pgd" and args.config is None and args.device is None
+
+
+@pytest.mark.slow
+def test_evaluations_follow_performance_channels_last(advtrain_run):
+    """open_run loads the classifier in channels-last format when the config asks for it (as the default
+    config does), and its accuracy under PGD equals the plain layout's on the same images."""
+    import torch
+
+    from robgan.attacks import ThreatModel
+    from robgan.config import load_config
+    from robgan.evaluation.robustness import eval_subset, open_run, robust_correct
+
+    cfg = load_config(REPO / "config" / "config.yaml")
+    assert cfg["performance"]["channels_last"] is True
+    fast = open_run(advtrain_run, cfg, "cpu")
+    cfg["performance"]["channels_last"] = False
+    plain = open_run(advtrain_run, cfg, "cpu")
+    assert fast.model.channels_last and not plain.model.channels_last
+    x, y, _ = eval_subset(fast.data_cfg, "test", 64, 0)
+    threat = ThreatModel.fractional(0.1, 5, 0.2)
+    a = robust_correct(fast.model, x, y, threat, batch_size=32, device="cpu", seed=0)
+    b = robust_correct(plain.model, x, y, threat, batch_size=32, device="cpu", seed=0)
+    assert int(a.sum()) == pytest.approx(int(b.sum()), abs=1)  # sign-gradient ties may flip one example
+    assert torch.is_tensor(a) and a.shape == (64,)

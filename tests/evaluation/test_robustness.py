@@ -81,6 +81,51 @@ def test_only_clean_correct_examples_count_as_robust(linear_problem):
     assert not (ok & ~clean).any() and (~clean).sum() >= 20
 
 
+class _CountingModel(torch.nn.Module):
+    """Wraps a classifier and records the batch size of every forward pass."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.sizes = model, []
+
+    def forward(self, x):
+        self.sizes.append(x.shape[0])
+        return self.model(x)
+
+
+def test_restarts_attack_only_survivors_and_never_raise_accuracy(linear_problem):
+    from robgan.evaluation.robustness import PGDProtocol
+
+    model, _, _, x, y = linear_problem(4, seed=5)
+    eps = EPS[2]
+    one = robust_correct(model, x, y, PGDProtocol("s", 5, 0.25, 1, True).threat(eps), batch_size=1000,
+                         device="cpu", seed=7)
+    counting = _CountingModel(model)
+    three = robust_correct(counting, x, y, PGDProtocol("s", 5, 0.25, 3, True).threat(eps), batch_size=1000,
+                           device="cpu", seed=7)
+    # the first run is the one-restart attack (same seed, same random starts): later runs only remove
+    assert not (three & ~one).any()
+    assert 0 < int(one.sum()) < y.numel() and int(three.sum()) > 0
+    # each run: one clean pass, 5 PGD steps + the final check, over the survivors of the previous run only
+    clean_n = int((model(x).argmax(1) == y).sum())
+    per_run = [counting.sizes[1 + 6 * r] for r in range(3)]
+    assert counting.sizes[0] == y.numel() and per_run[0] == clean_n
+    assert per_run[1] == int(one.sum()) and per_run[2] <= per_run[1]
+    assert len(counting.sizes) == 1 + 6 * 3
+
+
+def test_restarts_without_random_start_run_once(linear_problem):
+    from robgan.evaluation.robustness import PGDProtocol
+
+    model, _, _, x, y = linear_problem(2, seed=6)
+    counting = _CountingModel(model)
+    a = robust_correct(counting, x, y, PGDProtocol("s", 4, 0.25, 3, False).threat(0.1), batch_size=1000,
+                       device="cpu", seed=0)
+    b = robust_correct(model, x, y, PGDProtocol("s", 4, 0.25, 1, False).threat(0.1), batch_size=1000,
+                       device="cpu", seed=0)
+    assert torch.equal(a, b) and len(counting.sizes) == 1 + 5
+
+
 def _flags(model, x, y, eps_grid):
     sweep = _sweep(model, x, y, eps=eps_grid)
     large = robust_correct(model, x, y, PAPER.threat(0.5), batch_size=64, device="cpu", seed=0,

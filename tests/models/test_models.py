@@ -308,6 +308,25 @@ def test_classifier_view_equals_class_head(kind):
     assert {id(p) for p in view.parameters()} == {id(p) for p in d.parameters()}
 
 
+@pytest.mark.parametrize("kind", ["resnet", "preact"])
+def test_classifier_view_channels_last_equals_contiguous(kind):
+    """The channels-last view (used by the evaluations) gives the same logits and input gradients as the
+    plain one, within float32 summation-order noise."""
+    import copy
+
+    d = _disc(kind).eval()
+    view = ClassifierView(d)
+    cl = ClassifierView(copy.deepcopy(d).to(memory_format=torch.channels_last), channels_last=True)
+    x = _images(4).requires_grad_(True)
+    x2 = x.detach().clone().requires_grad_(True)
+    a, b = view(x), cl(x2)
+    torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+    (ga,) = torch.autograd.grad(a.logsumexp(1).sum(), x)
+    (gb,) = torch.autograd.grad(b.logsumexp(1).sum(), x2)
+    torch.testing.assert_close(gb, ga, rtol=1e-4, atol=1e-6)
+    assert gb.shape == x.shape
+
+
 def test_classifier_view_rejects_projection_head():
     with pytest.raises(ValueError, match="head='ac'"):
         ClassifierView(_disc("resnet", head="projection"))
