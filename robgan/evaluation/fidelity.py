@@ -44,8 +44,10 @@ from robgan.evaluation.reference import (
     MNIST_EXTRACTOR,
     ReferenceDirError,
     UInt8Images,
+    accuracy,
     fidelity_kwargs,
     inception_weights,
+    load_classifier,
     read_reference,
     register_mnist_extractor,
     to_rgb_u8,
@@ -54,7 +56,7 @@ from robgan.evaluation.reference import (
 log = logging.getLogger("robgan.evaluation")
 
 CSV_COLUMNS = ("run", "method", "label", "seed", "checkpoint", "iteration", "train_seconds", "is_mean", "is_std",
-               "fid", "extractor", "n_samples", "metric_label", "sample_seed")
+               "fid", "class_accuracy", "extractor", "n_samples", "metric_label", "sample_seed")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -155,6 +157,16 @@ def generate_images(
         x = generator(z[i:i + batch_size].to(device), labels[i:i + batch_size].to(device))
         out.append(to_rgb_u8(x))
     return torch.cat(out), labels
+
+
+def class_accuracy(classifier: torch.nn.Module, images_u8: torch.Tensor, labels: torch.Tensor, *,
+                   batch_size: int = 500) -> float:
+    """Fraction in [0, 1] of generated images that ``classifier`` (a :class:`ReferenceCNN`) assigns to the
+    class they were generated for: how class-conditional a generator is (chance = 1 / n_classes).
+
+    ``images_u8``: uint8 ``(N, 3, H, W)`` grayscale repeated to RGB as made by :func:`generate_images` (the
+    CNN reads the first channel) or ``(N, 1, H, W)``; ``labels``: int64 ``(N,)``."""
+    return accuracy(classifier, images_u8[:, :1], labels, batch_size=batch_size)
 
 
 class _CachedReference(torch.utils.data.Dataset):
@@ -267,7 +279,9 @@ def evaluate_fidelity(
         register_mnist_extractor()
         weights_path = str((ref_dir / CLASSIFIER_FILE).resolve())
         weights_source = f"{CLASSIFIER_FILE} of the reference dir"
+        judge = load_classifier(weights_path)  # the same CNN judges whether samples show their class
     else:
+        judge = None  # no domain classifier for RGB datasets: class accuracy is not measured
         weights_path, weights_source = inception_weights(fid_cfg)
         if weights_path is None and ref.get("weights_path") and Path(ref["weights_path"]).is_file():
             weights_path = ref["weights_path"]
@@ -285,18 +299,21 @@ def evaluate_fidelity(
         for path, iteration, train_seconds in bar:
             t0 = time.perf_counter()
             g = load_generator(run_dir, device, checkpoint=path)
-            images, _ = generate_images(g, n_samples, n_classes=g.n_classes, z_dim=g.z_dim, seed=sample_seed,
-                                        batch_size=batch_size, device=device)
+            images, labels = generate_images(g, n_samples, n_classes=g.n_classes, z_dim=g.z_dim,
+                                             seed=sample_seed, batch_size=batch_size, device=device)
             del g
             metrics = fidelity_of_images(images, kwargs, ref_dir)
+            metrics["class_accuracy"] = (None if judge is None
+                                         else class_accuracy(judge, images, labels, batch_size=batch_size))
             row = {"iteration": iteration, "train_seconds": train_seconds, **metrics, "extractor": extractor,
                    "n_samples": n_samples}
             rows.append(row)
             csv_rows.append({"run": str(run_dir), "method": run.method, "label": run.label, "seed": run.seed,
                              "checkpoint": str(path.relative_to(run_dir)), **row,
                              "metric_label": METRIC_LABELS[extractor], "sample_seed": sample_seed})
-            log.info("%s iter %d: IS %.4f ± %.4f, FID %.4f [%s] (%.1f s)", path.name, iteration,
+            log.info("%s iter %d: IS %.4f ± %.4f, FID %.4f [%s]%s (%.1f s)", path.name, iteration,
                      metrics["is_mean"], metrics["is_std"], metrics["fid"], METRIC_LABELS[extractor],
+                     "" if judge is None else f", class accuracy {metrics['class_accuracy']:.3f}",
                      time.perf_counter() - t0)
 
     finite = all(math.isfinite(r[k]) for r in rows for k in ("is_mean", "is_std", "fid"))
@@ -312,6 +329,9 @@ def evaluate_fidelity(
                           "sample_seed: the same latents and labels for every checkpoint and method",
         "image_conversion": "float [0,1] -> round(255 x) uint8, grayscale repeated to 3 channels",
         "is_split_shuffle_seed": sample_seed,
+        "class_accuracy": ("fraction of samples that the reference CNN classifies as the class they were "
+                           "generated for (the same n_samples images as IS/FID; chance = 1/n_classes)"
+                           if judge is not None else None),
         "snapshots": bool(fid_cfg["snapshots"]),
         "checkpoints": [str(p.relative_to(run_dir)) for p, _, _ in checkpoints],
         "reference_dir": str(ref_dir),

@@ -137,7 +137,7 @@ _COLUMNS = {
     "autoattack_meta": ["label", "method", "seed", "eps", "version", "attacks", "cheap_subset", "n_examples",
                         "pgd_paper", "pgd_paper_n", "pgd_strong", "pgd_strong_n", "file"],
     "fidelity": ["label", "method", "seed", "iteration", "train_seconds", "is_mean", "is_std", "fid",
-                 "extractor", "n_samples", "file"],
+                 "class_accuracy", "extractor", "n_samples", "file"],
     "gap": ["label", "method", "seed", "split", "eps", "n", "accuracy_clean", "accuracy_adv", "file"],
     "lipschitz": ["label", "method", "seed", "iteration", "train_seconds", "split", "norm", "n", "llv", "file"],
     "flags": ["kind", "label", "seed", "flag", "ok", "detail", "file"],

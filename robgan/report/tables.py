@@ -287,6 +287,10 @@ def generation_table(frames: Frames) -> Table:
     for ext in exts:
         name = EXTRACTOR_NAMES.get(ext, ext)
         columns += [f"IS ({name})", f"FID ({name})"]
+    # Class accuracy of the samples (mnist5k: judged by the reference CNN); older records lack it.
+    cls_exts = [ext for ext in exts
+                if fid.loc[fid["extractor"] == ext, "class_accuracy"].astype(float).notna().any()]
+    columns += ["class accuracy (%)"] if cls_exts else []
     rows, tidy = [], []
     points = {ext: generation_points(frames, ext) for ext in exts}
     for label in labels:
@@ -311,6 +315,16 @@ def generation_table(frames: Frames) -> Table:
                              "split_std": float(sel["is_std"].mean()) if len(sel) else np.nan})
                 tidy.append({**base, "metric": "FID", "mean": fs["mean"], "std": fs["std"], "n": fs["n"],
                              "min": fs["min"], "max": fs["max"], "split_std": np.nan})
+                if ext in cls_exts:
+                    cs = summarise(float(v) for v in sel["class_accuracy"])
+                    tidy.append({**base, "metric": "class_accuracy", **{k: cs[k] for k in
+                                                                         ("mean", "std", "n", "min", "max")},
+                                 "split_std": np.nan})
+            if cls_exts:
+                _, _, budget, _, _ = points[cls_exts[0]][j]
+                sel = fidelity_point(fid, label, cls_exts[0], kind, budget)
+                cs = summarise(float(v) for v in sel["class_accuracy"])
+                row.append(fmt_stat(cs["mean"], cs["std"], cs["n"], 100.0, 1))
             rows.append(row)
     notes = ["Cells: mean ± sample std over seeds (n = number of seeds); with one seed the IS shows its "
              "split std instead. IS higher is better, FID lower is better."]
@@ -318,6 +332,10 @@ def generation_table(frames: Frames) -> Table:
         pts = points[ext]
         notes.append(f"IS/FID ({EXTRACTOR_NAMES.get(ext, ext)}): " + _extractor_note(ext)
                      + f" Equal budgets: {pts[2][4]}; {pts[3][4]}.")
+    if cls_exts:
+        notes.append("Class accuracy: share of the samples that the reference CNN classifies as the class "
+                     "they were generated for (how class-conditional the generator is; chance = 1/classes); "
+                     "at 'best over training' it is the best-IS snapshot's.")
     notes.append("'best over training' selects the snapshot by the metric itself and is optimistic; "
                  "'final' is the honest number. Wall-clock is each run's logged training time; compare it "
                  "only between runs made on the same hardware.")

@@ -160,6 +160,24 @@ def test_generate_images_seeded_uniform_labels_and_batch_independent():
     assert counts.min() > 10 and counts.max() < 55  # uniform over the 10 classes (30 expected)
 
 
+class _BrightnessJudge(torch.nn.Module):
+    """A stand-in reference CNN: ``(features, logits)`` whose argmax is round(mean pixel / 20)."""
+
+    def forward(self, x):
+        level = (x.mean(dim=(1, 2, 3)) * 255 / 20).round().long().clamp(0, 9)
+        return x.flatten(1), torch.nn.functional.one_hot(level, 10).float()
+
+
+def test_class_accuracy_counts_samples_judged_as_their_class():
+    labels = torch.arange(10).repeat(5)  # 50 images, image i has brightness 20 * labels[i]
+    images = (labels * 20).to(torch.uint8)[:, None, None, None].expand(50, 3, 8, 8).contiguous()
+    assert fd.class_accuracy(_BrightnessJudge(), images, labels, batch_size=7) == 1.0
+    wrong = labels.clone()
+    wrong[:20] = (wrong[:20] + 1) % 10  # 20 of 50 labelled with another class
+    assert fd.class_accuracy(_BrightnessJudge(), images, wrong) == pytest.approx(30 / 50)
+    assert fd.class_accuracy(_BrightnessJudge(), images[:, :1], labels) == 1.0  # one channel also accepted
+
+
 @pytest.fixture(scope="module")
 def random_cnn_weights(tmp_path_factory) -> Path:
     """An untrained :class:`ReferenceCNN` whose batch-norm statistics are calibrated on toy images (so that
@@ -366,7 +384,9 @@ def test_eval_fidelity_end_to_end(tiny_gan_run, tiny_reference, tmp_path):
     for r in record["results"]:
         assert r["extractor"] == "mnist-cnn" and r["n_samples"] == 200
         assert 1.0 <= r["is_mean"] <= 10.0 and r["is_std"] >= 0 and r["fid"] > 0
+        assert 0.0 <= r["class_accuracy"] <= 1.0
     s = record["settings"]
+    assert "reference CNN" in s["class_accuracy"]
     assert s["metric_label"] == "IS/FID (MNIST-CNN features)" and "Inception" not in s["metric_label"]
     assert s["extractor"] == "mnist-cnn" and s["feature_layers"] == {"isc": "logits_unbiased", "fid": "feat"}
     assert s["n_samples"] == 200 and s["splits"] == 4 and s["sample_seed"] == 0
@@ -383,6 +403,7 @@ def test_eval_fidelity_end_to_end(tiny_gan_run, tiny_reference, tmp_path):
         assert row["extractor"] == "mnist-cnn" and row["metric_label"] == "IS/FID (MNIST-CNN features)"
         assert float(row["fid"]) == pytest.approx(rec["fid"], rel=1e-12)
         assert float(row["is_mean"]) == pytest.approx(rec["is_mean"], rel=1e-12)
+        assert float(row["class_accuracy"]) == pytest.approx(rec["class_accuracy"], rel=1e-12)
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".fidelity_cache")]
 
     # deterministic given the seed; only the final model without snapshots; another seed differs

@@ -210,6 +210,25 @@ def test_generation_final_best_and_equal_budgets(frames):
     assert any("no interpolation" in n for n in t.notes)
 
 
+def test_generation_class_accuracy_column_only_when_records_carry_it(records):
+    def with_class_accuracy(data):
+        for d in data:
+            if d["kind"] == "fidelity":
+                for r in d["results"]:
+                    # known values: 0.5 for sngan, iteration-dependent for the others
+                    r["class_accuracy"] = 0.5 if d["run"]["label"] == "sngan" else min(1.0, r["iteration"] / 1000)
+
+    t = tables.generation_table(_frames_with(records, with_class_accuracy))
+    assert t.columns[-1] == "class accuracy (%)"
+    final = {r[0]: r[-1] for r in t.rows if r[1] == "final"}
+    assert final["sngan"] == "50.0 ± 0.0 (n=3)" and final["robgan"] == "60.0 ± 0.0 (n=3)"  # 600 / 1000
+    tidy = t.tidy[(t.tidy["metric"] == "class_accuracy") & (t.tidy["point"] == "final")].set_index("label")
+    assert tidy.loc["sngan", "mean"] == pytest.approx(0.5) and tidy.loc["robgan", "mean"] == pytest.approx(0.6)
+    assert any("Class accuracy" in n for n in t.notes)
+    # the fixture records (written before the field existed) give no such column
+    assert "class accuracy (%)" not in tables.generation_table(build_frames(records)).columns
+
+
 def test_generation_never_mixes_extractors_in_a_column(records):
     def inception_for_sngan(data):
         for d in data:
