@@ -8,6 +8,8 @@ rule data:
         summary=f"{RESULTS}/data/summary.json",
     log:
         log_path("data"),
+    benchmark:
+        f"{RESULTS}/benchmarks/data.tsv"
     params:
         config=RESOLVED_CONFIG,
         signature=signature(config["data"]),  # incl. data.root: fetch into a new root

@@ -15,6 +15,8 @@ rule reference:
         metrics=f"{RESULTS}/reference/metrics.json",
     log:
         log_path("reference"),
+    benchmark:
+        f"{RESULTS}/benchmarks/reference.tsv"
     params:
         config=RESOLVED_CONFIG,
         out_dir=lambda wildcards, output: os.path.dirname(output.metrics),
@@ -42,6 +44,8 @@ for _kind in ("pgd", "autoattack", "gap", "lipschitz"):
             record=f"{RESULTS}/records/{_kind}/{{label}}_seed{{seed}}.json",
         log:
             f"{RESULTS}/logs/eval_{_kind}/{{label}}_seed{{seed}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/eval_{_kind}/{{label}}_seed{{seed}}.tsv"
         wildcard_constraints:
             label=alternation(EVAL_ORDER[_kind]),
         params:
@@ -70,6 +74,8 @@ rule eval_fidelity:
         record=f"{RESULTS}/records/fidelity/{{label}}_seed{{seed}}.json",
     log:
         f"{RESULTS}/logs/eval_fidelity/{{label}}_seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/eval_fidelity/{{label}}_seed{{seed}}.tsv"
     wildcard_constraints:
         label=alternation(EVAL_ORDER["fidelity"]),
     params:

@@ -19,6 +19,8 @@ rule report:
         claims_json=f"{RESULTS}/claims.json",
     log:
         log_path("report"),
+    benchmark:
+        f"{RESULTS}/benchmarks/report.tsv"
     params:
         config=RESOLVED_CONFIG,
         records_dir=lambda wildcards: f"{RESULTS}/records",

@@ -21,6 +21,8 @@ rule train:
         model=protected(f"{RESULTS}/runs/{{label}}/seed{{seed}}/model.pt"),
     log:
         f"{RESULTS}/logs/train/{{label}}_seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{label}}_seed{{seed}}.tsv"
     wildcard_constraints:
         label=alternation(("sngan", "advtrain", "robgan", "acgan", "acgan_newloss", "robgan_oldloss")),
     params:
@@ -48,6 +50,8 @@ rule finetune:
         model=protected(f"{RESULTS}/runs/{{label}}/seed{{seed}}/model.pt"),
     log:
         f"{RESULTS}/logs/finetune/{{label}}_seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/finetune/{{label}}_seed{{seed}}.tsv"
     wildcard_constraints:
         label="robgan_ft|robgan_ft_nofake",
     params:
