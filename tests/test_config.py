@@ -87,7 +87,7 @@ def test_defaults_filled(quick):
     assert quick["advtrain"]["schedule"] == {"kind": "constant", "milestones": [], "every": 0,
                                              "factor": 0.5, "reset_optimizer": False, "start": 0}
     assert quick["finetune"]["betas"] == [0.9, 0.999]
-    assert quick["finetune"]["schedule"]["milestones"] == [75, 112]
+    assert quick["finetune"]["schedule"]["milestones"] == [50, 75]
     assert quick["finetune"]["schedule"]["reset_optimizer"] is False
     assert quick["data"]["root"] == "resources/data"
     assert quick["eval"]["fidelity"]["inception_weights"] is None
