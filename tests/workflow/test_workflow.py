@@ -9,7 +9,9 @@ Snakemake records real metadata (params, inputs, code) to compare later edits ag
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import math
 import os
 import re
 import shutil
@@ -265,6 +267,43 @@ def test_stub_run_commands(stub_tree):
     assert not os.access(model, os.W_OK) or os.geteuid() == 0
     assert not model.stat().st_mode & 0o222
     assert (work / "results" / "quick" / "logs" / "train" / "robgan_seed0.log").is_file()
+
+
+def _job_times():
+    spec = importlib.util.spec_from_file_location("job_times", REPO / "workflow" / "scripts" / "job_times.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_every_job_writes_a_benchmark_file(stub_tree):
+    """Each job's wall-clock and memory land in results/<exp>/benchmarks/ (job_times.py sums them)."""
+    work, _, calls, _ = stub_tree
+    jobs = _job_times().read_jobs(work / "results" / "quick")
+    # every robgan call is one job, plus the data rule (a script, not a robgan call)
+    assert len(jobs) == len(calls) + 1
+    rules = {j["rule"] for j in jobs}
+    assert {"data", "reference", "train", "finetune", "eval_pgd", "eval_autoattack", "eval_gap",
+            "eval_lipschitz", "eval_fidelity", "report"} == rules
+    assert all(j["seconds"] >= 0 for j in jobs)
+
+
+def test_job_times_sums_per_rule(tmp_path):
+    jt = _job_times()
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    bench = tmp_path / "benchmarks"
+    for rel, s, rss in [("train/a_seed0.tsv", 10.0, 100), ("train/b_seed0.tsv", 30.0, 300),
+                        ("eval_pgd/a_seed0.tsv", 20.0, 50), ("report.tsv", 40.0, "NA")]:
+        path = bench / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(header + f"{s}\t0:00:{int(s)}\t{rss}\t1\t1\t1\t0\t0\t0\t1\n")
+    rows = {r["rule"]: r for r in jt.summarise(jt.read_jobs(tmp_path))}
+    assert rows["train"]["jobs"] == 2 and rows["train"]["seconds"] == 40.0 and rows["train"]["max_seconds"] == 30.0
+    assert rows["train"]["max_rss_mib"] == 300 and rows["train"]["share"] == pytest.approx(0.4)
+    assert rows["report"]["jobs"] == 1 and math.isnan(rows["report"]["max_rss_mib"])
+    table = jt.markdown(jt.read_jobs(tmp_path), with_jobs=True)
+    assert "| train | 2 | 40.0 | 40.0 % | 30.0 | 300 |" in table and "| **all** | 4 | 100.0 | 100 % | | |" in table
+    assert jt.main([str(tmp_path / "missing")]) == 2
 
 
 def test_nothing_to_do_when_up_to_date(stub_tree):
