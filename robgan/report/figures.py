@@ -217,14 +217,16 @@ def robustness_gap_figure(frames: Frames) -> Figure:
                     bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0})
     ax.set_xticks(range(len(labels)), labels)
     ax.set_ylabel("accuracy under PGD (%)")
-    ax.set_ylim(0, 105)
+    # Head room above 100 % for the legend, so that it never hides a bar or its value.
+    ax.set_ylim(0, 118)
+    ax.set_yticks(range(0, 101, 20))
     ax.grid(axis="y", alpha=0.3)
     if labels:
         from matplotlib.patches import Patch
 
         ax.legend(handles=[Patch(facecolor="0.5", edgecolor="k", label="training points"),
                            Patch(facecolor="0.5", alpha=0.5, edgecolor="k", hatch="//", label="test points")],
-                  fontsize=8, loc="upper right")
+                  fontsize=8, loc="upper center", ncol=2)
     eps = unique_eps(gap["eps"]) if len(gap) else []
     eps_txt = ", ".join(f"ε={e:.3f} ({2 * e:.3f} in [-1,1])" for e in eps) or "n/a"
     n = ", ".join(str(x) for x in sorted(set(gap["n"]))) if len(gap) else "n/a"
@@ -236,7 +238,7 @@ def robustness_gap_figure(frames: Frames) -> Figure:
 def lipschitz_figure(frames: Frames) -> Figure:
     """Local Lipschitz value (input-gradient norm of the loss) vs iteration; train solid, test dashed."""
     lip = frames.lipschitz
-    fig = _new_figure(6.4, 4.4)
+    fig = _new_figure(6.4, 5.4)
     ax = fig.subplots()
     if not len(lip):
         _no_data(ax, "no lipschitz records")
@@ -249,11 +251,13 @@ def lipschitz_figure(frames: Frames) -> Figure:
             _band(ax, c["x"], c["mean"], c["lo"], c["hi"], method_color(label),
                   f"{label}, {split} (n={int(c['n'].max())})", linestyle=ls)
     norms = ", ".join(sorted(set(lip["norm"]))) if len(lip) else "n/a"
-    ax.set_xlabel("training iterations (classifier snapshots)")
+    ax.set_xlabel("iterations of each run at its classifier snapshots (fine-tuned runs: fine-tuning iterations)",
+                  fontsize=8)
     ax.set_ylabel(f"local Lipschitz value (‖∇ₓ loss‖, {norms} norm)")
     ax.grid(alpha=0.3)
     if len(lip):
-        ax.legend(fontsize=8)
+        # Below the axes: inside, a dozen entries would hide the curves.
+        fig.legend(*ax.get_legend_handles_labels(), fontsize=7, loc="outside lower center", ncol=3)
     proto = (f"input-gradient norm of the classification loss ({norms} norm, images in [0,1]); line = mean, "
              "band = min–max over seeds")
     _suptitle(fig, _title(frames, "Local Lipschitz value on training (solid) vs test (dashed) points", proto))
