@@ -188,6 +188,74 @@ def test_cifar10_incomplete_folder(tmp_path):
         load_split({"name": "cifar10", "root": str(tmp_path)}, "train")
 
 
+def _write_npz(path: Path, n_train: int = 6, n_test: int = 4, **override) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(1)
+    arrays = {"x_train": rng.integers(0, 256, (n_train, 32, 32, 3), dtype=np.uint8),
+              "y_train": np.arange(n_train) % 10, "x_test": rng.integers(0, 256, (n_test, 32, 32, 3), dtype=np.uint8),
+              "y_test": (np.arange(n_test) + 3) % 10, "classes": np.array(cifar_mod.CIFAR10_CLASSES)}
+    arrays.update(override)
+    arrays = {k: v for k, v in arrays.items() if v is not None}
+    np.savez(path, **arrays)
+    return arrays
+
+
+def test_cifar10_npz_file_as_root(tmp_path):
+    arrays = _write_npz(tmp_path / "subset.npz")
+    cfg = {"name": "cifar10", "root": str(tmp_path / "subset.npz")}
+    x, y = load_split(cfg, "train")
+    assert x.shape == (6, 3, 32, 32) and x.dtype == torch.uint8 and y.dtype == torch.int64
+    # NHWC in the file -> NCHW: pixel (row 2, col 5) of image 1, green channel
+    assert int(x[1, 1, 2, 5]) == int(arrays["x_train"][1, 2, 5, 1])
+    assert np.array_equal(x.numpy(), arrays["x_train"].transpose(0, 3, 1, 2)) and y.tolist() == [0, 1, 2, 3, 4, 5]
+    xt, yt = load_split(cfg, "test")
+    assert xt.shape == (4, 3, 32, 32) and yt.tolist() == [3, 4, 5, 6]
+
+
+def test_cifar10_npz_errors_name_the_field_and_the_format(tmp_path):
+    missing = tmp_path / "no.npz"
+    with pytest.raises(FileNotFoundError, match="data.root: the .npz file"):
+        load_split({"name": "cifar10", "root": str(missing)}, "train")
+    _write_npz(tmp_path / "a.npz")
+    with pytest.raises(ValueError, match="data.download"):
+        load_split({"name": "cifar10", "root": str(tmp_path / "a.npz"), "download": True}, "train")
+    _write_npz(tmp_path / "nokey.npz", y_test=None)
+    with pytest.raises(ValueError, match="has no y_test"):
+        load_split({"name": "cifar10", "root": str(tmp_path / "nokey.npz")}, "test")
+    _write_npz(tmp_path / "float.npz", x_train=np.zeros((2, 32, 32, 3), np.float32), y_train=np.zeros(2, int))
+    with pytest.raises(ValueError, match="x_train.*uint8"):
+        load_split({"name": "cifar10", "root": str(tmp_path / "float.npz")}, "train")
+    _write_npz(tmp_path / "labels.npz", y_train=np.full(6, 10))
+    with pytest.raises(ValueError, match="y_train"):
+        load_split({"name": "cifar10", "root": str(tmp_path / "labels.npz")}, "train")
+
+
+SHARED_CIFAR_SUBSET = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10_jpeg_subset.npz"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_CIFAR_SUBSET.is_file(), reason=f"needs {SHARED_CIFAR_SUBSET} (optional real data)")
+def test_real_cifar10_subset_trains_rob_gan(tmp_path):
+    """The 10,000 + 2,000 real CIFAR-10 images of the shared subset load through data.root and feed two
+    Rob-GAN iterations at the CIFAR-10 config (tiny widths)."""
+    import robgan.cli
+
+    cfg = {"name": "cifar10", "root": str(SHARED_CIFAR_SUBSET)}
+    x, y = load_split(cfg, "train")
+    xt, yt = load_split(cfg, "test")
+    assert x.shape == (10000, 3, 32, 32) and xt.shape == (2000, 3, 32, 32)
+    assert set(y.tolist()) == set(range(10)) and set(yt.tolist()) == set(range(10))
+    assert 60 < float(x[:500].float().mean()) < 200  # real photographs, not blank
+    out = tmp_path / "run"
+    args = ["train", "--config", str(Path(__file__).resolve().parents[1] / "config" / "cifar10.yaml"),
+            "--method", "robgan", "--seed", "0", "--out", str(out)]
+    for item in [f"data.root={SHARED_CIFAR_SUBSET}", "data.download=false", "model.ngf=8", "model.ndf=8",
+                 "model.z_dim=16", "train.iterations=2", "train.batch_size=8", "log_every=1",
+                 "checkpoint_every=2", "snapshot_every=2", "threads=1", "device=cpu"]:
+        args += ["--set", item]
+    assert robgan.cli.main(args) == 0
+    assert (out / "model.pt").is_file()
+
+
 # ------------------------------------------------------------------------------- imagenet143
 
 

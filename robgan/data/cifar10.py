@@ -7,6 +7,10 @@ true) and :func:`read_cifar10_folder` decodes the extracted ``cifar-10-batches-p
 format and the same file order as torchvision. The per-file md5s are still compared with torchvision's
 list; a mismatch (a modified or synthetic folder) is reported with a ``UserWarning``, not an error, so
 the same code path serves the real data and the test suite's tiny fake folder.
+
+``data.root`` may instead name an ``.npz`` file with ``x_train``, ``y_train``, ``x_test``, ``y_test``
+(images uint8 ``(N, 32, 32, 3)`` NHWC, labels 0-9): a local subset such as the 10,000 + 2,000 image
+JPEG re-encoded CIFAR-10 subset used for benchmarks and GPU checks (:func:`read_cifar10_npz`).
 """
 
 from __future__ import annotations
@@ -99,8 +103,35 @@ def read_cifar10_folder(
     return images, targets
 
 
+_NPZ_KEYS = {"train": ("x_train", "y_train"), "test": ("x_test", "y_test")}
+
+
+def read_cifar10_npz(path: str | Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """One split of a CIFAR-10-format ``.npz`` file (``x_<split>`` uint8 ``(N, 32, 32, 3)``, ``y_<split>``
+    integer labels in [0, 9]), as images ``torch.uint8`` ``(N, 3, 32, 32)`` and labels ``torch.int64``.
+
+    Raises ``ValueError`` naming the file, the offending key and the expected format."""
+    path = Path(path)
+    xk, yk = _NPZ_KEYS[split]
+    fmt = "x_train, y_train, x_test, y_test with images uint8 (N, 32, 32, 3) and labels in 0..9"
+    with np.load(path, allow_pickle=False) as data:
+        missing = [k for k in (xk, yk) if k not in data.files]
+        if missing:
+            raise ValueError(f"data.root: {path} has no {', '.join(missing)} (keys: {', '.join(data.files)}); "
+                             f"a CIFAR-10 .npz needs {fmt}")
+        x, y = data[xk], data[yk]
+    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (32, 32, 3):
+        raise ValueError(f"data.root: {path}[{xk!r}] is {x.dtype} {x.shape}; a CIFAR-10 .npz needs {fmt}")
+    if y.shape != (x.shape[0],) or not np.issubdtype(y.dtype, np.integer) or (y.size and (y.min() < 0 or y.max() > 9)):
+        raise ValueError(f"data.root: {path}[{yk!r}] is {y.dtype} {y.shape} for {x.shape[0]} images; "
+                         f"a CIFAR-10 .npz needs {fmt}")
+    images = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    return images, torch.from_numpy(y.astype(np.int64))
+
+
 def load_cifar10(root: str | Path, split: str, *, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """CIFAR-10 ``split`` ("train": 50,000, "test": 10,000) from ``<root>/cifar-10-batches-py``.
+    """CIFAR-10 ``split`` ("train": 50,000, "test": 10,000) from ``<root>/cifar-10-batches-py``, or from
+    ``root`` itself when it is an ``.npz`` file (:func:`read_cifar10_npz`).
 
     With ``download`` true a missing/corrupt folder is (re)fetched by torchvision first; without it a
     missing folder raises ``FileNotFoundError`` naming the folder and the two ways to fix it.
@@ -109,6 +140,14 @@ def load_cifar10(root: str | Path, split: str, *, download: bool) -> tuple[torch
         images ``torch.uint8`` ``(N, 3, 32, 32)`` in [0, 255], labels ``torch.int64`` ``(N,)`` in [0, 9].
     """
     root = Path(root).expanduser()
+    if root.suffix == ".npz":
+        if download:
+            raise ValueError(f"data.download: true downloads the torchvision folder, but data.root is the .npz "
+                             f"file {root}; set data.download: false")
+        if not root.is_file():
+            raise FileNotFoundError(f"data.root: the .npz file {root} does not exist; point data.root at a "
+                                    f"CIFAR-10 .npz file or at the parent of {CIFAR10_FOLDER}")
+        return read_cifar10_npz(root, split)
     folder = root / CIFAR10_FOLDER
     if download:
         from torchvision.datasets import CIFAR10
