@@ -49,6 +49,8 @@ extra=(--channels-last)
 step bench-fast robgan bench --device "$DEVICE" "${BENCH_FLAGS[@]}" "${extra[@]}" \
     --note "gpu_check.sh: ${extra[*]}" --out "$OUT"
 FAST=$(newest_bench)
+# Both benches project to projection-<experiment>-<device>.{json,md} (the second overwrites the first);
+# each table is also kept in its step log, gpu-check-project-<experiment>-{fp32,fast}.log.
 for cfg in $PROJECT; do
     name=$(basename "$cfg" .yaml)
     [ -n "$FP32" ] && step "project-$name-fp32" robgan bench --project "$cfg" --bench-json "$FP32" --out "$OUT"
