@@ -46,15 +46,16 @@ def main(root: Path) -> int:
     for path in records:
         try:
             rec = read_record(path)
-            kinds[rec["kind"]] = kinds.get(rec["kind"], 0) + 1
-            if rec["kind"] == "fidelity":
-                final = max(rec["results"], key=lambda r: r["iteration"])
-                acc = final.get("class_accuracy")
-                if acc is not None and acc < MIN_CLASS_ACCURACY:
-                    problems.append(f"{path}: final class accuracy {acc:.3f} < {MIN_CLASS_ACCURACY} "
-                                    f"(the generator's samples do not show their class)")
         except Exception as exc:  # report every bad record, not only the first
             problems.append(f"invalid record {path}: {exc}")
+            continue
+        kinds[rec["kind"]] = kinds.get(rec["kind"], 0) + 1
+        if rec["kind"] == "fidelity":
+            final = max(rec["results"], key=lambda r: r["iteration"])
+            acc = final.get("class_accuracy")
+            if acc is not None and acc < MIN_CLASS_ACCURACY:
+                problems.append(f"{path}: final class accuracy {acc:.3f} < {MIN_CLASS_ACCURACY} "
+                                f"(the generator's samples do not show their class)")
     for kind in ("pgd", "autoattack", "fidelity", "gap", "lipschitz"):
         if not kinds.get(kind):
             problems.append(f"no '{kind}' records")

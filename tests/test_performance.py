@@ -212,3 +212,45 @@ def test_training_step_with_data_never_syncs(default_config, tiny_overrides):
     ctx = _cuda_ctx(default_config, tiny_overrides, "robgan")
     with _sync_debug_error():
         METHODS["robgan"].step(ctx)
+
+
+@pytest.mark.parametrize("method", ["advtrain", "robgan", "robgan_ft"])
+def test_training_attacks_run_under_autocast_on_channels_last_inputs(default_config, tiny_overrides, method,
+                                                                     monkeypatch):
+    """Every PGD call of a training step happens inside ``ctx.autocast()`` (so bf16 covers the attack's
+    passes on CUDA) and gets its images in channels_last when that option is on. Three-channel synthetic
+    images: with one channel every contiguous batch also counts as channels_last."""
+    import robgan.training.methods as methods_mod
+    from robgan.data import DatasetInfo
+
+    cfg = _cfg(default_config, tiny_overrides, method, ["performance.channels_last=true"])
+    info = DatasetInfo("synthetic", 10, 3, 32, tuple(str(i) for i in range(10)))
+    g = torch.Generator().manual_seed(0)
+    data = (torch.randint(0, 256, (64, 3, 32, 32), generator=g, dtype=torch.uint8), torch.arange(64) % 10)
+    ctx = Context(cfg, METHODS[method], torch.device("cpu"), train_data=data, info=info)
+    inside = {"depth": 0}
+
+    @contextlib.contextmanager
+    def recording_autocast():
+        inside["depth"] += 1
+        try:
+            yield
+        finally:
+            inside["depth"] -= 1
+
+    monkeypatch.setattr(ctx, "autocast", recording_autocast)
+    calls = []
+
+    def spy(real):
+        def wrapped(model, x, *args, **kwargs):
+            calls.append((inside["depth"] > 0, x.is_contiguous(memory_format=torch.channels_last)))
+            return real(model, x, *args, **kwargs)
+        return wrapped
+
+    for name in ("pgd_classifier", "pgd_discriminator_real"):
+        monkeypatch.setattr(methods_mod.attacks, name, spy(getattr(methods_mod.attacks, name)))
+    METHODS[method].step(ctx)
+    expected = 2 if method == "robgan_ft" and float(cfg["finetune"]["lam"]) > 0 else 1
+    assert len(calls) == expected * (int(cfg["train"]["n_dis"]) if method == "robgan" else 1)
+    assert all(under for under, _ in calls), "an attack ran outside ctx.autocast()"
+    assert all(cl for _, cl in calls), "an attack got contiguous (not channels_last) images"

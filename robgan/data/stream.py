@@ -110,7 +110,7 @@ class BatchStream:
     def _to_device(self, t: torch.Tensor) -> torch.Tensor:
         """Move a CPU-drawn tensor to ``device`` without a host-device sync: on CUDA it is copied from
         pinned memory with ``non_blocking=True`` (the caching host allocator keeps the pinned block alive
-        until the copy has run), elsewhere it is returned as is (or moved normally)."""
+        until the copy has run); on the CPU ``.to`` returns ``t`` itself."""
         if self.device.type == "cuda":
             return t.pin_memory().to(self.device, non_blocking=True)
         return t.to(self.device)

@@ -120,7 +120,6 @@ def _advtrain_step(ctx: Context) -> dict[str, torch.Tensor]:
     x = ctx.to_memory_format(x)
     with ctx.autocast():
         x_adv = attacks.pgd_classifier(clf, x, y, ctx.threat, generator=ctx.attack_gen, train_mode=None)
-    with ctx.autocast():
         logits = clf(ctx.to_memory_format(x_adv)).float()
         loss = losses.classification(logits, y)
     opt = ctx.optimizers["D"]

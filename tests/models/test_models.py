@@ -317,6 +317,9 @@ def test_classifier_view_channels_last_equals_contiguous(kind):
     d = _disc(kind).eval()
     view = ClassifierView(d)
     cl = ClassifierView(copy.deepcopy(d).to(memory_format=torch.channels_last), channels_last=True)
+    seen = []
+    cl.discriminator.register_forward_pre_hook(
+        lambda _m, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last)))
     x = _images(4).requires_grad_(True)
     x2 = x.detach().clone().requires_grad_(True)
     a, b = view(x), cl(x2)
@@ -325,6 +328,7 @@ def test_classifier_view_channels_last_equals_contiguous(kind):
     (gb,) = torch.autograd.grad(b.logsumexp(1).sum(), x2)
     torch.testing.assert_close(gb, ga, rtol=1e-4, atol=1e-6)
     assert gb.shape == x.shape
+    assert seen == [True]  # D received the channels-last layout (a contiguous 4-image batch would not be)
 
 
 def test_classifier_view_rejects_projection_head():
