@@ -14,12 +14,13 @@ import torch
 from robgan.bench import measure
 from robgan.bench.report import project_hours, render_projection
 from robgan.bench.shapes import SHAPES, BenchContext, ContextFactory, synthetic_info
-from robgan.bench.suite import DEFINITIONS, RobganStepParts, images_per_iter, paired_ratio
+from robgan.bench.suite import DEFINITIONS, images_per_iter, paired_ratio
 from robgan.cli import main as cli_main
 from robgan.config import load_config
 from robgan.data import dataset_info, load_split
 from robgan.training import METHODS, run_label
 from robgan.training.context import Context
+from robgan.training.methods import GanIteration
 
 TINY_BENCH = ["model.ngf=8", "model.ndf=8", "model.z_dim=16", "train.batch_size=16",
               "advtrain.batch_size=16", "finetune.batch_size=16"]
@@ -116,22 +117,50 @@ def test_bench_context_equals_context(default_config):
     assert {k: float(v) for k, v in out_a.items()} == {k: float(v) for k, v in out_b.items()}
 
 
-@pytest.mark.parametrize("n_dis", [1, 2])
-def test_robgan_parts_compose_to_the_step(default_config, n_dis):
-    """Running the breakdown's parts in order is the Rob-GAN step, bit for bit (same losses, weights)."""
+def _parts_in_order(step: GanIteration, ctx: Context) -> dict[str, torch.Tensor]:
+    """What ``bench_breakdown`` times, run in the order of a training iteration."""
+    n_dis = int(ctx.cfg["train"]["n_dis"])
+    accs = []
+    for _ in range(n_dis):
+        x, y = step.data(ctx)
+        x = step.attack_reals(ctx, x, y)
+        fake, y_fake = step.fakes_for_d(ctx)
+        loss_d, acc = step.d_update(ctx, x, y, fake, y_fake)
+        accs.append(acc)
+    out = {"loss_d": loss_d, "loss_g": step.g_update(ctx)}
+    if accs[0] is not None:
+        out["acc_real"] = sum(accs, torch.zeros(())) / n_dis
+    return out
+
+
+@pytest.mark.parametrize(("method", "n_dis"), [("robgan", 1), ("robgan", 2), ("sngan", 2), ("acgan", 1),
+                                               ("robgan_oldloss", 1)])
+def test_gan_parts_compose_to_the_training_step(default_config, method, n_dis):
+    """The breakdown times the parts of the very step that trains: running them in order is the step,
+    bit for bit (same losses, same weights after two iterations)."""
     cfg = load_config(default_config, [*TINY_BENCH, f"train.n_dis={n_dis}"])
-    cfg["run"] = {"method": "robgan", "label": "robgan", "seed": 0, "init_from": None}
-    spec, dev = METHODS["robgan"], torch.device("cpu")
+    cfg["run"] = {"method": method, "label": method, "seed": 0, "init_from": None}
+    spec, dev = METHODS[method], torch.device("cpu")
+    assert isinstance(spec.step, GanIteration)
     torch.manual_seed(0)
     a = Context(cfg, spec, dev)
     torch.manual_seed(0)
     b = Context(cfg, spec, dev)
     for _ in range(2):
-        out_a, out_b = spec.step(a), RobganStepParts(b).step()
+        out_a, out_b = spec.step(a), _parts_in_order(spec.step, b)
         assert {k: float(v) for k, v in out_a.items()} == {k: float(v) for k, v in out_b.items()}
     for k in ("G", "D"):
         for pa, pb in zip(a.modules[k].parameters(), b.modules[k].parameters(), strict=True):
             assert torch.equal(pa, pb)
+
+
+def test_gan_iteration_without_attack_leaves_reals_alone(default_config):
+    cfg = load_config(default_config, list(TINY_BENCH))
+    cfg["run"] = {"method": "robgan", "label": "robgan", "seed": 0, "init_from": None}
+    ctx = Context(cfg, METHODS["robgan"], torch.device("cpu"))
+    x, y = METHODS["robgan"].step.data(ctx)
+    assert METHODS["acgan"].step.attack_reals(ctx, x, y) is x
+    assert not torch.equal(METHODS["robgan"].step.attack_reals(ctx, x, y), x)
 
 
 @pytest.mark.parametrize("shape", ["cifar10", "imagenet143"])

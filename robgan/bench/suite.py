@@ -23,7 +23,7 @@ from robgan.bench import measure
 from robgan.bench.shapes import ContextFactory, Shape
 from robgan.models import ClassifierView
 from robgan.training.context import Context
-from robgan.training.methods import METHODS
+from robgan.training.methods import METHODS, GanIteration
 
 log = logging.getLogger("robgan.bench")
 
@@ -330,92 +330,17 @@ def _efficiency(ctx: Context, s: BenchSettings, shape: Shape, attack: str, batch
 # Rob-GAN step breakdown
 
 
-class RobganStepParts:
-    """The Rob-GAN training step (``methods._gan_step("new", attack=True)``) cut into its parts.
-
-    Calling, ``n_dis`` times, ``data`` → ``attack`` → ``fakes_for_d`` → ``d_update``, then ``g_update``
-    is the step itself, operation for operation and RNG draw for RNG draw (:meth:`step`;
-    ``tests/test_bench.py`` checks it against ``METHODS["robgan"].step``), so each part can be timed
-    alone on the same state.
-    """
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.n_dis = int(ctx.cfg["train"]["n_dis"])
-        self.weights = ctx.cfg["train"]["loss_weights"]
-
-    def data(self) -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = self.ctx.stream.next()
-        return self.ctx.to_memory_format(x), y
-
-    def attack(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        ctx = self.ctx
-        with ctx.autocast():
-            return attacks.pgd_discriminator_real(ctx.forward["D"], x, y, ctx.threat, generator=ctx.attack_gen)
-
-    def fakes_for_d(self) -> tuple[torch.Tensor, torch.Tensor]:
-        ctx = self.ctx
-        z, y_fake = ctx.sample_latent(ctx.batch_size)
-        with torch.no_grad(), ctx.autocast():
-            fake = ctx.forward["G"](z, y_fake).float()
-        return fake, y_fake
-
-    def d_update(self, x_adv: torch.Tensor, y: torch.Tensor, fake: torch.Tensor, y_fake: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        ctx, bsz = self.ctx, self.ctx.batch_size
-        with ctx.autocast():
-            both = ctx.to_memory_format(torch.cat([x_adv, fake]))
-            s, c = ctx.forward["D"](both)
-            s, c = s.float(), c.float()
-            loss_d = losses.newloss_d(s[:bsz], c[:bsz], y, s[bsz:], self.weights)
-            acc = (c[:bsz].argmax(1) == y).float().mean()
-        opt = ctx.optimizers["D"]
-        opt.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt.step()
-        return loss_d.detach(), acc
-
-    def g_update(self) -> torch.Tensor:
-        ctx = self.ctx
-        d = ctx.modules["D"]
-        d.requires_grad_(False)
-        try:
-            z, y_fake = ctx.sample_latent(ctx.batch_size)
-            with ctx.autocast():
-                fake = ctx.to_memory_format(ctx.forward["G"](z, y_fake))
-                s, c = ctx.forward["D"](fake)
-                loss_g = losses.newloss_g(s.float(), c.float(), y_fake, self.weights)
-            opt = ctx.optimizers["G"]
-            opt.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt.step()
-        finally:
-            d.requires_grad_(True)
-        return loss_g.detach()
-
-    def step(self) -> dict[str, torch.Tensor]:
-        """The whole step from its parts (same outputs as ``METHODS["robgan"].step``)."""
-        acc = torch.zeros((), device=self.ctx.device)
-        for _ in range(self.n_dis):
-            x, y = self.data()
-            x_adv = self.attack(x, y)
-            fake, y_fake = self.fakes_for_d()
-            loss_d, a = self.d_update(x_adv, y, fake, y_fake)
-            acc = acc + a
-        loss_g = self.g_update()
-        return {"loss_d": loss_d, "loss_g": loss_g, "acc_real": acc / self.n_dis}
-
-
 def bench_breakdown(factory: ContextFactory, shape: Shape, s: BenchSettings) -> tuple[dict, dict]:
     """Cost of each part of one Rob-GAN generator iteration, and the co-training PGD's efficiency."""
     ctx = factory.build(shape, "robgan")
-    parts = RobganStepParts(ctx)
-    n = parts.n_dis
     step_fn = METHODS["robgan"].step
+    if not isinstance(step_fn, GanIteration):
+        raise TypeError(f"the robgan step is a {type(step_fn).__name__}, not a GanIteration: no parts to time")
+    n = int(ctx.cfg["train"]["n_dis"])
     step_fn(ctx)  # allocate Adam's state before the parts are timed
-    x, y = parts.data()
-    x_adv = parts.attack(x, y)
-    fake, y_fake = parts.fakes_for_d()
+    x, y = step_fn.data(ctx)
+    x_adv = step_fn.attack_reals(ctx, x, y)
+    fake, y_fake = step_fn.fakes_for_d(ctx)
 
     def rep(fn: Callable[[], object]) -> Callable[[], None]:
         def run() -> None:
@@ -424,11 +349,11 @@ def bench_breakdown(factory: ContextFactory, shape: Shape, s: BenchSettings) -> 
         return run
 
     t = measure.time_interleaved({
-        "data": rep(parts.data),
-        "pgd": rep(lambda: parts.attack(x, y)),
-        "fakes_for_d": rep(parts.fakes_for_d),
-        "d_update": rep(lambda: parts.d_update(x_adv, y, fake, y_fake)),
-        "g_update": parts.g_update,
+        "data": rep(lambda: step_fn.data(ctx)),
+        "pgd": rep(lambda: step_fn.attack_reals(ctx, x, y)),
+        "fakes_for_d": rep(lambda: step_fn.fakes_for_d(ctx)),
+        "d_update": rep(lambda: step_fn.d_update(ctx, x_adv, y, fake, y_fake)),
+        "g_update": lambda: step_fn.g_update(ctx),
         "step": lambda: step_fn(ctx),
     }, ctx.device, warmup=s.warmup, repeats=s.repeats, iters=s.iters, target_repeat_s=s.target_repeat_s)
     sec = {k: v.median for k, v in t.items()}
@@ -450,7 +375,7 @@ def bench_breakdown(factory: ContextFactory, shape: Shape, s: BenchSettings) -> 
         return losses.d_full_loss_real_per_example(sc, c, y)
 
     steps = ctx.threat.steps
-    eff = _efficiency(ctx, s, shape, "cotrain", ctx.batch_size, steps, lambda: parts.attack(x, y),
+    eff = _efficiency(ctx, s, shape, "cotrain", ctx.batch_size, steps, lambda: step_fn.attack_reals(ctx, x, y),
                       lambda: _in_mode(d, None, lambda: bare_input_gradients(objective, x, steps)),
                       ctx.modules["D"])
     return rec, eff

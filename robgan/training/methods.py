@@ -46,71 +46,107 @@ class MethodSpec:
     step: Callable[[Context], dict[str, torch.Tensor]]
 
 
-def _gan_step(loss_kind: str, attack: bool) -> Callable[[Context], dict[str, torch.Tensor]]:
-    """Step of the GAN family: ``n_dis`` D updates then one G update.
+class GanIteration:
+    """One generator iteration of the GAN family: ``n_dis`` D updates, then one G update.
 
-    ``loss_kind``: ``hinge`` (SN-GAN, projection D), ``old`` (AC-GAN) or ``new`` (Rob-GAN's loss);
-    ``attack``: real images are replaced by PGD maximising D's full loss before D sees them.
+    Cut into the parts that :mod:`robgan.bench` times alone on the same state; calling the instance
+    runs them in order (``n_dis`` × ``data`` → ``attack_reals`` → ``fakes_for_d`` → ``d_update``, then
+    ``g_update``), so the benchmark measures the very code that trains.
+
+    Args:
+        loss_kind: ``"hinge"`` (SN-GAN, projection D), ``"old"`` (AC-GAN) or ``"new"`` (Rob-GAN's loss).
+        attack: real images are replaced by PGD maximising D's full loss before D sees them.
     """
 
-    def step(ctx: Context) -> dict[str, torch.Tensor]:
-        d = ctx.modules["D"]
-        g_fwd, d_fwd = ctx.forward["G"], ctx.forward["D"]
-        opt_d, opt_g = ctx.optimizers["D"], ctx.optimizers["G"]
-        weights = ctx.cfg["train"]["loss_weights"]
-        bsz = ctx.batch_size
-        acc = torch.zeros((), device=ctx.device)
-        for _ in range(ctx.cfg["train"]["n_dis"]):
-            x, y = ctx.stream.next()
-            x = ctx.to_memory_format(x)
-            if attack:
-                # Under autocast like every other D pass (the objective is computed in float32).
-                with ctx.autocast():
-                    x = attacks.pgd_discriminator_real(d_fwd, x, y, ctx.threat, generator=ctx.attack_gen)
-            z, y_fake = ctx.sample_latent(bsz)
-            with torch.no_grad(), ctx.autocast():
-                fake = g_fwd(z, y_fake).float()
-            with ctx.autocast():
-                # D has no batch norm, so one pass over [real; fake] equals two passes and is cheaper.
-                both = ctx.to_memory_format(torch.cat([x, fake]))
-                if loss_kind == "hinge":
-                    s = d_fwd(both, torch.cat([y, y_fake])).float()
-                    loss_d = losses.hinge_d(s[:bsz], s[bsz:])
-                else:
-                    s, c = d_fwd(both)
-                    s, c = s.float(), c.float()
-                    if loss_kind == "old":
-                        loss_d = losses.acgan_d(s[:bsz], c[:bsz], y, s[bsz:], c[bsz:], y_fake)
-                    else:
-                        loss_d = losses.newloss_d(s[:bsz], c[:bsz], y, s[bsz:], weights)
-                    acc = acc + (c[:bsz].argmax(1) == y).float().mean()
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
+    def __init__(self, loss_kind: str, attack: bool) -> None:
+        if loss_kind not in ("hinge", "old", "new"):
+            raise ValueError(f"loss_kind must be hinge, old or new, got {loss_kind!r}")
+        self.loss_kind = loss_kind
+        self.attack = attack
 
-        d.requires_grad_(False)  # G's update needs no D parameter gradients
-        try:
-            z, y_fake = ctx.sample_latent(bsz)
-            with ctx.autocast():
-                fake = ctx.to_memory_format(g_fwd(z, y_fake))
-                if loss_kind == "hinge":
-                    loss_g = losses.hinge_g(d_fwd(fake, y_fake).float())
+    def data(self, ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next real batch: ``x`` float ``(B, C, H, W)`` in [0, 1] in the configured memory format,
+        ``y`` int64 ``(B,)``."""
+        x, y = ctx.stream.next()
+        return ctx.to_memory_format(x), y
+
+    def attack_reals(self, ctx: Context, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """PGD on D's full loss (``x`` itself when the method does not attack), under autocast like
+        every other D pass (the objective is computed in float32)."""
+        if not self.attack:
+            return x
+        with ctx.autocast():
+            return attacks.pgd_discriminator_real(ctx.forward["D"], x, y, ctx.threat, generator=ctx.attack_gen)
+
+    def fakes_for_d(self, ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
+        """``batch_size`` generated images (float32, no graph) and their classes, for one D update."""
+        z, y_fake = ctx.sample_latent(ctx.batch_size)
+        with torch.no_grad(), ctx.autocast():
+            fake = ctx.forward["G"](z, y_fake).float()
+        return fake, y_fake
+
+    def d_update(self, ctx: Context, x: torch.Tensor, y: torch.Tensor, fake: torch.Tensor,
+                 y_fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One D step on reals ``x`` and ``fake``; returns (loss, accuracy of D's class head on the
+        reals, None for the projection D), both detached 0-dim tensors."""
+        bsz, acc = ctx.batch_size, None
+        with ctx.autocast():
+            # D has no batch norm, so one pass over [real; fake] equals two passes and is cheaper.
+            both = ctx.to_memory_format(torch.cat([x, fake]))
+            if self.loss_kind == "hinge":
+                s = ctx.forward["D"](both, torch.cat([y, y_fake])).float()
+                loss_d = losses.hinge_d(s[:bsz], s[bsz:])
+            else:
+                s, c = ctx.forward["D"](both)
+                s, c = s.float(), c.float()
+                if self.loss_kind == "old":
+                    loss_d = losses.acgan_d(s[:bsz], c[:bsz], y, s[bsz:], c[bsz:], y_fake)
                 else:
-                    s, c = d_fwd(fake)
+                    loss_d = losses.newloss_d(s[:bsz], c[:bsz], y, s[bsz:], ctx.cfg["train"]["loss_weights"])
+                acc = (c[:bsz].argmax(1) == y).float().mean()
+        opt = ctx.optimizers["D"]
+        opt.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt.step()
+        return loss_d.detach(), acc
+
+    def g_update(self, ctx: Context) -> torch.Tensor:
+        """One G step on fresh fakes through D (whose parameters get no gradient); returns the loss."""
+        d = ctx.modules["D"]
+        d.requires_grad_(False)
+        try:
+            z, y_fake = ctx.sample_latent(ctx.batch_size)
+            with ctx.autocast():
+                fake = ctx.to_memory_format(ctx.forward["G"](z, y_fake))
+                if self.loss_kind == "hinge":
+                    loss_g = losses.hinge_g(ctx.forward["D"](fake, y_fake).float())
+                else:
+                    s, c = ctx.forward["D"](fake)
                     s, c = s.float(), c.float()
-                    loss_g = (losses.acgan_g(s, c, y_fake) if loss_kind == "old"
-                              else losses.newloss_g(s, c, y_fake, weights))
-            opt_g.zero_grad(set_to_none=True)
+                    loss_g = (losses.acgan_g(s, c, y_fake) if self.loss_kind == "old"
+                              else losses.newloss_g(s, c, y_fake, ctx.cfg["train"]["loss_weights"]))
+            opt = ctx.optimizers["G"]
+            opt.zero_grad(set_to_none=True)
             loss_g.backward()
-            opt_g.step()
+            opt.step()
         finally:
             d.requires_grad_(True)
-        out = {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()}
-        if loss_kind != "hinge":
-            out["acc_real"] = acc / ctx.cfg["train"]["n_dis"]
-        return out
+        return loss_g.detach()
 
-    return step
+    def __call__(self, ctx: Context) -> dict[str, torch.Tensor]:
+        n_dis = int(ctx.cfg["train"]["n_dis"])
+        acc = torch.zeros((), device=ctx.device)
+        for _ in range(n_dis):
+            x, y = self.data(ctx)
+            x = self.attack_reals(ctx, x, y)
+            fake, y_fake = self.fakes_for_d(ctx)
+            loss_d, a = self.d_update(ctx, x, y, fake, y_fake)
+            if a is not None:
+                acc = acc + a
+        out = {"loss_d": loss_d, "loss_g": self.g_update(ctx)}
+        if self.loss_kind != "hinge":
+            out["acc_real"] = acc / n_dis
+        return out
 
 
 def _advtrain_step(ctx: Context) -> dict[str, torch.Tensor]:
@@ -160,11 +196,11 @@ def _finetune_step(ctx: Context) -> dict[str, torch.Tensor]:
 
 _GAN_KEYS = ("loss_d", "loss_g", "acc_real")
 METHODS: dict[str, MethodSpec] = {
-    "sngan": MethodSpec("sngan", "train", True, False, ("loss_d", "loss_g"), _gan_step("hinge", False)),
-    "acgan": MethodSpec("acgan", "train", True, True, _GAN_KEYS, _gan_step("old", False)),
-    "acgan_newloss": MethodSpec("acgan_newloss", "train", True, True, _GAN_KEYS, _gan_step("new", False)),
-    "robgan_oldloss": MethodSpec("robgan_oldloss", "train", True, True, _GAN_KEYS, _gan_step("old", True)),
-    "robgan": MethodSpec("robgan", "train", True, True, _GAN_KEYS, _gan_step("new", True)),
+    "sngan": MethodSpec("sngan", "train", True, False, ("loss_d", "loss_g"), GanIteration("hinge", False)),
+    "acgan": MethodSpec("acgan", "train", True, True, _GAN_KEYS, GanIteration("old", False)),
+    "acgan_newloss": MethodSpec("acgan_newloss", "train", True, True, _GAN_KEYS, GanIteration("new", False)),
+    "robgan_oldloss": MethodSpec("robgan_oldloss", "train", True, True, _GAN_KEYS, GanIteration("old", True)),
+    "robgan": MethodSpec("robgan", "train", True, True, _GAN_KEYS, GanIteration("new", True)),
     "advtrain": MethodSpec("advtrain", "advtrain", False, True, ("loss", "acc_adv"), _advtrain_step),
     "robgan_ft": MethodSpec("robgan_ft", "finetune", True, True, ("loss", "acc_adv"), _finetune_step),
 }
