@@ -27,7 +27,8 @@ TINY_BENCH = ["model.ngf=8", "model.ndf=8", "model.z_dim=16", "train.batch_size=
 RESULT_FIELDS = {"shape", "method", "kind", "batch_size", "n_dis", "images_per_iter", "fake_images_per_iter",
                  "seconds_per_iter", "iterations_per_s", "images_per_s", "memory", "flops_per_iter",
                  "achieved_gflops_per_s", "achieved_tflops_per_s", "peak_dtype", "peak_tflops",
-                 "fraction_of_peak", "losses_finite", "model", "performance", "data"}
+                 "fraction_of_peak", "losses_finite", "host_syncs_per_iter", "host_sync_ops", "model",
+                 "performance", "data"}
 
 
 def _positive_finite(v) -> bool:
@@ -67,6 +68,7 @@ def test_quick_bench_writes_complete_finite_results(tmp_path):
         assert r["memory"]["kind"].startswith("cpu.") and r["memory"]["peak_bytes"] > 0
         assert r["memory"]["delta_bytes"] >= 0 and r["losses_finite"] is True
         assert r["achieved_tflops_per_s"] is None and r["fraction_of_peak"] is None  # CUDA-only fields
+        assert r["host_syncs_per_iter"] == 0 and r["host_sync_ops"] == "none", r["host_sync_ops"]
     robgan, pgd = res["results"]
     assert robgan["batch_size"] == 16 and robgan["images_per_iter"] == 16 and robgan["model"]["ngf"] == 8
     assert pgd["batch_size"] == 16 and pgd["attack"]["steps"] == 20  # the paper protocol

@@ -53,8 +53,8 @@ def render_markdown(res: dict) -> str:
 
     lines += ["## Throughput", "",
               "| shape | method | batch | real img/iter | ms/iter (median) | IQR ms | iter/s | images/s "
-              "| peak MiB | Δ MiB | GFLOP/iter | GFLOP/s | TFLOP/s | % of peak |",
-              "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+              "| peak MiB | Δ MiB | GFLOP/iter | GFLOP/s | TFLOP/s | % of peak | host syncs/iter |",
+              "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for r in res["results"]:
         t = r["seconds_per_iter"]
         frac = r["fraction_of_peak"]
@@ -65,9 +65,14 @@ def render_markdown(res: dict) -> str:
             f"| {_ms(t['median'])} | {_ms(t['iqr'])} | {r['iterations_per_s']:.4g} "
             f"| {r['images_per_s']:.4g} | {r['memory']['peak_bytes'] / _MIB:.0f} "
             f"| {r['memory']['delta_bytes'] / _MIB:.0f} | {_fmt(flops / 1e9 if flops else None)} "
-            f"| {_fmt(r['achieved_gflops_per_s'])} | {_fmt(r['achieved_tflops_per_s'], '.3g')} | {frac_s} |")
+            f"| {_fmt(r['achieved_gflops_per_s'])} | {_fmt(r['achieved_tflops_per_s'], '.3g')} | {frac_s} "
+            f"| {_fmt(r.get('host_syncs_per_iter'))} |")
     kinds = sorted({r["memory"]["kind"] for r in res["results"]})
     lines += ["", f"Memory: {'; '.join(kinds)}.", ""]
+    syncing = [r for r in res["results"] if r.get("host_syncs_per_iter")]
+    if syncing:
+        lines += ["Host syncs in the inner loop (each makes the host wait for the GPU):", ""]
+        lines += [f"- {r['shape']} / {r['method']}: {r['host_sync_ops']}" for r in syncing] + [""]
 
     if res["breakdown"]:
         lines += ["## Rob-GAN step cost breakdown (one generator iteration)", "",

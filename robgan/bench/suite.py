@@ -21,6 +21,7 @@ from robgan import provenance as prov
 from robgan.attacks import frozen_mode
 from robgan.bench import measure
 from robgan.bench.shapes import ContextFactory, Shape
+from robgan.bench.syncs import probe_host_syncs
 from robgan.models import ClassifierView
 from robgan.training.context import Context
 from robgan.training.methods import METHODS, GanIteration
@@ -55,6 +56,13 @@ DEFINITIONS = {
                       "backward; elementwise ops excluded)",
     "achieved": "flops_per_iter / median seconds_per_iter (GFLOP/s; TFLOP/s and the fraction of the "
                 "device's dense peak for peak_dtype on CUDA)",
+    "host_syncs_per_iter": "operations of one iteration (the loop's apply_schedule + the step, data "
+                           "included; for pgd one attack) that make the host wait for a GPU (scalar "
+                           "reads such as .item() / bool(t), data-dependent shapes such as nonzero or "
+                           "boolean-mask indexing, .cpu() / .numpy() / .tolist()), counted by "
+                           "robgan.bench.syncs on any device (on the CPU a proxy: what the same code "
+                           "would wait for on a GPU); torch.optim's host-side step counter excluded; "
+                           "0 = the inner loop never waits",
     "breakdown": "Rob-GAN step parts timed in isolation (interleaved repeats) on the same context, each for a whole "
                  "generator iteration (n_dis calls of the per-D-update parts): data = stream.next(); "
                  "pgd = the co-training attack on a real batch; fakes_for_d = the no-grad generation "
@@ -211,6 +219,8 @@ def bench_step(factory: ContextFactory, shape: Shape, method: str, s: BenchSetti
     memory = meter.stop()
     finite = _finite(last)
     flops = _count(lambda: spec.step(ctx), ctx)
+    with eager_forwards(ctx):
+        syncs = probe_host_syncs(one, ctx.device)
     real, fake = images_per_iter(method, cfg)
     med = timing.median
     rec = {
@@ -219,7 +229,8 @@ def bench_step(factory: ContextFactory, shape: Shape, method: str, s: BenchSetti
         "images_per_iter": real, "fake_images_per_iter": fake,
         "seconds_per_iter": timing.as_dict(), "iterations_per_s": 1.0 / med, "images_per_s": real / med,
         "memory": memory, **_throughput(flops, med, ctx.device, device_name, ctx.bf16),
-        "losses_finite": finite, "attack": _threat_summary(ctx.threat), "model": _model_summary(cfg, ctx),
+        "losses_finite": finite, "host_syncs_per_iter": len(syncs), "host_sync_ops": syncs.summary(),
+        "attack": _threat_summary(ctx.threat), "model": _model_summary(cfg, ctx),
         "augment": cfg["data"]["augment"], "data": factory.data_description(shape),
     }
     return rec
@@ -282,13 +293,15 @@ def bench_pgd(factory: ContextFactory, shape: Shape, s: BenchSettings, device_na
     timing = _time(attack, ctx, s)
     memory = meter.stop()
     flops = _count(lambda: attacks.pgd_classifier(ctx.classifier, x, y, threat), ctx)
+    syncs = probe_host_syncs(attack, ctx.device)
     med = timing.median
     rec = {
         "shape": shape.name, "method": "pgd", "kind": "pgd_eval", "section": "eval",
         "batch_size": batch, "n_dis": 1, "images_per_iter": batch, "fake_images_per_iter": 0,
         "seconds_per_iter": timing.as_dict(), "iterations_per_s": 1.0 / med, "images_per_s": batch / med,
         "memory": memory, **_throughput(flops, med, ctx.device, device_name, False),
-        "losses_finite": True, "attack": {**_threat_summary(threat), "protocol": "paper",
+        "losses_finite": True, "host_syncs_per_iter": len(syncs), "host_sync_ops": syncs.summary(),
+        "attack": {**_threat_summary(threat), "protocol": "paper",
                                           "objective": "class cross-entropy", "autocast": False},
         "model": _model_summary(cfg, ctx), "augment": "none", "data": factory.data_description(shape),
     }
