@@ -1,6 +1,7 @@
 """Performance options change speed, not results: channels_last and torch.compile give the fp32 eager
-step's results within float32 noise, bf16 autocast within a looser tolerance, and a training step
-issues no host-device synchronisation on CUDA.
+step's results within float32 noise, bf16 autocast within a looser tolerance (on CUDA, and the same
+code path under CPU bf16 autocast everywhere), and a training step issues no host-device
+synchronisation on CUDA (tests/test_syncs.py checks the same on any device with a probe).
 
 What "equal" means for one training step from the same state (stated once, used by every test):
 
@@ -136,24 +137,20 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0))
 
 
-@pytest.mark.gpu
-@needs_cuda
-def test_bf16_autocast_close_to_fp32(default_config, tiny_overrides):
-    """bf16 autocast vs strict fp32 (TF32 off) on CUDA, one robgan step: losses within 5 % relative;
-    each model's whole gradient at cosine ≥ 0.95 to the fp32 one; ≥ 90 % of weight elements moved in
-    the same direction by Adam (whose first step is ±lr per element)."""
-    with _no_tf32():
-        ref = _one_step(_cfg(default_config, tiny_overrides), device="cuda")
-    bf = _one_step(_cfg(default_config, tiny_overrides, extra=["performance.bf16=true"]), device="cuda")
+def _assert_bf16_close(cfg, ref, bf):
+    """bf16 vs fp32 from the same state: losses within 5 % relative; each model's whole gradient at
+    cosine ≥ 0.95 to the fp32 one; ≥ 90 % of weight elements moved in the same direction by Adam (whose
+    first step is ±lr per element)."""
     (l0, w0, g0, _), (l1, w1, g1, _) = ref, bf
     for k in l0:
         assert l1[k] == pytest.approx(l0[k], rel=BF16_LOSS_RTOL, abs=1e-3), k
     for model in ("G", "D"):
         keys = sorted(k for k in g0 if k.startswith(model + "."))
-        assert _cosine(torch.cat([g0[k].flatten() for k in keys]),
-                       torch.cat([g1[k].flatten() for k in keys])) >= BF16_GRAD_COSINE, model
+        if keys:
+            assert _cosine(torch.cat([g0[k].flatten() for k in keys]),
+                           torch.cat([g1[k].flatten() for k in keys])) >= BF16_GRAD_COSINE, model
     torch.manual_seed(0)
-    init = Context(_cfg(default_config, tiny_overrides), METHODS["robgan"], torch.device("cpu"))
+    init = Context(cfg, METHODS[cfg["run"]["method"]], torch.device("cpu"))
     w_init = {f"{k}.{n}": p.detach().float() for k, m in init.modules.items() for n, p in m.named_parameters()}
     agree = total = 0
     for k in w0:
@@ -161,6 +158,45 @@ def test_bf16_autocast_close_to_fp32(default_config, tiny_overrides):
         agree += int((s0 == s1).sum())
         total += s0.numel()
     assert agree / total >= BF16_UPDATE_SIGN_AGREEMENT
+
+
+@pytest.mark.parametrize("method", PERF_METHODS)
+def test_bf16_code_path_close_to_fp32_on_cpu(default_config, tiny_overrides, method, monkeypatch):
+    """The bf16 path of every step (autocast around every D/G pass and attack, float32 objectives,
+    float32 adversarial images) checked on the CPU with CPU bf16 autocast, at the CUDA test's
+    tolerances. ``performance.bf16`` itself is CUDA-only (bf16 is slower than fp32 on most CPUs), so
+    the test swaps ``Context.autocast`` for CPU autocast."""
+    import robgan.training.methods as methods_mod
+
+    cfg = _cfg(default_config, tiny_overrides, method)
+    ref = _one_step(cfg)
+    monkeypatch.setattr(Context, "autocast", lambda self: torch.autocast("cpu", dtype=torch.bfloat16))
+    dtypes = []
+
+    def spy(real):
+        def wrapped(*args, **kwargs):
+            out = real(*args, **kwargs)
+            dtypes.append(out.dtype)
+            return out
+        return wrapped
+
+    for name in ("pgd_classifier", "pgd_discriminator_real"):
+        monkeypatch.setattr(methods_mod.attacks, name, spy(getattr(methods_mod.attacks, name)))
+    bf = _one_step(cfg)
+    _assert_bf16_close(cfg, ref, bf)
+    assert (len(dtypes) > 0) == (method != "sngan")  # the attacks ran (sngan has none)
+    assert all(d == torch.float32 for d in dtypes), dtypes
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_bf16_autocast_close_to_fp32(default_config, tiny_overrides):
+    """bf16 autocast vs strict fp32 (TF32 off) on CUDA, one robgan step (tolerances: _assert_bf16_close)."""
+    cfg = _cfg(default_config, tiny_overrides)
+    with _no_tf32():
+        ref = _one_step(cfg, device="cuda")
+    bf = _one_step(_cfg(default_config, tiny_overrides, extra=["performance.bf16=true"]), device="cuda")
+    _assert_bf16_close(cfg, ref, bf)
 
 
 class _Prefetched:
