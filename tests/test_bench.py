@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from robgan.bench import measure
-from robgan.bench.report import project_hours, render_projection
+from robgan.bench.report import project_hours, render_projection, write_result
 from robgan.bench.shapes import SHAPES, BenchContext, ContextFactory, synthetic_info
 from robgan.bench.suite import DEFINITIONS, images_per_iter, paired_ratio
 from robgan.cli import main as cli_main
@@ -22,6 +23,7 @@ from robgan.training import METHODS, run_label
 from robgan.training.context import Context
 from robgan.training.methods import GanIteration
 
+REPO_RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 TINY_BENCH = ["model.ngf=8", "model.ndf=8", "model.z_dim=16", "train.batch_size=16",
               "advtrain.batch_size=16", "finetune.batch_size=16"]
 RESULT_FIELDS = {"shape", "method", "kind", "batch_size", "n_dis", "images_per_iter", "fake_images_per_iter",
@@ -314,3 +316,18 @@ def test_projection_cli(tmp_path, capsys):
     assert "| robgan | 78125 |" in capsys.readouterr().out
     saved = json.loads((tmp_path / "projection-cifar10-cuda-nvidia-h100.json").read_text())
     assert saved["bench_file"] == str(bench_file) and saved["hours_total"] > 0
+
+
+def test_write_result_never_overwrites_a_result_of_the_same_minute(tmp_path):
+    """Two benches created in the same minute (an fp32 and a bf16 quick check) keep both files."""
+    res = json.loads(next((REPO_RESULTS).glob("bench-cpu-*.json")).read_text())
+    first = write_result(res, tmp_path)
+    res2 = {**res, "settings": {**res["settings"], "note": "second"}}
+    second = write_result(res2, tmp_path)
+    third = write_result(res2, tmp_path)
+    assert first["json"].name.endswith(".json") and second["json"].name == first["json"].stem + "-2.json"
+    assert third["json"].name == first["json"].stem + "-3.json"
+    assert json.loads(first["json"].read_text())["settings"]["note"] == res["settings"]["note"]
+    assert json.loads(second["json"].read_text())["settings"]["note"] == "second"
+    assert second["latest"] == first["latest"] and "second" in first["latest"].read_text()
+    assert len(list(tmp_path.glob("bench-*.json"))) == len(list(tmp_path.glob("bench-*.md"))) == 3

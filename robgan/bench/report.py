@@ -115,9 +115,17 @@ def result_stem(res: dict) -> str:
 
 
 def write_result(res: dict, out: str | Path) -> dict[str, Path]:
-    """Write ``<stem>.json``, ``<stem>.md`` and ``latest-<device-slug>.md`` (a copy) into ``out``."""
+    """Write ``<stem>.json``, ``<stem>.md`` and ``latest-<device-slug>.md`` (a copy) into ``out``.
+
+    A result is never overwritten: when ``<stem>.json`` exists already (two runs in the same minute,
+    e.g. an fp32 and a bf16 bench of a quick check), the stem gets ``-2``, ``-3``, ...
+    """
     out = Path(out)
-    stem = result_stem(res)
+    base = stem = result_stem(res)
+    n = 1
+    while (out / f"{stem}.json").exists() or (out / f"{stem}.md").exists():
+        n += 1
+        stem = f"{base}-{n}"
     md = render_markdown(res)
     paths = {"json": out / f"{stem}.json", "md": out / f"{stem}.md",
              "latest": out / f"latest-{res['device']['slug']}.md"}
