@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from robgan.bench.syncs import SYNC_ATEN_OPS, HostSyncProbe, probe_host_syncs
+from robgan.bench.syncs import HostSyncProbe, probe_host_syncs
 from robgan.config import load_config
 from robgan.data import DatasetInfo
 from robgan.training import METHODS
@@ -72,7 +72,7 @@ def test_probe_ignores_the_optimizers_host_step_counter_only():
     assert [e.op for e in probe_host_syncs(lambda: step(True)).events] == ["aten._local_scalar_dense"]
 
 
-def test_probe_names_the_robgan_line_and_tags_events():
+def test_probe_tags_events_in_order_and_says_when_no_robgan_line_called():
     from robgan.data.stream import fixed_indices  # a robgan function that runs tensor code
 
     probe = HostSyncProbe()
@@ -95,7 +95,6 @@ def test_probe_on_cuda_ignores_host_only_tensors():
         X.sum().item()
         X.cpu()
     assert len(rec) == 0
-    assert "_local_scalar_dense" in SYNC_ATEN_OPS
 
 
 # --------------------------------------------------------------------------------------------------

@@ -149,17 +149,17 @@ class HostSyncProbe:
 
     def __init__(self, device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
-        self.record_ = SyncRecord()
+        self.found = SyncRecord()
         self.tag: object = None
 
     def record(self, op: str) -> None:
-        self.record_.events.append(SyncEvent(op, _caller()))
-        self.record_.tags.append(self.tag)
+        self.found.events.append(SyncEvent(op, _caller()))
+        self.found.tags.append(self.tag)
 
     @contextlib.contextmanager
     def __call__(self) -> Iterator[SyncRecord]:
         with _Functions(self), _Dispatch(self):
-            yield self.record_
+            yield self.found
 
 
 def probe_host_syncs(fn: Callable[[], object], device: str | torch.device = "cpu") -> SyncRecord:
