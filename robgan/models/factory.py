@@ -6,16 +6,15 @@ from typing import Any, Protocol
 
 from torch import nn
 
+from robgan.registry import method_info
+
 from .discriminator import ResNetDiscriminator
 from .generator import ResNetGenerator
 from .preact_resnet import PreActResNet18Discriminator
 
-__all__ = ["AC_METHODS", "D_ARCHS", "METHODS", "build_discriminator", "build_generator"]
+__all__ = ["D_ARCHS", "build_discriminator", "build_generator"]
 
 D_ARCHS = ("resnet", "preact_resnet18")
-# Every method except the SN-GAN baseline trains an AC discriminator (real/fake + class heads).
-AC_METHODS = ("advtrain", "robgan", "robgan_ft", "acgan", "acgan_newloss", "robgan_oldloss")
-METHODS = ("sngan", *AC_METHODS)
 
 
 class _DatasetInfoLike(Protocol):
@@ -48,31 +47,41 @@ def build_generator(model_cfg: dict[str, Any], info: _DatasetInfoLike) -> ResNet
 
 
 def build_discriminator(model_cfg: dict[str, Any], info: _DatasetInfoLike, method: str) -> nn.Module:
-    """The discriminator a training ``method`` uses.
+    """The discriminator a training ``method`` uses, as its reference code builds it.
 
-    - ``"sngan"``: :class:`ResNetDiscriminator` with spectral norm and a projection head, whatever
-      ``model.d_arch`` says (the SN-GAN baseline is defined by that architecture);
-    - every other method (:data:`AC_METHODS`): ``model.d_arch`` (``"resnet"`` →
-      :class:`ResNetDiscriminator`, ``"preact_resnet18"`` → :class:`PreActResNet18Discriminator`), AC
-      head, no spectral norm.
+    The method's head and spectral norm come from ``robgan.registry.METHODS``:
 
+    - spectrally normalised (``"sngan"``): :class:`ResNetDiscriminator` with spectral norm and the
+      method's head (projection), whatever ``model.d_arch`` says (the SN-GAN baseline is defined by
+      that architecture), with sngan_projection's bias convention: Chainer links have a bias unless
+      ``nobias=True``, so every convolution has one, and the real/fake linear too except at 32 px
+      (``snresnet_32.py``: ``SNLinear(ch, 1, nobias=True)``);
+    - every other method (AC head, no spectral norm): ``model.d_arch`` (``"resnet"`` →
+      :class:`ResNetDiscriminator` with the Rob-GAN authors' bias-free convolutions,
+      ``"preact_resnet18"`` → :class:`PreActResNet18Discriminator`).
+
+    ``model.ndf`` is the Rob-GAN authors' ``ch``; sngan_projection's 32-px ``ch`` is ``2·ndf`` (see
+    :func:`robgan.models.discriminator.discriminator_plan`), so ndf = 64 gives both papers' widths.
     Reads ``model_cfg["ndf"]`` and ``model_cfg["d_arch"]``. Raises ``ValueError`` naming the field for an
     unknown method or architecture.
     """
     d_arch = _get(model_cfg, "d_arch")
     if d_arch not in D_ARCHS:
         raise ValueError(f"model.d_arch must be one of {list(D_ARCHS)}, got {d_arch!r}")
-    if method not in METHODS:
-        raise ValueError(f"unknown training method {method!r} (run.method); expected one of {list(METHODS)}")
-    ndf = int(_get(model_cfg, "ndf"))
+    spec = method_info(method)
     common = {
         "n_classes": info.n_classes,
-        "ndf": ndf,
+        "ndf": int(_get(model_cfg, "ndf")),
         "resolution": info.resolution,
         "channels": info.channels,
     }
-    if method == "sngan":
-        return ResNetDiscriminator(**common, spectral_norm=True, head="projection")
+    # model.d_pool is for the AC discriminators: under spectral norm the head cannot rescale a mean-pooled
+    # output, so the SN-GAN discriminator always sums, as its reference does (docs/architecture.md).
+    pool = str(model_cfg.get("d_pool", "sum"))
+    if spec.spectral_norm:
+        return ResNetDiscriminator(
+            **common, spectral_norm=True, head=spec.d_head, conv_bias=True, adv_bias=info.resolution != 32,
+        )
     if d_arch == "resnet":
-        return ResNetDiscriminator(**common, spectral_norm=False, head="ac")
-    return PreActResNet18Discriminator(**common, head="ac")
+        return ResNetDiscriminator(**common, spectral_norm=False, head=spec.d_head, pool=pool)
+    return PreActResNet18Discriminator(**common, head=spec.d_head)

@@ -81,6 +81,22 @@ class ResNetGenerator(nn.Module):
 
     ``forward(z, y)``: ``z`` float (N, z_dim), ``y`` int64 (N,) → images float
     (N, channels, resolution, resolution) in [0, 1].
+
+    Reference (docs/architecture.md, "Models"): the Rob-GAN authors' ``gen_models/resnet_32.py`` and
+    ``resnet_64.py`` ``ResNetGenerator(ch=ngf)``, which has the same layers and parameter count
+    (12,272,515 at ngf = 64, z_dim = 128, 10 classes, either resolution); at 64 px it is also
+    sngan_projection's ``gen_models/resnet_64.py``. Block hidden width = output width, every layer
+    with a bias, affine final BN, as in both. Differences, none in the parameters:
+
+    - biases start at zero (sngan_projection's Chainer default; the authors' PyTorch port keeps
+      PyTorch's default uniform bias initialisation);
+    - running averages use PyTorch's momentum 0.1, which is sngan_projection's ``decay=0.9``; the
+      authors' port passes 0.9 as PyTorch's ``momentum`` to its conditional BNs (running statistics ≈
+      the last batch's). Only eval-mode (running-statistics) sampling sees this. The eps are the
+      authors' (2e-5 in the conditional BNs, PyTorch's 1e-5 in the final BN);
+    - sngan_projection's CIFAR generator (``gen_models/resnet_32.py``, ``ch=256``: three up-blocks
+      at constant width 256) is not built: the SN-GAN baseline uses this generator, so that the
+      generation comparison differs in the discriminator and its training only.
     """
 
     def __init__(

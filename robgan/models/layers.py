@@ -62,16 +62,18 @@ class ConditionalBatchNorm2d(nn.Module):
         num_features: channel count ``C``.
         n_classes: number of classes; ``γ`` starts at 1 and ``β`` at 0 for every class, so at
             initialisation the layer equals plain (affine-free) batch norm.
+        eps: added to the variance; 2e-5 as in both reference implementations (the Rob-GAN authors'
+            ``layers/cat_cond_bn.py`` and sngan_projection's Chainer batch normalisation).
 
     Shapes: ``x`` float ``(N, C, H, W)`` (any memory format), ``y`` int64 ``(N,)`` in ``[0, n_classes)``;
     returns ``(N, C, H, W)``.
     """
 
-    def __init__(self, num_features: int, n_classes: int) -> None:
+    def __init__(self, num_features: int, n_classes: int, eps: float = 2e-5) -> None:
         super().__init__()
         self.num_features = num_features
         self.n_classes = n_classes
-        self.bn = nn.BatchNorm2d(num_features, affine=False)
+        self.bn = nn.BatchNorm2d(num_features, eps=eps, affine=False)
         self.gamma = nn.Embedding(n_classes, num_features)
         self.beta = nn.Embedding(n_classes, num_features)
         nn.init.ones_(self.gamma.weight)
@@ -91,21 +93,36 @@ class DiscriminatorHead(nn.Module):
 
     ``kind="projection"`` (Miyato & Koyama 2018): ``s = adv(h) + <embed(y), h>``; ``forward(h, y)``
     returns ``s (N,)`` and raises ``ValueError`` when ``y`` is None.
+
+    ``adv_bias``: whether ``adv`` has a bias (``cls`` always has one, ``embed`` never). ``glorot``:
+    Glorot-uniform weights, as both ResNet references, and zero biases (sngan_projection's Chainer
+    default; the Rob-GAN port keeps PyTorch's default bias draw, an initial-value difference only);
+    ``False`` keeps PyTorch's default initialisation (the authors' PreAct-ResNet heads).
     """
 
     def __init__(
-        self, in_features: int, n_classes: int, kind: str = "ac", spectral_norm: bool = False
+        self,
+        in_features: int,
+        n_classes: int,
+        kind: str = "ac",
+        spectral_norm: bool = False,
+        adv_bias: bool = True,
+        glorot: bool = True,
     ) -> None:
         super().__init__()
         if kind not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {kind!r}")
         self.kind = kind
         self.n_classes = n_classes
-        self.adv = maybe_spectral_norm(xavier_init(nn.Linear(in_features, 1)), spectral_norm)
+
+        def make(layer: nn.Module) -> nn.Module:
+            return maybe_spectral_norm(xavier_init(layer) if glorot else layer, spectral_norm)
+
+        self.adv = make(nn.Linear(in_features, 1, bias=adv_bias))
         if kind == "ac":
-            self.cls = maybe_spectral_norm(xavier_init(nn.Linear(in_features, n_classes)), spectral_norm)
+            self.cls = make(nn.Linear(in_features, n_classes))
         else:
-            self.embed = maybe_spectral_norm(xavier_init(nn.Embedding(n_classes, in_features)), spectral_norm)
+            self.embed = make(nn.Embedding(n_classes, in_features))
 
     def forward(
         self, h: torch.Tensor, y: torch.Tensor | None = None

@@ -20,7 +20,7 @@ from robgan.models import (
     build_discriminator,
     build_generator,
 )
-from robgan.models.discriminator import DiscriminatorBlock
+from robgan.models.discriminator import DiscriminatorBlock, OptimizedDiscriminatorBlock, discriminator_plan
 
 N_CLASSES = 5
 Z_DIM = 16
@@ -151,6 +151,7 @@ def test_conditional_batchnorm_formula():
     expected = cbn.gamma.weight[y][:, :, None, None] * normed + cbn.beta.weight[y][:, :, None, None]
     torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
     assert not cbn.bn.affine
+    assert cbn.bn.eps == 2e-5  # both references' conditional BN (layers/cat_cond_bn.py; Chainer's default)
 
 
 def test_generator_batch_independent_in_eval():
@@ -165,10 +166,77 @@ def test_generator_batch_independent_in_eval():
 
 
 def test_discriminator_channel_plans():
-    assert _disc("resnet", 32).plan == (8, 16, 32, 64)
-    assert _disc("resnet", 64).plan == (8, 16, 32, 64, 128)
-    assert _disc("preact", 32).plan == (8, 16, 32, 64)
+    # 32 px (dis_models/resnet_32.py): every block 2·ndf wide; down, down, keep, keep.
+    assert _disc("resnet", 32).plan == ((3, 16, True), (16, 16, True), (16, 16, False), (16, 16, False))
+    assert _disc("resnet", 32).num_features == 16
+    # 64 px (dis_models/resnet_64.py): ndf·(1, 2, 4, 8, 16), every block downsamples.
+    assert _disc("resnet", 64, 1).plan == ((1, 8, True), (8, 16, True), (16, 32, True), (32, 64, True), (64, 128, True))
     assert _disc("resnet", 64).num_features == 128
+    assert _disc("preact", 32).plan == (8, 16, 32, 64)
+
+
+def test_discriminator_plans_at_paper_width():
+    assert discriminator_plan(64, 32) == ((3, 128, True), (128, 128, True), (128, 128, False), (128, 128, False))
+    assert discriminator_plan(64, 64) == (
+        (3, 64, True), (64, 128, True), (128, 256, True), (256, 512, True), (512, 1024, True)
+    )
+
+
+def _block_output_shapes(model: nn.Module, blocks, *inputs) -> list[tuple[int, ...]]:
+    shapes: list[tuple[int, ...]] = []
+    hooks = [b.register_forward_hook(lambda _m, _a, out: shapes.append(tuple(out.shape))) for b in blocks]
+    with torch.no_grad():
+        model(*inputs)
+    for h in hooks:
+        h.remove()
+    return shapes
+
+
+# Output (C, H, W) of every block at ndf = W = 8: the reference topologies at tiny width.
+RESNET_D_BLOCK_SHAPES = {
+    32: [(16, 16, 16), (16, 8, 8), (16, 8, 8), (16, 8, 8)],
+    64: [(8, 32, 32), (16, 16, 16), (32, 8, 8), (64, 4, 4), (128, 2, 2)],
+}
+
+
+@pytest.mark.parametrize("kw", [{}, {"spectral_norm": True, "head": "projection", "conv_bias": True}])
+@pytest.mark.parametrize("resolution,channels", RES_CH)
+def test_resnet_discriminator_block_output_shapes(resolution, channels, kw):
+    d = _disc("resnet", resolution, channels, **kw).eval()
+    shapes = _block_output_shapes(d, d.blocks, _images(2, resolution, channels), _labels(2))
+    assert shapes == [(2, *s) for s in RESNET_D_BLOCK_SHAPES[resolution]]
+
+
+@pytest.mark.parametrize("resolution,channels", RES_CH)
+def test_preact_discriminator_block_output_shapes(resolution, channels):
+    d = _disc("preact", resolution, channels).eval()
+    shapes = _block_output_shapes(d, d.blocks, _images(2, resolution, channels))
+    r = resolution
+    expected = [(8, r, r)] * 2 + [(16, r // 2, r // 2)] * 2 + [(32, r // 4, r // 4)] * 2 + [(64, r // 8, r // 8)] * 2
+    assert shapes == [(2, *s) for s in expected]
+
+
+@pytest.mark.parametrize("resolution,channels", RES_CH)
+def test_generator_block_output_shapes(resolution, channels):
+    g = _gen(resolution, channels).eval()
+    shapes = _block_output_shapes(g, g.blocks, _z(2), _labels(2))
+    last = (8, 32, 32) if resolution == 32 else (8, 64, 64)  # 32 px: the 4th block keeps 32×32
+    assert shapes == [(2, 64, 8, 8), (2, 32, 16, 16), (2, 16, 32, 32), (2, *last)]
+
+
+def test_discriminator_block_hidden_width_is_input_width():
+    """dis_models/resblocks.py Block: conv3×3 in→in, ReLU, conv3×3 in→out; bias-free by default."""
+    block = DiscriminatorBlock(4, 8, downsample=True, spectral_norm=False)
+    assert tuple(block.c1.weight.shape) == (4, 4, 3, 3)
+    assert tuple(block.c2.weight.shape) == (8, 4, 3, 3)
+    assert tuple(block.c_sc.weight.shape) == (8, 4, 1, 1)
+    assert all(c.bias is None for c in (block.c1, block.c2, block.c_sc))
+    first = OptimizedDiscriminatorBlock(3, 8, spectral_norm=False)
+    shapes = [tuple(c.weight.shape) for c in (first.c1, first.c2, first.c_sc)]
+    assert shapes == [(8, 3, 3, 3), (8, 8, 3, 3), (8, 3, 1, 1)]
+    assert all(c.bias is None for c in (first.c1, first.c2, first.c_sc))
+    with_bias = DiscriminatorBlock(4, 8, downsample=True, spectral_norm=False, bias=True)
+    assert [c.bias.numel() for c in (with_bias.c1, with_bias.c2, with_bias.c_sc)] == [4, 8, 8]
 
 
 @pytest.mark.parametrize("kind", ["resnet", "preact"])
@@ -209,7 +277,7 @@ def test_resnet_discriminator_uses_global_sum_pooling():
     d = _disc("resnet").eval()
     x = _images(2)
     h = torch.relu(d.blocks(x * 2 - 1))
-    assert h.shape[-2:] == (2, 2)  # every block halves: 32 -> 2
+    assert h.shape[-2:] == (8, 8)  # 32 -> 16 -> 8, then two blocks at 8×8
     torch.testing.assert_close(d.features(x), h.sum(dim=(2, 3)), rtol=1e-6, atol=1e-6)
 
 
@@ -245,8 +313,9 @@ def test_invalid_heads_and_resolutions():
         _disc("resnet", head="softmax")
     with pytest.raises(ValueError, match="only head='ac'"):
         _disc("preact", head="projection")
-    with pytest.raises(ValueError, match="power of two"):
-        _disc("resnet", resolution=48)
+    for resolution in (16, 48, 128):
+        with pytest.raises(ValueError, match="resolution 32 or 64"):
+            _disc("resnet", resolution=resolution)
 
 
 def _sn_modules(model: nn.Module) -> list[nn.Module]:
@@ -461,6 +530,24 @@ def test_build_discriminator_sngan(arch):
     assert all(parametrize.is_parametrized(m, "weight") for m in _sn_modules(d))
 
 
+def _convs(d: nn.Module) -> list[nn.Conv2d]:
+    return [m for m in d.modules() if isinstance(m, nn.Conv2d)]
+
+
+@pytest.mark.parametrize("resolution", [32, 64])
+def test_build_discriminator_bias_conventions(resolution):
+    """Rob-GAN's PyTorch code: bias-free convolutions, nn.Linear heads with bias. sngan_projection
+    (Chainer): every link has a bias unless nobias=True, and snresnet_32.py's l5 is nobias."""
+    info = SimpleNamespace(n_classes=N_CLASSES, channels=3, resolution=resolution)
+    for arch in ("resnet", "preact_resnet18"):
+        d = build_discriminator({**MODEL_CFG, "d_arch": arch}, info, "robgan")
+        assert _convs(d) and all(c.bias is None for c in _convs(d))
+        assert d.heads.adv.bias is not None and d.heads.cls.bias is not None
+    sn = build_discriminator(MODEL_CFG, info, "sngan")
+    assert _convs(sn) and all(c.bias is not None for c in _convs(sn))
+    assert (sn.heads.adv.bias is not None) == (resolution == 64)
+
+
 def test_build_discriminator_errors():
     with pytest.raises(ValueError, match=r"model\.d_arch.*preact_resnet18"):
         build_discriminator({**MODEL_CFG, "d_arch": "vgg"}, INFO, "robgan")
@@ -470,21 +557,6 @@ def test_build_discriminator_errors():
         build_discriminator({"d_arch": "resnet"}, INFO, "robgan")
 
 
-# ------------------------------------------------------------------------------------ paper widths
-
-
-@pytest.mark.slow
-def test_print_parameter_counts_at_paper_widths():
-    def count(m: nn.Module) -> int:
-        return sum(p.numel() for p in m.parameters())
-
-    for res in (32, 64):
-        g = ResNetGenerator(10, z_dim=128, ngf=64, resolution=res, channels=3)
-        d = ResNetDiscriminator(10, ndf=64, resolution=res, channels=3)
-        print(f"{res}px: G(ngf=64) {count(g):,}  ResNet D(ndf=64) {count(d):,}")
-    print(f"PreActResNet18 D(ndf=64) {count(PreActResNet18Discriminator(10, ndf=64)):,}")
-
-
 def test_discriminator_block_without_downsampling_has_identity_shortcut():
     torch.manual_seed(0)
     block = DiscriminatorBlock(4, 4, downsample=False, spectral_norm=False)
@@ -492,5 +564,154 @@ def test_discriminator_block_without_downsampling_has_identity_shortcut():
     x = torch.randn(2, 4, 6, 6)
     with torch.no_grad():
         block.c2.weight.zero_()
-        block.c2.bias.zero_()
     torch.testing.assert_close(block(x), x, rtol=0, atol=0)  # zero residual branch -> identity
+
+
+# ------------------------------------------------------------------------------------ paper widths
+# Parameter counts (sum of numel over .parameters()) of the reference models at the papers' widths.
+# Rob-GAN numbers: the authors' PyTorch modules (github.com/xuanqing94/RobGAN, HEAD), instantiated as
+# written and counted with the same sum. sngan_projection numbers (github.com/pfnet-research/
+# sngan_projection, HEAD; Chainer) are counted by hand below: Chainer's Convolution2D / Linear have a
+# bias unless nobias=True, L.BatchNormalization has γ and β, EmbedID / SNEmbedID have no bias.
+
+# xuanqing94/RobGAN dis_models/resnet_32.py ResNetAC(ch=64, n_classes=10).
+ROBGAN_D32 = 1_053_835
+# xuanqing94/RobGAN dis_models/resnet_64.py ResNetAC(ch=64, n_classes=143).
+ROBGAN_D64 = 10_283_024
+# xuanqing94/RobGAN dis_models/preact_resnet.py PreActResNet18() (3 channels, 10 classes).
+ROBGAN_PREACT18 = 11_164_875
+# xuanqing94/RobGAN gen_models/resnet_32.py ResNetGenerator(ch=64, dim_z=128, n_classes=10).
+ROBGAN_G32 = 12_272_515
+# xuanqing94/RobGAN gen_models/resnet_64.py ResNetGenerator(ch=64, dim_z=128, n_classes=143).
+ROBGAN_G64 = 13_038_595
+
+# pfnet-research/sngan_projection dis_models/snresnet_32.py SNResNetProjectionDiscriminator(ch=128,
+# n_classes=10) (configs/sn_cifar10_conditional.yml), by hand:
+#   block1 OptimizedBlock(3, 128): c1 3·128·9+128 = 3,584; c2 128·128·9+128 = 147,584;
+#          c_sc 3·128+128 = 512                                                           151,680
+#   block2 Block(128, 128, downsample): c1 147,584 + c2 147,584 + c_sc 128·128+128 = 16,512  311,680
+#   block3, block4 Block(128, 128) (no shortcut conv): 2 · (147,584 + 147,584)              590,336
+#   l5 SNLinear(128, 1, nobias=True) 128; l_y SNEmbedID(10, 128) 1,280                        1,408
+#   total                                                                                 1,055,104
+SNGAN_D32 = 1_055_104
+# pfnet-research/sngan_projection dis_models/snresnet_64.py SNResNetProjectionDiscriminator(ch=64,
+# n_classes=143) (configs/sn_projection_dog_and_cat_64.yml), by hand (Block hidden width = input width):
+#   block1 OptimizedBlock(3, 64): c1 3·64·9+64 = 1,792; c2 64·64·9+64 = 36,928; c_sc 3·64+64 = 256   38,976
+#   block2 Block(64, 128):    c1 64·64·9+64 = 36,928;  c2 64·128·9+128 = 73,856;  c_sc 64·128+128 = 8,320   119,104
+#   block3 Block(128, 256):   c1 147,584;  c2 128·256·9+256 = 295,168;  c_sc 128·256+256 = 33,024            475,776
+#   block4 Block(256, 512):   c1 590,080;  c2 256·512·9+512 = 1,180,160; c_sc 256·512+512 = 131,584        1,901,824
+#   block5 Block(512, 1024):  c1 2,359,808; c2 512·1024·9+1024 = 4,719,616; c_sc 512·1024+1024 = 525,312  7,604,736
+#   l6 SNLinear(1024, 1) 1,025; l_y SNEmbedID(143, 1024) 146,432                                          147,457
+#   total                                                                                             10,287,873
+SNGAN_D64 = 10_287_873
+# pfnet-research/sngan_projection gen_models/resnet_64.py ResNetGenerator(ch=64, dim_z=128, n_classes=143)
+# (configs/sn_projection_dog_and_cat_64.yml), by hand: the layers of Rob-GAN's port, hence its count.
+#   l1 Linear(128, 16·1024) 128·16384+16384 = 2,113,536
+#   Block(i, o, upsample): b1 CBN(i) 2·143·i, c1 i·o·9+o, b2 CBN(o) 2·143·o, c2 o·o·9+o, c_sc i·o+o
+#     (1024, 512) 8,043,008; (512, 256) 2,120,960; (256, 128) 585,344; (128, 64) 173,888
+#   b6 BatchNormalization(64) 128; l6 Convolution2D(64, 3, 3) 64·3·9+3 = 1,731;  total 13,038,595
+SNGAN_G64 = 13_038_595
+
+
+def _conv_count(i: int, o: int, k: int, bias: bool = True) -> int:
+    return i * o * k * k + (o if bias else 0)
+
+
+def test_hand_counted_references_add_up():
+    """The sngan_projection totals equal the sums of the per-layer terms written beside them."""
+    assert SNGAN_D32 == (3584 + 147_584 + 512) + (2 * 147_584 + 16_512) + 2 * 2 * 147_584 + 128 + 10 * 128
+    assert SNGAN_D64 == (
+        _conv_count(3, 64, 3) + _conv_count(64, 64, 3) + _conv_count(3, 64, 1)
+        + sum(_conv_count(c, c, 3) + _conv_count(c, 2 * c, 3) + _conv_count(c, 2 * c, 1) for c in (64, 128, 256, 512))
+        + 1024 + 1 + 143 * 1024
+    )
+    assert SNGAN_G64 == 128 * 16384 + 16384 + sum(
+        2 * 143 * i + _conv_count(i, o, 3) + 2 * 143 * o + _conv_count(o, o, 3) + _conv_count(i, o, 1)
+        for i, o in ((1024, 512), (512, 256), (256, 128), (128, 64))
+    ) + 128 + _conv_count(64, 3, 3)
+
+
+PAPER_MODEL = {"z_dim": 128, "ngf": 64, "ndf": 64}
+
+
+def _count(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def _info(n_classes: int, resolution: int) -> SimpleNamespace:
+    return SimpleNamespace(n_classes=n_classes, channels=3, resolution=resolution)
+
+
+@pytest.mark.parametrize(
+    "d_arch,method,n_classes,resolution,expected",
+    [
+        ("resnet", "robgan", 10, 32, ROBGAN_D32),
+        ("resnet", "advtrain", 10, 32, ROBGAN_D32),
+        ("resnet", "robgan", 143, 64, ROBGAN_D64),
+        ("resnet", "acgan", 143, 64, ROBGAN_D64),
+        ("preact_resnet18", "robgan", 10, 32, ROBGAN_PREACT18),
+        ("preact_resnet18", "advtrain", 10, 32, ROBGAN_PREACT18),
+        ("resnet", "sngan", 10, 32, SNGAN_D32),
+        ("preact_resnet18", "sngan", 10, 32, SNGAN_D32),  # SN-GAN ignores d_arch
+        ("resnet", "sngan", 143, 64, SNGAN_D64),
+    ],
+)
+def test_discriminator_parameter_count_equals_reference(d_arch, method, n_classes, resolution, expected):
+    """At ndf = 64 every discriminator has exactly its reference's parameters (counts above)."""
+    d = build_discriminator({**PAPER_MODEL, "d_arch": d_arch}, _info(n_classes, resolution), method)
+    assert _count(d) == expected
+
+
+@pytest.mark.parametrize(
+    "n_classes,resolution,expected",
+    [(10, 32, ROBGAN_G32), (143, 64, ROBGAN_G64), (143, 64, SNGAN_G64)],
+)
+def test_generator_parameter_count_equals_reference(n_classes, resolution, expected):
+    g = build_generator({**PAPER_MODEL, "d_arch": "resnet"}, _info(n_classes, resolution))
+    assert _count(g) == expected
+
+
+@pytest.mark.parametrize(
+    "config,methods_counts",
+    [
+        ("cifar10.yaml", {"sngan": SNGAN_D32, "robgan": ROBGAN_PREACT18, "advtrain": ROBGAN_PREACT18}),
+        ("imagenet143.yaml", {"sngan": SNGAN_D64, "robgan": ROBGAN_D64, "advtrain": ROBGAN_D64}),
+    ],
+)
+def test_paper_configs_build_the_reference_models(config, methods_counts):
+    """The shipped paper configs' ``model.ndf`` (= the authors' ``ch``) yields the reference widths:
+    ndf = 64 is SN-GAN's CIFAR ``ch = 128`` at 32 px and ``ch = 64`` at 64 px."""
+    from pathlib import Path
+
+    from robgan.config import load_config
+    from robgan.data import dataset_info
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "config" / config)
+    info = dataset_info(cfg["data"])
+    for method, expected in methods_counts.items():
+        assert _count(build_discriminator(cfg["model"], info, method)) == expected, method
+    g_expected = ROBGAN_G32 if info.resolution == 32 else ROBGAN_G64
+    assert _count(build_generator(cfg["model"], info)) == g_expected
+
+
+def test_mean_pooling_is_the_sum_over_the_map_size_and_only_for_ac_discriminators():
+    from robgan.models.discriminator import ResNetDiscriminator
+    from robgan.models.factory import build_discriminator
+
+    torch.manual_seed(0)
+    d_sum = ResNetDiscriminator(10, ndf=4, resolution=32, channels=1)
+    d_mean = ResNetDiscriminator(10, ndf=4, resolution=32, channels=1, pool="mean")
+    d_mean.load_state_dict(d_sum.state_dict())
+    x = torch.rand(3, 1, 32, 32)
+    torch.testing.assert_close(d_mean.features(x) * 64, d_sum.features(x), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="model.d_pool"):
+        ResNetDiscriminator(10, ndf=4, resolution=32, channels=1, pool="max")
+
+    class Info:
+        n_classes, channels, resolution = 10, 1, 32
+
+    cfg = {"ndf": 4, "d_arch": "resnet", "d_pool": "mean"}
+    assert build_discriminator(cfg, Info, "robgan").pool == "mean"
+    assert build_discriminator(cfg, Info, "advtrain").pool == "mean"
+    assert build_discriminator(cfg, Info, "sngan").pool == "sum"      # spectral norm: the reference's sum
+    assert build_discriminator({"ndf": 4, "d_arch": "resnet"}, Info, "robgan").pool == "sum"

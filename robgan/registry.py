@@ -1,0 +1,245 @@
+"""The one list of what the suite trains and evaluates: methods, run labels, and their budgets.
+
+Torch-free (it is read by the Snakefile, the config checks and the report as well as by training), so
+every other module takes its method and label lists from here instead of re-typing them.
+
+Vocabulary (docs/architecture.md):
+
+- a **method** is what ``robgan train --method`` runs (one step function in ``robgan.training``);
+- a **label** names a run in results and tables: the method, except fine-tuning with λ = 0, which is
+  labelled ``robgan_ft_nofake`` (the "no fake data" ablation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "EVALUATIONS",
+    "FIGURES",
+    "FIGURE_FORMATS",
+    "LABELS",
+    "METHODS",
+    "TABLES",
+    "TABLE_FORMATS",
+    "Evaluation",
+    "Label",
+    "MethodInfo",
+    "classifier_labels",
+    "evaluation_labels",
+    "experiment_labels",
+    "finetune_label",
+    "finetune_labels",
+    "generator_labels",
+    "label_info",
+    "method_info",
+    "training_budget",
+]
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """A training method.
+
+    Attributes:
+        name: the ``--method`` value.
+        section: the config section holding its budget and optimiser (``train``, ``advtrain``,
+            ``finetune``).
+        has_generator: the run yields a generator (IS/FID, sample grids).
+        has_classifier: the run yields a classifier (an AC discriminator's class head).
+        d_head: the discriminator head, ``"ac"`` (real/fake + class logits) or ``"projection"``.
+        spectral_norm: the discriminator is spectrally normalised (the SN-GAN baseline).
+        from_run: the method starts from another method's run (fine-tuning starts from ``robgan``).
+    """
+
+    name: str
+    section: str
+    has_generator: bool
+    has_classifier: bool
+    d_head: str = "ac"
+    spectral_norm: bool = False
+    from_run: str | None = None
+
+
+# Table order: classifiers first (the paper's robustness tables), then the generator-only baseline.
+METHODS: dict[str, MethodInfo] = {
+    m.name: m
+    for m in (
+        MethodInfo("advtrain", "advtrain", has_generator=False, has_classifier=True),
+        MethodInfo("robgan", "train", has_generator=True, has_classifier=True),
+        MethodInfo("robgan_ft", "finetune", has_generator=False, has_classifier=True, from_run="robgan"),
+        MethodInfo("acgan", "train", has_generator=True, has_classifier=True),
+        MethodInfo("acgan_newloss", "train", has_generator=True, has_classifier=True),
+        MethodInfo("robgan_oldloss", "train", has_generator=True, has_classifier=True),
+        MethodInfo("sngan", "train", has_generator=True, has_classifier=False, d_head="projection",
+                   spectral_norm=True),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Label:
+    """A run label: the method it runs and, for fine-tuning, whether λ > 0."""
+
+    name: str
+    method: str
+    fake_data: bool | None = None   # fine-tuning only: λ > 0
+
+    @property
+    def info(self) -> MethodInfo:
+        return METHODS[self.method]
+
+
+# Display order of labels in every table and figure.
+LABELS: dict[str, Label] = {
+    lb.name: lb
+    for lb in (
+        Label("advtrain", "advtrain"),
+        Label("robgan", "robgan"),
+        Label("robgan_ft", "robgan_ft", fake_data=True),
+        Label("robgan_ft_nofake", "robgan_ft", fake_data=False),
+        Label("acgan", "acgan"),
+        Label("acgan_newloss", "acgan_newloss"),
+        Label("robgan_oldloss", "robgan_oldloss"),
+        Label("sngan", "sngan"),
+    )
+}
+
+
+def method_info(name: str) -> MethodInfo:
+    """The :class:`MethodInfo` of ``name``; ``ValueError`` naming the choices otherwise."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown method {name!r} (--method / methods): choose one of {', '.join(METHODS)}") from None
+
+
+def label_info(name: str) -> Label:
+    """The :class:`Label` of ``name``; ``ValueError`` naming the choices otherwise."""
+    try:
+        return LABELS[name]
+    except KeyError:
+        raise ValueError(f"unknown run label {name!r}: choose one of {', '.join(LABELS)}") from None
+
+
+def finetune_label(lam: float) -> str:
+    """Label of a fine-tuning run with fake-data weight ``lam`` (≥ 0): ``robgan_ft`` or ``robgan_ft_nofake``."""
+    lam = float(lam)
+    if lam < 0:
+        raise ValueError(f"finetune lambda must be >= 0, got {lam}")
+    return "robgan_ft" if lam > 0 else "robgan_ft_nofake"
+
+
+def finetune_labels(lambdas: Iterable[float]) -> dict[str, float]:
+    """``{label: λ}`` of the fine-tuning runs made from every ``robgan`` run.
+
+    Raises ``ValueError`` naming ``finetune_lambdas`` when two values map to the same label (at most one
+    λ > 0 and one λ = 0 are allowed: each label is one run directory per seed).
+    """
+    lambdas = list(lambdas)
+    out: dict[str, float] = {}
+    for lam in lambdas:
+        label = finetune_label(lam)
+        if label in out:
+            raise ValueError(
+                f"finetune_lambdas {lambdas}: at most one value > 0 (robgan_ft) and one 0 (robgan_ft_nofake) "
+                "are allowed; fix finetune_lambdas in your config (e.g. [0.3, 0.0])."
+            )
+        out[label] = float(lam)
+    return out
+
+
+def experiment_labels(cfg: Mapping[str, Any]) -> list[str]:
+    """Every run label an experiment config produces, in display order."""
+    methods = [m for m in cfg.get("methods", []) if m != "robgan_ft"]
+    labels = set(methods)
+    if "robgan" in labels:
+        labels |= set(finetune_labels(cfg.get("finetune_lambdas", [])))
+    return [lb for lb in LABELS if lb in labels]
+
+
+def classifier_labels(labels: Sequence[str] | None = None) -> list[str]:
+    """The labels (all, or those of ``labels``) whose run yields a classifier, in display order."""
+    keep = set(LABELS if labels is None else labels)
+    return [lb for lb, info in LABELS.items() if lb in keep and info.info.has_classifier]
+
+
+def generator_labels(labels: Sequence[str] | None = None) -> list[str]:
+    """The labels (all, or those of ``labels``) whose run yields a generator, in display order."""
+    keep = set(LABELS if labels is None else labels)
+    return [lb for lb, info in LABELS.items() if lb in keep and info.info.has_generator]
+
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """An evaluation kind (``robgan eval <name>``, ``records/<name>/``) and the runs it applies to.
+
+    Attributes:
+        name: the kind.
+        needs: ``"classifier"`` or ``"generator"``: it applies to the labels whose run yields one.
+        only: when set, it applies to just these labels (of those that have what it needs).
+    """
+
+    name: str
+    needs: str
+    only: tuple[str, ...] | None = None
+
+
+EVALUATIONS: dict[str, Evaluation] = {
+    e.name: e
+    for e in (
+        Evaluation("pgd", "classifier"),
+        Evaluation("autoattack", "classifier"),
+        # the train/test robustness gap is the paper's comparison of adversarial training with Rob-GAN
+        # (figure robustness_gap): the AC-GAN ablations are not measured
+        Evaluation("gap", "classifier", only=("advtrain", "robgan", "robgan_ft", "robgan_ft_nofake")),
+        Evaluation("lipschitz", "classifier"),
+        Evaluation("fidelity", "generator"),
+    )
+}
+
+
+def evaluation_labels(kind: str, labels: Sequence[str] | None = None) -> list[str]:
+    """The labels (all, or those of ``labels``) that evaluation ``kind`` applies to, in display order."""
+    try:
+        ev = EVALUATIONS[kind]
+    except KeyError:
+        raise ValueError(f"unknown evaluation {kind!r}: choose one of {', '.join(EVALUATIONS)}") from None
+    have = classifier_labels(labels) if ev.needs == "classifier" else generator_labels(labels)
+    return [lb for lb in have if ev.only is None or lb in ev.only]
+
+
+# What `robgan report` writes: tables/<name>.{csv,md,tex}; figures/<name>.{png,pdf} and one
+# figures/samples_<label>.{png,pdf} per generator label.
+TABLES = ("robust_accuracy", "robust_accuracy_strong", "autoattack", "generation", "ablation")
+TABLE_FORMATS = ("csv", "md", "tex")
+FIGURES = ("is_vs_time", "is_vs_iter", "fid_vs_time", "fid_vs_iter", "accuracy_vs_eps", "robustness_gap",
+           "lipschitz")
+FIGURE_FORMATS = ("png", "pdf")
+
+def training_budget(cfg: Mapping[str, Any], label: str) -> dict[str, int]:
+    """What a label's classifier / discriminator was trained with, from an experiment config.
+
+    Returns ``{"d_updates": int, "real_images": int}``: optimiser steps of the discriminator (or
+    classifier) and real training images it saw, over its whole history — a fine-tuned classifier
+    counts its ``robgan`` co-training too. GAN methods make ``train.n_dis`` D updates of
+    ``train.batch_size`` real images per iteration.
+    """
+    info = label_info(label).info
+
+    def gan() -> dict[str, int]:
+        t = cfg["train"]
+        n = int(t["iterations"]) * int(t.get("n_dis", 1))
+        return {"d_updates": n, "real_images": n * int(t["batch_size"])}
+
+    if info.section == "train":
+        return gan()
+    sec = cfg[info.section]
+    own = {"d_updates": int(sec["iterations"]), "real_images": int(sec["iterations"]) * int(sec["batch_size"])}
+    if info.from_run is not None:
+        base = gan()
+        return {k: base[k] + own[k] for k in own}
+    return own
