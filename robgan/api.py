@@ -4,6 +4,9 @@
 >>> logits = clf(images)            # images float in [0,1], (N,C,H,W) -> (N, n_classes)
 >>> g = robgan.load_generator("results/quick/runs/robgan/seed0")
 >>> x = g(torch.randn(8, g.z_dim), torch.arange(8) % g.n_classes)   # (8,C,H,W) in [0,1]
+
+A generator samples with the batch-norm statistics of its run's ``model.g_sample_bn`` (``batch``: those
+of each batch it generates, as the authors' code; ``running``: eval mode); ``g.g_sample_bn`` says which.
 """
 
 from __future__ import annotations
@@ -42,6 +45,14 @@ class Run:
     @property
     def seed(self) -> int:
         return int(self.config["run"]["seed"])
+
+    @property
+    def g_sample_bn(self) -> str:
+        """The run's ``model.g_sample_bn`` (the schema default for runs that predate the field)."""
+        from robgan.config import load_schema
+
+        return (self.config["model"].get("g_sample_bn")
+                or load_schema()["properties"]["model"]["properties"]["g_sample_bn"]["default"])
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -103,22 +114,33 @@ def load_classifier(run_dir: str | Path, device: str | torch.device = "cpu",
 
 
 class _Sampler(nn.Module):
-    """Wraps a generator with its latent size and class count for convenience."""
+    """Wraps a generator with its latent size, class count and BN sampling mode (``g_sample_bn``)."""
 
-    def __init__(self, g: nn.Module, z_dim: int, n_classes: int):
+    def __init__(self, g: nn.Module, z_dim: int, n_classes: int, g_sample_bn: str):
         super().__init__()
-        self.g, self.z_dim, self.n_classes = g, z_dim, n_classes
+        from robgan.training.sampling import G_SAMPLE_BN_MODES
+
+        if g_sample_bn not in G_SAMPLE_BN_MODES:
+            raise ValueError(f"g_sample_bn must be one of {', '.join(G_SAMPLE_BN_MODES)}, got {g_sample_bn!r}")
+        self.g, self.z_dim, self.n_classes, self.g_sample_bn = g, z_dim, n_classes, g_sample_bn
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.g(z, y)
+        from robgan.training.sampling import bn_statistics
+
+        with bn_statistics(self.g, self.g_sample_bn):
+            return self.g(z, y)
 
 
 def load_generator(run_dir: str | Path, device: str | torch.device = "cpu",
-                   checkpoint: str | Path | None = None) -> nn.Module:
-    """The run's generator in eval mode: ``(z (N, z_dim), y (N,)) → images [0,1] (N,C,H,W)``.
+                   checkpoint: str | Path | None = None, *, g_sample_bn: str | None = None) -> nn.Module:
+    """The run's generator: ``(z (N, z_dim), y (N,)) → images [0,1] (N,C,H,W)``, with no graph needed.
 
-    The returned module has ``z_dim`` and ``n_classes`` attributes. Raises ``RunError`` for runs
-    without a generator (``advtrain``).
+    ``g_sample_bn``: how its batch norm normalises, ``"batch"`` (statistics of each generated batch,
+    the authors' sampling: an image then depends on its batch) or ``"running"`` (eval mode); None =
+    the run's ``model.g_sample_bn`` (the schema default for runs that predate the field). Either way
+    the running statistics are never updated. The returned module (eval mode) has ``z_dim``,
+    ``n_classes`` and ``g_sample_bn`` attributes. Raises ``RunError`` for runs without a generator
+    (``advtrain``).
     """
     from robgan.data import dataset_info
     from robgan.models import build_generator
@@ -131,7 +153,8 @@ def load_generator(run_dir: str | Path, device: str | torch.device = "cpu",
     info = dataset_info(run.config["data"])
     g = build_generator(run.config["model"], info)
     g.load_state_dict(state["generator"])
-    return _Sampler(g, int(run.config["model"]["z_dim"]), info.n_classes).to(device).eval()
+    return _Sampler(g, int(run.config["model"]["z_dim"]), info.n_classes,
+                    g_sample_bn or run.g_sample_bn).to(device).eval()
 
 
 def snapshots(run_dir: str | Path) -> list[Path]:

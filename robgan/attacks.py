@@ -156,7 +156,7 @@ def pgd_discriminator_real(
     generator: torch.Generator | None = None,
     train_mode: bool | None = None,
 ) -> torch.Tensor:
-    """Co-training attacker (SPEC §4): PGD maximising D's full loss on real images (both heads)."""
+    """Co-training attacker: PGD maximising D's full loss on real images (both heads)."""
     def objective(xa: torch.Tensor) -> torch.Tensor:
         s, c = d(xa)
         return losses.d_full_loss_real_per_example(s.float(), c.float(), y)

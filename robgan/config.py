@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from robgan.registry import experiment_labels, finetune_labels, training_budget
+
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 CONFIG_SCHEMA = SCHEMA_DIR / "config.schema.yaml"
 
@@ -58,10 +60,14 @@ def _field(path: Iterable[Any]) -> str:
 def validate(cfg: dict, schema: dict | None = None, fill_defaults: bool = True) -> dict:
     """Validate ``cfg`` against the config schema and return a copy with every default filled in.
 
+    With the config schema (``schema`` None) and defaults filled, the rules across fields of
+    :func:`check_consistency` are checked too.
+
     Raises:
         ConfigError: naming the first offending dotted field (e.g. ``train.batch_size``), the
             problem, and where the allowed values are documented.
     """
+    check = fill_defaults and schema is None  # the rules across fields need the config schema's defaults
     schema = schema if schema is not None else load_schema()
     out = copy.deepcopy(dict(cfg))
     validator = _defaulting_validator(schema) if fill_defaults else None
@@ -82,7 +88,113 @@ def validate(cfg: dict, schema: dict | None = None, fill_defaults: bool = True) 
             msg = f"config error at '{field}': {err.message}."
         raise ConfigError(f"{msg} Fix the value in your config file or with --set {field}=...; "
                           f"every field is documented in {CONFIG_SCHEMA.name}.")
+    if check:
+        check_consistency(out)
     return out
+
+
+# --------------------------------------------------------------------------- rules across fields
+# What a JSON schema cannot say (products of fields, rules across sections); checked by `validate`
+# after the schema, so every entry point (CLI, API, tests) refuses the same configs.
+
+# Relative tolerance of "steps × step size reaches eps" (float rounding of eps / steps × steps).
+REACH_RTOL = 1e-6
+
+# Sections whose PGD attack is configured by attack_steps / attack_step_size. Fine-tuning's attack
+# takes steps of eps / attack_steps (see `section_attack`), so it reaches eps by construction.
+_STEP_SIZE_SECTIONS = ("train", "advtrain")
+
+
+def method_section_view(cfg: Mapping, method: str) -> dict[str, Any]:
+    """The config section ``method`` trains with, its ``train.method_overrides`` entry applied (GAN methods
+    only; the overrides key itself is dropped). Other methods get their section unchanged."""
+    sec = dict(cfg[method_section(method)])
+    overrides = sec.pop("method_overrides", None) or {}
+    if method_section(method) == "train":
+        sec.update(overrides.get(method) or {})
+    return sec
+
+
+def section_attack(cfg: Mapping, section: str) -> dict[str, Any]:
+    """The training PGD attack that config section ``section`` (``train``, ``advtrain``, ``finetune``)
+    of a resolved config ``cfg`` describes: ``{"eps", "step_size", "steps", "random_start"}``, in
+    [0,1] pixel units; the one definition the training context builds its threat model from.
+
+    ``train`` / ``advtrain``: ``attack_steps`` steps of ``attack_step_size``. ``finetune``: the
+    authors' ``max(1, attack_steps)`` steps of ``eps / attack_steps``, so steps × step size = eps.
+    """
+    s = cfg[section]
+    eps = float(s["eps"])
+    if section == "finetune":
+        steps = max(1, int(s["attack_steps"]))
+        step = (1.0 / steps) * eps  # as ThreatModel.fractional computes it (bit-identical runs)
+    else:
+        steps, step = int(s["attack_steps"]), float(s["attack_step_size"])
+    return {"eps": eps, "step_size": step, "steps": steps, "random_start": bool(s["attack_random_start"])}
+
+
+def attack_reaches_eps(attack: Mapping) -> bool:
+    """Whether PGD with ``attack`` (:func:`section_attack`) can move a pixel the full eps: eps is 0,
+    or it starts uniformly in the ball, or steps × step size >= eps (to :data:`REACH_RTOL`)."""
+    eps = float(attack["eps"])
+    return (eps == 0.0 or bool(attack["random_start"])
+            or int(attack["steps"]) * float(attack["step_size"]) >= eps * (1.0 - REACH_RTOL))
+
+
+def _error(field: str, msg: str) -> ConfigError:
+    return ConfigError(f"config error at '{field}': {msg} Every field is documented in {CONFIG_SCHEMA.name}.")
+
+
+def check_consistency(cfg: Mapping) -> None:
+    """Rules across fields of a resolved config (defaults filled); ``ConfigError`` naming the field
+    and the fix on the first violation:
+
+    - ``finetune_lambdas``: at most one value > 0 and one 0 (:func:`robgan.registry.finetune_labels`);
+    - every training attack reaches eps: ``attack_steps × attack_step_size >= eps`` unless it starts
+      at a random point of the ball; ``<section>.attack_allow_unreachable: true`` keeps a weaker
+      attack on purpose (the authors' own co-training attack in ``config/cifar10.yaml``);
+    - when an experiment trains both ``advtrain`` and a fine-tuned ``robgan``, the adversarial-training
+      baseline gets at least as many classifier updates as Rob-GAN co-training + fine-tuning
+      (:func:`robgan.registry.training_budget`), unless ``advtrain.allow_smaller_budget: true``.
+    """
+    try:
+        finetune_labels(cfg["finetune_lambdas"])
+    except ValueError as exc:
+        raise _error("finetune_lambdas", str(exc)) from None
+
+    for section in _STEP_SIZE_SECTIONS:
+        attack = section_attack(cfg, section)
+        if attack_reaches_eps(attack) or cfg[section]["attack_allow_unreachable"]:
+            continue
+        steps, step, eps = attack["steps"], attack["step_size"], attack["eps"]
+        if steps > 0:
+            field, fix = f"{section}.attack_step_size", f"--set {section}.attack_step_size={2.5 * eps / steps:.6g}"
+        else:
+            field, fix = f"{section}.attack_steps", (f"--set {section}.attack_steps=5 --set "
+                                                     f"{section}.attack_step_size={2.5 * eps / 5:.6g}")
+        raise _error(
+            field,
+            f"the {section} attack cannot reach eps: attack_steps × attack_step_size = {steps} × {step:g} = "
+            f"{steps * step:g} < {section}.eps = {eps:g}, and {section}.attack_random_start is false. Fix: "
+            f"{fix} (2.5·eps/attack_steps per step, Madry et al.'s rule) or --set "
+            f"{section}.attack_random_start=true; or --set {section}.attack_allow_unreachable=true to keep "
+            f"this attack on purpose (recorded in every run's config and manifest).")
+
+    labels = experiment_labels(cfg)
+    ft = [lb for lb in labels if lb.startswith("robgan_ft")]
+    if "advtrain" in labels and ft and not cfg["advtrain"]["allow_smaller_budget"]:
+        adv, rob = training_budget(cfg, "advtrain"), training_budget(cfg, ft[0])
+        if adv["d_updates"] < rob["d_updates"]:
+            t = cfg["train"]
+            same_images = -(-rob["real_images"] // int(cfg["advtrain"]["batch_size"]))
+            raise _error(
+                "advtrain.iterations",
+                f"the adversarial-training baseline would train {adv['d_updates']} classifier updates, fewer than "
+                f"Rob-GAN's co-training + fine-tuning ({rob['d_updates']} = train.iterations {t['iterations']} × "
+                f"train.n_dis {t['n_dis']} + finetune.iterations {cfg['finetune']['iterations']}). Fix: --set "
+                f"advtrain.iterations={max(rob['d_updates'], same_images)} (at least {rob['d_updates']}; "
+                f"{same_images} also matches its {rob['real_images']} real images), or --set "
+                f"advtrain.allow_smaller_budget=true to allow a smaller baseline on purpose (smoke tests).")
 
 
 class _OverrideLoader(yaml.SafeLoader):
@@ -158,6 +270,21 @@ DATA_LOCATION_KEYS = ("root", "download", "cache_dir")
 METHOD_SECTIONS = ("train", "advtrain", "finetune")
 
 
+# Switches that only let validation accept a configuration; they never change what a run computes.
+PERMISSION_KEYS = {"train": ("attack_allow_unreachable",),
+                   "advtrain": ("attack_allow_unreachable", "allow_smaller_budget")}
+
+# How G's batch norm normalises when G makes samples (model.g_sample_bn): it changes the fakes of
+# fine-tuning (robgan_ft), so it is part of that run's hash; for every other method it only changes
+# evaluation (IS/FID, sample grids), so editing it must not invalidate their runs.
+SAMPLING_KEYS = ("g_sample_bn",)
+# Bumped whenever the model code changes what a config builds (2: the reference discriminators,
+# docs/architecture.md): a run directory trained by other model code is then refused on resume
+# instead of failing to load its checkpoint.
+ARCHITECTURE_VERSION = 2
+SAMPLING_METHODS = ("robgan_ft",)
+
+
 def method_section(method: str) -> str:
     return {"advtrain": "advtrain", "robgan_ft": "finetune"}.get(method, "train")
 
@@ -166,7 +293,9 @@ def training_view(cfg: Mapping, method: str | None = None) -> dict:
     """The part of a config that determines a training run (what a run directory's hash covers).
 
     ``method`` (default: ``cfg["run"]["method"]`` when present) drops the budget sections of the
-    other methods, so that editing ``finetune.lam`` does not invalidate an ``sngan`` run.
+    other methods, so that editing ``finetune.lam`` does not invalidate an ``sngan`` run, and
+    ``model.g_sample_bn`` except for fine-tuning (:data:`SAMPLING_KEYS`); without a method the view
+    keeps it. :data:`PERMISSION_KEYS` are never part of it.
     """
     method = method or (cfg.get("run") or {}).get("method")
     drop = set(NON_TRAINING_KEYS)
@@ -175,6 +304,15 @@ def training_view(cfg: Mapping, method: str | None = None) -> dict:
     view = {k: v for k, v in cfg.items() if k not in drop}
     if isinstance(view.get("data"), Mapping):  # where the data lives does not change the run
         view["data"] = {k: v for k, v in view["data"].items() if k not in DATA_LOCATION_KEYS}
+    for section, keys in PERMISSION_KEYS.items():
+        if isinstance(view.get(section), Mapping):
+            view[section] = {k: v for k, v in view[section].items() if k not in keys}
+    if method and method not in SAMPLING_METHODS and isinstance(view.get("model"), Mapping):
+        view["model"] = {k: v for k, v in view["model"].items() if k not in SAMPLING_KEYS}
+    if method and method_section(method) == "train" and isinstance(view.get("train"), Mapping):
+        # a method's own optimiser overrides belong to its run, the others' do not
+        view["train"] = method_section_view(view, method)
+    view["architecture_version"] = ARCHITECTURE_VERSION
     return view
 
 

@@ -1,6 +1,6 @@
 """Loss functions: pure functions of logits (no modules, no state).
 
-Notation (SPEC §3): ``s`` is D's real/fake logit, shape (N,); ``c`` its class logits, shape (N, K);
+Notation: ``s`` is D's real/fake logit, shape (N,); ``c`` its class logits, shape (N, K);
 ``y`` int64 labels (N,). Every function returns a scalar (batch mean) unless it says otherwise.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import torch
 import torch.nn.functional as F
 
-# Weights of Rob-GAN's modified loss in the authors' code (SPEC §3).
+# Weights of Rob-GAN's modified loss in the authors' code.
 NEW_LOSS_WEIGHTS: Mapping[str, float] = {
     "d_real_adv": 0.5, "d_class_adv": 0.5, "d_fake": 1.0, "g_adv": 0.5, "g_class": 0.5,
 }

@@ -14,6 +14,7 @@ TINY = [
     "model.ngf=8", "model.ndf=8", "model.z_dim=16",
     "train.iterations=20", "train.batch_size=16",
     "advtrain.iterations=20", "advtrain.batch_size=16",
+    "advtrain.allow_smaller_budget=true",  # fewer advtrain updates than robgan + fine-tuning: tests only
     "finetune.iterations=20", "finetune.batch_size=16", "finetune.schedule.milestones=[10]",
     "log_every=5", "checkpoint_every=10", "snapshot_every=10",
     "threads=1",

@@ -9,16 +9,21 @@ import pytest
 import yaml
 
 from robgan.config import (
+    ARCHITECTURE_VERSION,
     NON_TRAINING_KEYS,
     ConfigError,
     apply_overrides,
+    attack_reaches_eps,
     config_hash,
     load_config,
+    method_section_view,
     parse_override,
+    section_attack,
     training_hash,
     training_view,
     validate,
 )
+from robgan.registry import training_budget
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG_FILES = {
@@ -64,11 +69,11 @@ def test_paper_configs_keep_their_values():
 
 
 def test_defaults_filled(quick):
-    # The authors' new-loss weights (SPEC §3).
+    # The authors' new-loss weights.
     assert quick["train"]["loss_weights"] == {
         "d_real_adv": 0.5, "d_class_adv": 0.5, "d_fake": 1.0, "g_adv": 0.5, "g_class": 0.5,
     }
-    # The paper's evaluation protocol (SPEC §4): 20 steps of eps/5, no random start, no restarts.
+    # The paper's evaluation protocol: 20 steps of eps/5, no random start, no restarts.
     assert quick["eval"]["pgd"]["paper"] == {
         "steps": 20, "step_fraction": 0.2, "restarts": 1, "random_start": False,
     }
@@ -305,6 +310,166 @@ def test_training_hash_covers_training_keys(quick, override):
 def test_training_view_drops_exactly_the_non_training_keys(quick):
     view = training_view(quick)
     assert set(NON_TRAINING_KEYS) == {"eval", "seeds", "methods", "finetune_lambdas", "device", "threads"}
-    assert set(view) == set(quick) - set(NON_TRAINING_KEYS)
+    assert set(view) == set(quick) - set(NON_TRAINING_KEYS) | {"architecture_version"}
+    assert view["architecture_version"] == ARCHITECTURE_VERSION
     assert training_hash(quick) == config_hash(view)
     assert "train" in view and "model" in view and "data" in view
+
+
+# --------------------------------------------------------------------------- rules across fields
+
+
+@pytest.mark.parametrize("field, overrides, fix", [
+    ("train.attack_step_size", ["train.attack_step_size=0.03"],                   # 3 x 0.03 = 0.09 < 0.1
+     "--set train.attack_step_size=0.0833333"),                                   # 2.5 eps / 3 steps
+    ("train.attack_steps", ["train.attack_steps=0"],                              # no step at all
+     "--set train.attack_steps=5 --set train.attack_step_size=0.05"),
+    ("advtrain.attack_step_size", ["advtrain.attack_random_start=false", "advtrain.attack_step_size=0.02"],
+     "--set advtrain.attack_step_size=0.0833333"),
+])
+def test_unreachable_attack_is_refused_naming_the_field_and_the_fix(field, overrides, fix):
+    section = field.split(".")[0]
+    with pytest.raises(ConfigError) as info:
+        load_config(REPO / "config" / "config.yaml", overrides)
+    msg = str(info.value)
+    assert msg.startswith(f"config error at '{field}':") and "cannot reach eps" in msg and fix in msg
+    assert f"{section}.attack_random_start=true" in msg and f"{section}.attack_allow_unreachable=true" in msg
+    # the documented switch keeps it on purpose; a random start reaches eps on its own
+    load_config(REPO / "config" / "config.yaml", [*overrides, f"{section}.attack_allow_unreachable=true"])
+    load_config(REPO / "config" / "config.yaml", [*overrides, f"{section}.attack_random_start=true"])
+
+
+def test_attack_reach_boundary():
+    # exactly eps (up to float rounding) reaches it; a hair below does not
+    assert attack_reaches_eps({"eps": 0.1, "step_size": 0.1 / 3, "steps": 3, "random_start": False})
+    assert not attack_reaches_eps({"eps": 0.1, "step_size": 0.0333, "steps": 3, "random_start": False})
+    assert attack_reaches_eps({"eps": 0.1, "step_size": 0.0333, "steps": 3, "random_start": True})
+    assert attack_reaches_eps({"eps": 0.0, "step_size": 0.0, "steps": 0, "random_start": False})
+
+
+@pytest.mark.parametrize("steps", [0, 1, 3, 5, 7])
+def test_finetune_attack_takes_steps_of_eps_over_steps_and_reaches_eps(steps):
+    cfg = load_config(REPO / "config" / "cifar10.yaml", [f"finetune.attack_steps={steps}"])
+    a = section_attack(cfg, "finetune")
+    assert a["steps"] == max(1, steps)
+    assert a["step_size"] == pytest.approx(0.035 / max(1, steps), rel=1e-12)
+    assert a["steps"] * a["step_size"] == pytest.approx(0.035, rel=1e-12)
+    assert attack_reaches_eps(a) and a["random_start"] is False
+
+
+def test_the_authors_cifar10_coattack_is_kept_and_marked_unreachable():
+    c10 = load_config(REPO / "config" / "cifar10.yaml")
+    a = section_attack(c10, "train")
+    assert (a["steps"], a["step_size"], a["eps"]) == (5, pytest.approx(1 / 255, abs=1e-6), pytest.approx(0.035))
+    assert a["steps"] * a["step_size"] == pytest.approx(5 / 255, abs=1e-5)  # 0.0196 < eps 0.035
+    assert not attack_reaches_eps(a) and c10["train"]["attack_allow_unreachable"] is True
+    with pytest.raises(ConfigError, match="'train.attack_step_size'"):
+        load_config(REPO / "config" / "cifar10.yaml", ["train.attack_allow_unreachable=false"])
+    # the other shipped co-training attacks reach eps without the switch
+    for name in ("config.yaml", "imagenet143.yaml"):
+        cfg = load_config(REPO / "config" / name)
+        assert attack_reaches_eps(section_attack(cfg, "train")) and not cfg["train"]["attack_allow_unreachable"]
+
+
+@pytest.mark.parametrize("name", sorted(CONFIG_FILES))
+def test_shipped_advtrain_is_madry_with_at_least_robgans_budget(name):
+    cfg = load_config(REPO / "config" / name)
+    a = section_attack(cfg, "advtrain")
+    assert a["random_start"] is True and not cfg["advtrain"]["attack_allow_unreachable"]
+    assert a["eps"] == pytest.approx(cfg["train"]["eps"], rel=1e-12)  # the same eps as Rob-GAN's
+    assert a["steps"] * a["step_size"] == pytest.approx(2.5 * a["eps"], rel=1e-4)  # Madry: 2.5 eps in all
+    adv, ft = training_budget(cfg, "advtrain"), training_budget(cfg, "robgan_ft")
+    assert adv["d_updates"] >= ft["d_updates"] and adv["real_images"] >= ft["real_images"]
+    assert not cfg["advtrain"]["allow_smaller_budget"]
+
+
+def test_advtrain_budget_below_robgan_ft_is_refused_naming_the_fields():
+    # quick: Rob-GAN w/ FT = 400 x 1 co-training + 100 fine-tuning D updates
+    with pytest.raises(ConfigError) as info:
+        load_config(REPO / "config" / "config.yaml", ["advtrain.iterations=499"])
+    msg = str(info.value)
+    assert "'advtrain.iterations'" in msg and "499" in msg and "(500 = train.iterations 400" in msg
+    assert "train.n_dis 1 + finetune.iterations 100" in msg
+    assert "--set advtrain.iterations=600" in msg and "advtrain.allow_smaller_budget=true" in msg
+    for ok in (["advtrain.iterations=500"],
+               ["advtrain.iterations=10", "advtrain.allow_smaller_budget=true"],
+               ["advtrain.iterations=10", "methods=[sngan, advtrain]"],        # no robgan: nothing to match
+               ["advtrain.iterations=10", "finetune_lambdas=[]"]):            # no fine-tuning run
+        assert load_config(REPO / "config" / "config.yaml", ok)["advtrain"]["iterations"] in (500, 10)
+    # n_dis counts: 1 generator iteration x 5 D updates + 1 fine-tuning update = 6 > 5
+    with pytest.raises(ConfigError) as info:
+        load_config({"experiment": "x", "train": {"iterations": 1}, "finetune": {"iterations": 1},
+                     "advtrain": {"iterations": 5}})
+    assert "(6 = train.iterations 1 × train.n_dis 5 + finetune.iterations 1)" in str(info.value)
+    assert "--set advtrain.iterations=7 (at least 6; 7 also matches its 448 real images)" in str(info.value)
+    assert training_budget(load_config({"experiment": "x"}), "advtrain")["d_updates"] == 7000
+
+
+@pytest.mark.parametrize("lambdas", ["[0.3, 0.5]", "[0.0, 0.0]", "[0.3, 0.0, 0.8]"])
+def test_duplicate_finetune_labels_are_refused_in_one_line(lambdas):
+    with pytest.raises(ConfigError) as info:
+        load_config(REPO / "config" / "config.yaml", [f"finetune_lambdas={lambdas}"])
+    msg = str(info.value)
+    assert msg.startswith("config error at 'finetune_lambdas':") and "at most one value > 0" in msg
+    assert "\n" not in msg
+
+
+def test_robgan_config_command_refuses_two_positive_lambdas(capsys):
+    from robgan.cli import main
+
+    assert main(["config", "--config", str(REPO / "config" / "config.yaml"), "--set",
+                 "finetune_lambdas=[0.3,0.5]"]) != 0
+    assert main(["config", "--config", str(REPO / "config" / "config.yaml"), "--set",
+                 "finetune_lambdas=[0.5]"]) == 0
+
+
+# --------------------------------------------------------------------------- generator sampling mode
+
+
+def test_g_sample_bn_is_batch_and_explicit_in_every_shipped_config():
+    assert load_config({"experiment": "x"})["model"]["g_sample_bn"] == "batch"
+    for name in CONFIG_FILES:
+        raw = yaml.safe_load((REPO / "config" / name).read_text())
+        assert raw["model"]["g_sample_bn"] == "batch", name
+    with pytest.raises(ConfigError, match="'model.g_sample_bn'"):
+        load_config({"experiment": "x", "model": {"g_sample_bn": "eval"}})
+
+
+def test_g_sample_bn_is_in_the_training_hash_of_fine_tuning_only(quick):
+    running = load_config(REPO / "config" / "config.yaml", ["model.g_sample_bn=running"])
+    assert training_hash(running, "robgan_ft") != training_hash(quick, "robgan_ft")
+    for method in ("robgan", "sngan", "acgan", "advtrain"):
+        assert training_hash(running, method) == training_hash(quick, method), method
+    assert "g_sample_bn" not in training_view(quick, "robgan")["model"]
+    assert training_view(quick, "robgan_ft")["model"]["g_sample_bn"] == "batch"
+
+
+@pytest.mark.parametrize("override", [
+    "train.attack_allow_unreachable=true", "advtrain.attack_allow_unreachable=true",
+    "advtrain.allow_smaller_budget=true",
+])
+def test_permission_switches_are_not_in_any_training_hash(quick, override):
+    changed = load_config(REPO / "config" / "config.yaml", [override])
+    assert changed != quick
+    for method in (None, "robgan", "advtrain", "robgan_ft"):
+        assert training_hash(changed, method) == training_hash(quick, method), method
+
+
+# --------------------------------------------------------------------------- per-method optimiser
+
+
+def test_method_overrides_change_only_their_method(quick):
+    base = load_config(REPO / "config" / "config.yaml", ["train.method_overrides={}"])
+    assert quick["train"]["method_overrides"] == {"sngan": {"lr_d": 0.0002, "lr_g": 0.0002}}
+    assert method_section_view(quick, "sngan")["lr_d"] == 0.0002
+    assert method_section_view(quick, "robgan")["lr_d"] == quick["train"]["lr_d"] == 0.002
+    assert "method_overrides" not in method_section_view(quick, "robgan")
+    assert training_hash(quick, "robgan") == training_hash(base, "robgan")
+    assert training_hash(quick, "sngan") != training_hash(base, "sngan")
+
+
+def test_method_overrides_refuse_budgets_and_unknown_methods():
+    with pytest.raises(ConfigError, match="train.method_overrides"):
+        load_config(REPO / "config" / "config.yaml", ["train.method_overrides={sngan: {n_dis: 5}}"])
+    with pytest.raises(ConfigError, match="train.method_overrides"):
+        load_config(REPO / "config" / "config.yaml", ["train.method_overrides={advtrain: {lr_d: 0.1}}"])

@@ -87,7 +87,7 @@ def test_resets_optimizer_only_at_milestones_when_set():
 
 @pytest.mark.parametrize("total", [60, 23438])
 def test_finetune_stages_20_20_10_10(total):
-    # 60 epochs in stages 20/20/10/10 with lr / 10 per stage (SPEC §6).
+    # 60 epochs in stages 20/20/10/10 with lr / 10 per stage.
     e = total / 60
     ms = [round(20 * e), round(40 * e), round(50 * e)]
     sched = step(milestones=ms, factor=0.1)

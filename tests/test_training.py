@@ -3,7 +3,9 @@ stops on non-finite losses and checkpoints on SIGTERM."""
 
 from __future__ import annotations
 
+import copy
 import csv
+import logging
 import math
 import os
 import signal
@@ -16,11 +18,17 @@ import pytest
 import torch
 
 import robgan
+from robgan import attacks
 from robgan.cli import main as cli_main
 from robgan.config import load_config
+from robgan.models import ResNetGenerator
 from robgan.provenance import torch_load
 from robgan.training import METHODS, NonFiniteLossError, RunMismatchError, run_label, train_run
 from robgan.training import methods as methods_mod
+from robgan.training.context import Context
+from robgan.training.sampling import bn_statistics
+
+REPO = Path(__file__).resolve().parent.parent
 
 SCRATCH_METHODS = [m for m in METHODS if m != "robgan_ft"]
 
@@ -89,6 +97,11 @@ def test_training_changes_weights_and_is_seeded(tmp_path, default_config, tiny_o
     wa, wb, wc = (torch_load(p / "model.pt")["discriminator"] for p in (a, b, c))
     assert _state_equal(wa, wb)
     assert not _state_equal(wa, wc)
+    # the manifest records Madry's attack of the quick config: random start, 3 steps of 2.5 eps / 3
+    attack = robgan.load_run(a).manifest["attack"]
+    assert attack["random_start"] is True and attack["reaches_eps"] is True and attack["steps"] == 3
+    assert attack["eps"] == pytest.approx(0.1, abs=1e-12)
+    assert attack["reach"] == pytest.approx(0.25, abs=1e-5)
 
 
 def test_finetune_both_lambdas(robgan_run, tmp_path, default_config, tiny_overrides):
@@ -173,6 +186,149 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, default_
     assert not (out / "model.pt").exists()
     assert torch_load(out / "checkpoint.pt")["iteration"] == 10  # the last good one
     assert [int(r["iteration"]) for r in _log_rows(out)] == [5, 10]
+
+
+# ------------------------------------------------------------------------ training attacks reach eps
+
+
+def _spy_on_pgd_classifier(monkeypatch) -> list[tuple[torch.Tensor, torch.Tensor, attacks.ThreatModel]]:
+    """Record ``(x, x_adv, threat)`` of every ``pgd_classifier`` call a step makes (the real attack runs)."""
+    seen, real = [], attacks.pgd_classifier
+
+    def spy(model, x, y, threat, **kw):
+        x_adv = real(model, x, y, threat, **kw)
+        seen.append((x.detach().clone(), x_adv.detach().clone(), threat))
+        return x_adv
+
+    monkeypatch.setattr(methods_mod.attacks, "pgd_classifier", spy)
+    return seen
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "cifar10.yaml", "imagenet143.yaml"])
+def test_advtrain_attack_of_each_shipped_config_reaches_eps_on_a_real_batch(name, default_config, tiny_overrides,
+                                                                            monkeypatch):
+    """The advtrain step, with that config's attack settings, on an mnist5k batch at tiny width: some pixel
+    moves exactly eps (Madry: random start, steps x step size > eps), none moves more."""
+    adv = load_config(REPO / "config" / name)["advtrain"]
+    attack = [f"advtrain.{k}={adv[k]}" for k in ("eps", "attack_steps", "attack_step_size", "attack_random_start")]
+    cfg = _cfg(default_config, tiny_overrides, "advtrain", extra=attack)
+    ctx = Context(cfg, METHODS["advtrain"], torch.device("cpu"))
+    seen = _spy_on_pgd_classifier(monkeypatch)
+    METHODS["advtrain"].step(ctx)
+    ((x, x_adv, threat),) = seen
+    assert threat.eps == pytest.approx(adv["eps"], rel=1e-12)
+    assert threat.random_start and threat.steps * threat.step_size > threat.eps
+    delta = (x_adv - x).abs()
+    assert delta.max().item() == pytest.approx(adv["eps"], abs=1e-6)
+    assert x_adv.min().item() >= 0.0 and x_adv.max().item() <= 1.0
+
+
+def test_unreachable_coattack_is_run_as_configured_and_recorded(tmp_path, default_config, tiny_overrides, caplog):
+    """config/cifar10.yaml's co-training attack (5 x 1/255 < eps 0.035, no random start), kept on purpose:
+    the manifest and the log say that it cannot reach eps."""
+    c10 = load_config(REPO / "config" / "cifar10.yaml")["train"]
+    extra = ["train.iterations=2", *(f"train.{k}={c10[k]}" for k in ("eps", "attack_steps", "attack_step_size",
+                                                                       "attack_random_start",
+                                                                       "attack_allow_unreachable"))]
+    out = tmp_path / "robgan"
+    with caplog.at_level(logging.WARNING, logger="robgan.train"):
+        train_run(_cfg(default_config, tiny_overrides, "robgan", extra=extra), out, progress=False)
+    attack = robgan.load_run(out).manifest["attack"]
+    assert attack["reaches_eps"] is False and attack["random_start"] is False and attack["steps"] == 5
+    assert attack["reach"] == pytest.approx(5 * 0.003922, rel=1e-9) and attack["eps"] == pytest.approx(0.035)
+    assert "cannot reach eps" in caplog.text and "train.attack_allow_unreachable" in caplog.text
+    assert robgan.load_run(out).config["train"]["attack_allow_unreachable"] is True
+
+
+# ------------------------------------------------------------------------ generator sampling mode
+
+
+def _tiny_generator() -> ResNetGenerator:
+    """A tiny generator whose running statistics have left their initial values."""
+    torch.manual_seed(0)
+    g = ResNetGenerator(n_classes=3, z_dim=8, ngf=4, resolution=32, channels=1).train()
+    with torch.no_grad():
+        for _ in range(3):
+            g(torch.randn(16, 8) * 2 + 0.5, torch.randint(0, 3, (16,)))
+    return g.eval()
+
+
+def _bn_buffers(g) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in g.state_dict().items() if "running" in k or "num_batches" in k}
+
+
+def test_bn_statistics_batch_mode_normalises_per_batch_and_leaves_running_stats():
+    g = _tiny_generator()
+    before = _bn_buffers(g)
+    z, y = torch.randn(12, 8, generator=torch.Generator().manual_seed(1)), torch.arange(12) % 3
+    with torch.no_grad():
+        with bn_statistics(g, "batch"):
+            batch = g(z, y)
+            first4 = g(z[:4], y[:4])
+        with bn_statistics(g, "running"):
+            running = g(z, y)
+            running4 = g(z[:4], y[:4])
+        authors = copy.deepcopy(g).train()(z, y)  # train-mode BN, as the authors sample
+        plain_eval = g(z, y)
+    assert _state_equal(_bn_buffers(g), before)  # neither mode moved running_mean/var or num_batches_tracked
+    assert len(before) >= 6 and not g.training and not any(m.training for m in g.modules())
+    assert all(m.track_running_stats for m in g.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert torch.allclose(batch, authors, atol=1e-6, rtol=0)
+    assert torch.allclose(running, plain_eval, atol=1e-6, rtol=0)
+    assert (batch - running).abs().max().item() > 1e-3  # the two modes give different samples
+    assert (first4 - batch[:4]).abs().max().item() > 1e-4  # batch mode: an image depends on its batch
+    assert torch.allclose(running4, running[:4], atol=1e-6, rtol=0)  # running mode: it does not
+
+
+def test_bn_statistics_restores_modes_on_error_and_refuses_unknown_modes():
+    g = _tiny_generator().train()
+    with pytest.raises(RuntimeError, match="boom"):
+        with bn_statistics(g, "running"):
+            assert not any(m.training for m in g.modules() if isinstance(m, torch.nn.BatchNorm2d))
+            raise RuntimeError("boom")
+    assert all(m.training for m in g.modules())
+    with pytest.raises(ValueError, match="model.g_sample_bn"):
+        with bn_statistics(g, "eval"):
+            pass
+
+
+@pytest.mark.parametrize("mode", ["batch", "running"])
+def test_finetune_fakes_use_the_configured_bn_statistics(mode, robgan_run, default_config, tiny_overrides,
+                                                         monkeypatch):
+    cfg = _cfg(default_config, tiny_overrides, "robgan_ft", extra=[f"model.g_sample_bn={mode}"],
+               init_from=str(robgan_run))
+    ctx = Context(cfg, METHODS["robgan_ft"], torch.device("cpu"), robgan_run)
+    g = ctx.modules["G"]
+    before, latent = copy.deepcopy(g.state_dict()), ctx.latent_gen.get_state()
+    seen = _spy_on_pgd_classifier(monkeypatch)
+    METHODS["robgan_ft"].step(ctx)
+    assert len(seen) == 2  # attacked reals, then attacked fakes (lambda > 0)
+    fake = seen[1][0]
+    ctx.latent_gen.set_state(latent)
+    z, y = ctx.sample_latent(fake.shape[0])
+    with torch.no_grad():
+        authors = copy.deepcopy(g).train()(z, y)
+        running = copy.deepcopy(g).eval()(z, y)
+    expected, other = (authors, running) if mode == "batch" else (running, authors)
+    assert torch.allclose(fake, expected, atol=1e-5, rtol=0)
+    assert (fake - other).abs().max().item() > 1e-3
+    assert _state_equal(g.state_dict(), before) and not g.training  # frozen, running stats untouched
+
+
+def test_load_generator_samples_with_the_runs_bn_mode(robgan_run):
+    g = robgan.load_generator(robgan_run)
+    assert g.g_sample_bn == "batch" == robgan.load_run(robgan_run).config["model"]["g_sample_bn"]
+    r = robgan.load_generator(robgan_run, g_sample_bn="running")
+    z, y = torch.randn(16, g.z_dim, generator=torch.Generator().manual_seed(0)), torch.arange(16) % g.n_classes
+    with torch.no_grad():
+        xb, xr = g(z, y), r(z, y)
+        xb_again = g(z, y)
+    assert (xb - xr).abs().max().item() > 1e-3
+    assert torch.equal(xb, xb_again)  # batch statistics of the same batch: deterministic
+    assert _state_equal(g.g.state_dict(), torch_load(robgan_run / "model.pt")["generator"])
+    assert not g.training
+    with pytest.raises(ValueError, match="g_sample_bn"):
+        robgan.load_generator(robgan_run, g_sample_bn="eval")
 
 
 def _cli(out: Path, default_config, overrides) -> list[str]:

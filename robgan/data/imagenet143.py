@@ -32,7 +32,7 @@ from robgan.provenance import atomic_torch_save, atomic_write_json, torch_load, 
 
 #: Half-open range of 0-based ILSVRC2012 class indices (sorted wnids) kept: 151..293, 143 classes.
 IMAGENET143_CLASS_RANGE = (151, 294)
-#: Sizes of the subset reported for SN-GAN / Rob-GAN (SPEC §7), compared with what the builder finds.
+#: Sizes of the subset reported for SN-GAN / Rob-GAN, compared with what the builder finds.
 IMAGENET143_REFERENCE_TOTALS = {"train": 180_373, "val": 7_150}
 IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png")
 _CACHE_VERSION = 1

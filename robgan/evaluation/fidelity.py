@@ -143,9 +143,16 @@ def generate_images(
     seed: int,
     batch_size: int,
     device: str | torch.device = "cpu",
+    full_batches: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw ``n`` samples: class labels uniform over ``[0, n_classes)`` and ``z ~ N(0, I)``, both from one
-    CPU generator seeded with ``seed`` (identical on every device and for every batch size).
+    CPU generator seeded with ``seed`` (the same latents on every device and for every batch size).
+
+    ``generator`` is called on consecutive chunks of ``batch_size`` latents. A generator whose batch
+    norm uses batch statistics makes each image depend on its batch: pass ``full_batches=True`` so
+    that the last, shorter chunk is generated inside a full batch (completed cyclically with the
+    first latents, whose outputs are dropped) and every image sees a batch of exactly ``batch_size``.
+    Images of a per-example generator (eval-mode BN) do not depend on ``batch_size``.
 
     Returns ``(images uint8 (n, 3, H, W) on the CPU, grayscale repeated to RGB; labels int64 (n,))``.
     """
@@ -154,7 +161,9 @@ def generate_images(
     z = torch.randn(n, z_dim, generator=g)
     out = []
     for i in range(0, n, batch_size):
-        x = generator(z[i:i + batch_size].to(device), labels[i:i + batch_size].to(device))
+        keep = min(batch_size, n - i)
+        idx = torch.arange(i, i + (batch_size if full_batches else keep)) % n
+        x = generator(z[idx].to(device), labels[idx].to(device))[:keep]
         out.append(to_rgb_u8(x))
     return torch.cat(out), labels
 
@@ -253,7 +262,8 @@ def evaluate_fidelity(
     Args:
         run_dir: finished run directory with a generator.
         ref_dir: reference directory of ``robgan train-reference`` for the run's dataset.
-        cfg: resolved config whose ``eval`` section is used (``eval.batch_size``, ``eval.fidelity``).
+        cfg: resolved config whose ``eval`` section is used (``eval.batch_size``, ``eval.fidelity``), and
+            ``model.g_sample_bn`` (how G's batch norm normalises when it samples; default: the run's).
         sample_seed: seed of the latent vectors and class labels (and of torch-fidelity's IS split shuffle).
         work_dir: folder for torch-fidelity's temporary cache (removed afterwards).
         verbose: torch-fidelity's progress output on stderr (default: when stderr is a terminal).
@@ -288,6 +298,11 @@ def evaluate_fidelity(
             weights_source = f"local file {weights_path} (from the reference metrics.json)"
     checkpoints = _checkpoints(run_dir, bool(fid_cfg["snapshots"]))
     n_samples, splits, batch_size = int(fid_cfg["n_samples"]), int(fid_cfg["splits"]), int(cfg["eval"]["batch_size"])
+    # G's BN mode is the evaluating config's choice (evaluation only for a GAN run); with batch
+    # statistics every image is generated in a batch of the run's training batch size, so the samples
+    # do not depend on eval.batch_size (a speed knob).
+    g_sample_bn = (cfg.get("model") or {}).get("g_sample_bn") or run.g_sample_bn
+    gen_batch = int(run.config["train"]["batch_size"]) if g_sample_bn == "batch" else batch_size
     verbose = sys.stderr.isatty() if verbose is None else verbose
 
     rows, csv_rows = [], []
@@ -298,9 +313,10 @@ def evaluate_fidelity(
         bar = tqdm(checkpoints, desc="fidelity", unit="ckpt", disable=not sys.stderr.isatty(), leave=False)
         for path, iteration, train_seconds in bar:
             t0 = time.perf_counter()
-            g = load_generator(run_dir, device, checkpoint=path)
+            g = load_generator(run_dir, device, checkpoint=path, g_sample_bn=g_sample_bn)
             images, labels = generate_images(g, n_samples, n_classes=g.n_classes, z_dim=g.z_dim,
-                                             seed=sample_seed, batch_size=batch_size, device=device)
+                                             seed=sample_seed, batch_size=gen_batch, device=device,
+                                             full_batches=g_sample_bn == "batch")
             del g
             metrics = fidelity_of_images(images, kwargs, ref_dir)
             metrics["class_accuracy"] = (None if judge is None
@@ -328,6 +344,14 @@ def evaluate_fidelity(
         "label_sampling": "uniform over classes (torch.randint), z ~ N(0, I); one CPU generator seeded with "
                           "sample_seed: the same latents and labels for every checkpoint and method",
         "image_conversion": "float [0,1] -> round(255 x) uint8, grayscale repeated to 3 channels",
+        "g_sample_bn": g_sample_bn,
+        "generation_batch_size": gen_batch,
+        "g_sample_bn_detail": (
+            "batch: G's batch norm uses the statistics of each generated batch (generation_batch_size = the "
+            "run's train.batch_size, the last batch completed cyclically), as the authors' code samples; "
+            "running statistics untouched" if g_sample_bn == "batch" else
+            "running: G in eval mode, batch norm with the running statistics of training (each image "
+            "depends on its own latent only)"),
         "is_split_shuffle_seed": sample_seed,
         "class_accuracy": ("fraction of samples that the reference CNN classifies as the class they were "
                            "generated for (the same n_samples images as IS/FID; chance = 1/n_classes)"

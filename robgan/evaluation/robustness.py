@@ -15,7 +15,7 @@ Definitions shared by every command:
   ``restarts`` runs; with restarts an example counts as broken if any restart breaks it (worst case
   per example). A restart only attacks the examples that every earlier restart left unbroken (the
   outcome is the same as attacking all of them; the cost is not). Without a random start restarts
-  would repeat the same run, so one is made. The paper's protocol (SPEC §4): 20 steps of ε/5, no
+  would repeat the same run, so one is made. The paper's protocol: 20 steps of ε/5, no
   random start, 1 run.
 * **Random starts** come from a CPU ``torch.Generator`` seeded with ``eval.attack_seed`` afresh for
   every (protocol, ε), so a sweep is reproducible and identical on CPU and GPU for the same batch size.

@@ -14,9 +14,13 @@ from torch import nn
 
 from robgan import data as rdata
 from robgan.attacks import ThreatModel
+from robgan.config import method_section_view, section_attack
 from robgan.models import ClassifierView, build_discriminator, build_generator
 from robgan.provenance import torch_load
 from robgan.training import schedule as sched
+
+# The methods whose real images are attacked in training (the rest train on clean images).
+ATTACKING_METHODS = ("robgan", "robgan_oldloss", "advtrain", "robgan_ft")
 
 # Independent RNG streams derived from the run seed (so adding an attack does not shift the data).
 _STREAM_DATA, _STREAM_LATENT, _STREAM_ATTACK = 1, 2, 3
@@ -36,6 +40,8 @@ class Context:
         classifier: ``ClassifierView(D)`` for AC discriminators, else None.
         stream: the resumable training-data stream.
         threat: the training attacker's threat model (None when the method does not attack).
+        g_sample_bn: how G's batch norm normalises when it makes fine-tuning fakes (``"batch"`` or
+            ``"running"``, :mod:`robgan.training.sampling`).
     """
 
     def __init__(self, cfg: dict, spec, device: torch.device, init_from: Path | None = None, *,
@@ -44,7 +50,7 @@ class Context:
         """``train_data`` (uint8 images (N,C,H,W), labels (N,)) and ``info`` replace the configured
         dataset (the benchmark feeds synthetic tensors of the paper shapes)."""
         self.cfg, self.spec, self.device = cfg, spec, device
-        self.section = cfg[spec.section]
+        self.section = method_section_view(cfg, spec.name)
         self.total = int(self.section["iterations"])
         self.batch_size = int(self.section["batch_size"])
         seed = int(cfg["run"]["seed"])
@@ -78,6 +84,7 @@ class Context:
 
         self.forward = {k: (torch.compile(m) if perf["compile"] else m) for k, m in self.modules.items()}
         self.classifier = ClassifierView(self.forward["D"]) if spec.has_classifier else None
+        self.g_sample_bn = str(cfg["model"]["g_sample_bn"])
         self.threat = self._threat()
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self._make_optimizers()
@@ -98,14 +105,11 @@ class Context:
                 self.modules[key].load_state_dict(state[name])
 
     def _threat(self) -> ThreatModel | None:
-        s = self.section
-        if self.spec.name in ("robgan", "robgan_oldloss", "advtrain"):
-            return ThreatModel(eps=s["eps"], step_size=s["attack_step_size"], steps=s["attack_steps"],
-                               random_start=s["attack_random_start"])
-        if self.spec.name == "robgan_ft":  # SPEC §4: steps of eps/steps
-            steps = max(1, int(s["attack_steps"]))
-            return ThreatModel.fractional(s["eps"], steps, 1.0 / steps, random_start=s["attack_random_start"])
-        return None
+        """The method's training attack (:func:`robgan.config.section_attack`; fine-tuning: steps of
+        eps / attack_steps), None for the methods that train on clean images."""
+        if self.spec.name not in ATTACKING_METHODS:
+            return None
+        return ThreatModel(**section_attack(self.cfg, self.spec.section))
 
     def _make_optimizers(self) -> None:
         s = self.section

@@ -20,7 +20,7 @@ import yaml
 from tqdm import tqdm
 
 from robgan import provenance as prov
-from robgan.config import dump_config, training_hash, training_view
+from robgan.config import attack_reaches_eps, dump_config, training_hash, training_view
 from robgan.training.context import Context
 from robgan.training.methods import get_method
 
@@ -61,6 +61,18 @@ def _diff(a, b, prefix: str = "") -> list[str]:
             out += _diff(a.get(k), b.get(k), f"{prefix}{k}.")
         return out
     return [] if a == b else [prefix.rstrip(".")]
+
+
+def _attack_record(ctx: Context) -> dict | None:
+    """The training attack as the manifest records it: eps, step size, steps, random start, how far
+    steps × step size reaches, and whether some pixel can reach eps (None: no attack)."""
+    t = ctx.threat
+    if t is None:
+        return None
+    attack = {"eps": t.eps, "step_size": t.step_size, "steps": t.steps, "random_start": t.random_start,
+              "reach": t.steps * t.step_size}
+    attack["reaches_eps"] = attack_reaches_eps(attack)
+    return attack
 
 
 def _truncate_log(path: Path, iteration: int) -> None:
@@ -105,9 +117,14 @@ def train_run(cfg: dict, out: str | Path, *, progress: bool | None = None) -> Pa
     ckpt_path, log_path = out / "checkpoint.pt", out / "train_log.csv"
     start, train_seconds = 0, 0.0
     manifest_path = out / "manifest.json"
+    attack = _attack_record(ctx)
+    if attack is not None and not attack["reaches_eps"]:
+        log.warning("%s: the %s attack cannot reach eps (%d steps x %g = %g < eps %g, no random start); "
+                    "allowed by %s.attack_allow_unreachable and recorded in manifest.json", out, spec.section,
+                    attack["steps"], attack["step_size"], attack["reach"], attack["eps"], spec.section)
     manifest = prov.build_manifest(cfg_hash=training_hash(cfg), seed=seed, device=device,
                                    extra={"method": spec.name, "label": cfg["run"]["label"],
-                                          "init_from": init_from})
+                                          "init_from": init_from, "attack": attack})
     if ckpt_path.exists():
         state = prov.torch_load(ckpt_path, map_location=device)
         ctx.load_state_dict(state)

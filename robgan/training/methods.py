@@ -23,6 +23,7 @@ import torch
 
 from robgan import attacks, losses
 from robgan.training.context import Context
+from robgan.training.sampling import bn_statistics
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,9 @@ def _advtrain_step(ctx: Context) -> dict[str, torch.Tensor]:
 
 
 def _finetune_step(ctx: Context) -> dict[str, torch.Tensor]:
-    """Rob-GAN fine-tuning: CE on attacked reals + λ·CE on attacked fakes of the frozen generator."""
+    """Rob-GAN fine-tuning: CE on attacked reals + λ·CE on attacked fakes of the frozen generator,
+    whose batch norm normalises as ``model.g_sample_bn`` says (``batch``: statistics of this batch of
+    fakes, the authors'; its running statistics stay untouched either way)."""
     clf = ctx.classifier
     lam = float(ctx.cfg["finetune"]["lam"])
     x, y = ctx.stream.next()
@@ -176,7 +179,7 @@ def _finetune_step(ctx: Context) -> dict[str, torch.Tensor]:
     n_real = x.shape[0]
     if lam > 0:
         z, y_fake = ctx.sample_latent(n_real)
-        with torch.no_grad(), ctx.autocast():
+        with torch.no_grad(), ctx.autocast(), bn_statistics(ctx.modules["G"], ctx.g_sample_bn):
             fake = ctx.forward["G"](z, y_fake).float()
         with ctx.autocast():
             fake_adv = attacks.pgd_classifier(clf, ctx.to_memory_format(fake), y_fake, ctx.threat,

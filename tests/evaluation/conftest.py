@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 TINY_RUN = [
     "model.ngf=8", "model.ndf=8", "model.z_dim=16",
     "advtrain.iterations=4", "advtrain.batch_size=16",
+    "advtrain.allow_smaller_budget=true",  # fewer advtrain updates than robgan + fine-tuning: tests only
     "log_every=2", "checkpoint_every=2", "snapshot_every=2",
     "threads=1", "device=cpu",
 ]

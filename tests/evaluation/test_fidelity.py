@@ -160,6 +160,36 @@ def test_generate_images_seeded_uniform_labels_and_batch_independent():
     assert counts.min() > 10 and counts.max() < 55  # uniform over the 10 classes (30 expected)
 
 
+class _BatchMeanGenerator(torch.nn.Module):
+    """Images that depend on their batch (as with batch-statistics BN): each image's value is the mean of
+    its batch's z[:, 0] plus its own z[:, 0] / 10, squashed to [0,1]; ``calls`` records batch sizes."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: list[int] = []
+
+    def forward(self, z, y):
+        self.calls.append(z.shape[0])
+        v = torch.sigmoid(z[:, 0].mean() * 4 + z[:, 0] / 10)
+        return v.reshape(-1, 1, 1, 1).expand(-1, 1, 4, 4)
+
+
+def test_generate_images_full_batches_puts_every_image_in_a_full_batch():
+    gen = _BatchMeanGenerator()
+    full, labels = fd.generate_images(gen, 10, n_classes=3, z_dim=2, seed=5, batch_size=4, full_batches=True)
+    assert gen.calls == [4, 4, 4] and full.shape == (10, 3, 4, 4)
+    # the same latents as without full batches, and the same images for the first two (full) chunks
+    short, labels2 = fd.generate_images(gen, 10, n_classes=3, z_dim=2, seed=5, batch_size=4)
+    assert gen.calls[3:] == [4, 4, 2] and torch.equal(labels, labels2)
+    assert torch.equal(full[:8], short[:8]) and not torch.equal(full[8:], short[8:])
+    # the last two images were generated in the batch [z8, z9, z0, z1]
+    g = torch.Generator().manual_seed(5)
+    torch.randint(3, (10,), generator=g)
+    z = torch.randn(10, 2, generator=g)
+    expected = rf.to_rgb_u8(gen(z[[8, 9, 0, 1]], None)[:2])
+    assert torch.equal(full[8:], expected)
+
+
 class _BrightnessJudge(torch.nn.Module):
     """A stand-in reference CNN: ``(features, logits)`` whose argmax is round(mean pixel / 20)."""
 
@@ -390,6 +420,8 @@ def test_eval_fidelity_end_to_end(tiny_gan_run, tiny_reference, tmp_path):
     assert s["metric_label"] == "IS/FID (MNIST-CNN features)" and "Inception" not in s["metric_label"]
     assert s["extractor"] == "mnist-cnn" and s["feature_layers"] == {"isc": "logits_unbiased", "fid": "feat"}
     assert s["n_samples"] == 200 and s["splits"] == 4 and s["sample_seed"] == 0
+    assert s["g_sample_bn"] == "batch" and s["generation_batch_size"] == 16  # the run's train.batch_size
+    assert "statistics of each generated batch" in s["g_sample_bn_detail"]
     assert s["reference_dir"] == str(tiny_reference)
     assert record["flags"]["finite"]["ok"]
     train_seconds = [r["train_seconds"] for r in record["results"]]
@@ -420,6 +452,20 @@ def test_eval_fidelity_end_to_end(tiny_gan_run, tiny_reference, tmp_path):
         args += ["--set", item]
     assert robgan.cli.main(args) == 0
     assert read_record(out3.with_suffix(".json"))["results"][0]["fid"] != final[0]["fid"]
+
+    # batch statistics: eval.batch_size stays a speed knob; running statistics give other samples
+    out4 = tmp_path / "batch50.csv"
+    assert _eval(tiny_gan_run, tiny_reference, out4, ["eval.fidelity.snapshots=false", "eval.batch_size=50"]) == 0
+    other = read_record(out4.with_suffix(".json"))["results"][0]
+    assert other["class_accuracy"] == final[0]["class_accuracy"]  # the same images (features: float noise)
+    for key in ("is_mean", "fid"):
+        assert other[key] == pytest.approx(final[0][key], rel=1e-6)
+    out5 = tmp_path / "running.csv"
+    assert _eval(tiny_gan_run, tiny_reference, out5,
+                 ["eval.fidelity.snapshots=false", "model.g_sample_bn=running"]) == 0
+    running = read_record(out5.with_suffix(".json"))
+    assert running["settings"]["g_sample_bn"] == "running" and running["settings"]["generation_batch_size"] == 64
+    assert running["results"][0]["fid"] != final[0]["fid"]
 
 
 def _config_only_run(tmp_path: Path, method: str) -> Path:
@@ -536,7 +582,7 @@ def test_rgb_path_with_local_inception_weights(random_inception_weights, tmp_pat
     assert csv_row["metric_label"] == "IS/FID (Inception-v3, torch-fidelity)"
 
 
-def test_register_is_idempotent_and_parses():
+def test_register_adds_fidelity_and_train_reference_and_parses():
     import argparse
 
     import robgan.cli
@@ -544,8 +590,8 @@ def test_register_is_idempotent_and_parses():
 
     sub = argparse.ArgumentParser().add_subparsers(dest="command")
     fidelity_cli.register(sub)
-    fidelity_cli.register(sub)  # robgan.evaluation.cli and robgan.cli may both call it
-    assert "train-reference" in sub.choices and "fidelity" in sub.choices["eval"].robgan_eval_subparsers.choices
+    assert set(sub.choices) == {"eval", "train-reference"}
+    assert set(robgan.cli.get_eval_subparsers(sub).choices) == {"fidelity"}
     args = robgan.cli.build_parser().parse_args(["eval", "fidelity", "--run", "r", "--reference", "ref", "--out",
                                                  "f.csv", "--sample-seed", "3"])
     assert (args.eval_command, str(args.reference), args.sample_seed, args.config) == ("fidelity", "ref", 3, None)
