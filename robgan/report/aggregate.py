@@ -9,7 +9,10 @@ nothing is typed in by hand. Conventions:
 - every ε is in [0,1] pixel units; ``eps_pm1`` (the authors' [-1,1] value) is ``2·ε``; two ε are the
   same when they agree to :data:`EPS_ATOL`;
 - a summary over seeds is ``mean``, ``std`` (sample std, ddof = 1; NaN for one seed), ``n`` (number of
-  seeds), ``min``, ``max``.
+  seeds), ``min``, ``max`` (:func:`robgan.report.stats.summarise`);
+- the ``images`` column names the evaluated image set, ``"<split>/<index_seed>/<n>"`` (empty when the
+  record does not say): rows with the same name were scored on the same images, which pairs them
+  (:mod:`robgan.report.stats`).
 
 An ``autoattack`` record may carry the PGD accuracies of its own run at its ε in ``settings``; the
 report uses them when the pgd records' ε grid lacks the AutoAttack ε. Accepted forms:
@@ -29,15 +32,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from robgan.registry import LABELS, experiment_labels
 from robgan.report.records import RecordError, read_record
+from robgan.report.stats import Binomial, Estimate, binomial_se
 
 EPS_ATOL = 5e-6
-# Display order of run labels; labels not listed follow in alphabetical order.
-LABEL_ORDER = ("advtrain", "robgan", "robgan_ft", "robgan_ft_nofake", "acgan", "acgan_newloss",
-               "robgan_oldloss", "sngan")
-CLASSIFIER_LABELS = ("advtrain", "robgan", "robgan_ft", "robgan_ft_nofake", "acgan", "acgan_newloss",
-                     "robgan_oldloss")
-GENERATOR_LABELS = ("sngan", "robgan", "acgan", "acgan_newloss", "robgan_oldloss")
 # The feature extractor of IS/FID, as named in table headers (never two extractors in one column).
 EXTRACTOR_NAMES = {"mnist-cnn": "MNIST-CNN features", "inception-v3-compat": "Inception-v3"}
 STANDARD_AUTOATTACK = ("apgd-ce", "apgd-t", "fab-t", "square")
@@ -132,13 +131,13 @@ class Frames:
 
 _COLUMNS = {
     "pgd": ["label", "method", "seed", "protocol", "eps", "eps_pm1", "steps", "step_size", "restarts",
-            "random_start", "attack_seed", "n", "n_correct", "accuracy", "file"],
-    "autoattack": ["label", "method", "seed", "stage", "eps", "n", "n_correct", "accuracy", "file"],
+            "random_start", "attack_seed", "n", "n_correct", "accuracy", "images", "file"],
+    "autoattack": ["label", "method", "seed", "stage", "eps", "n", "n_correct", "accuracy", "images", "file"],
     "autoattack_meta": ["label", "method", "seed", "eps", "version", "attacks", "cheap_subset", "n_examples",
-                        "pgd_paper", "pgd_paper_n", "pgd_strong", "pgd_strong_n", "file"],
+                        "pgd_paper", "pgd_paper_n", "pgd_strong", "pgd_strong_n", "images", "file"],
     "fidelity": ["label", "method", "seed", "iteration", "train_seconds", "is_mean", "is_std", "fid",
                  "class_accuracy", "extractor", "n_samples", "file"],
-    "gap": ["label", "method", "seed", "split", "eps", "n", "accuracy_clean", "accuracy_adv", "file"],
+    "gap": ["label", "method", "seed", "split", "eps", "n", "accuracy_clean", "accuracy_adv", "images", "file"],
     "lipschitz": ["label", "method", "seed", "iteration", "train_seconds", "split", "norm", "n", "llv", "file"],
     "flags": ["kind", "label", "seed", "flag", "ok", "detail", "file"],
 }
@@ -163,6 +162,14 @@ def _settings_pgd(settings: Mapping[str, Any], protocol: str) -> tuple[float, in
     return math.nan, 0
 
 
+def images_key(settings: Mapping[str, Any], n: int, split: str | None = None) -> str:
+    """``"<split>/<index_seed>/<n>"`` of an evaluated image set; ``""`` when ``index_seed`` is not recorded."""
+    seed = settings.get("index_seed")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        return ""
+    return f"{split or settings.get('split', 'test')}/{seed}/{int(n)}"
+
+
 def build_frames(records: Sequence[LoadedRecord]) -> Frames:
     """Flatten records into tidy frames (columns in :data:`_COLUMNS`), one row per result row."""
     rows: dict[str, list[dict]] = {k: [] for k in _COLUMNS}
@@ -177,7 +184,10 @@ def build_frames(records: Sequence[LoadedRecord]) -> Frames:
             by_iter = {int(r["iteration"]): r for r in results}
             results = [by_iter[i] for i in sorted(by_iter)]
         for r in results:
-            rows[rec.kind].append({**base, **r})
+            row = {**base, **r}
+            if rec.kind in ("pgd", "autoattack", "gap"):
+                row["images"] = images_key(d["settings"], r["n"], r.get("split"))
+            rows[rec.kind].append(row)
         if rec.kind == "autoattack":
             settings = d["settings"]
             final = [r for r in d["results"] if r["stage"] == "final"] or d["results"][-1:]
@@ -190,6 +200,7 @@ def build_frames(records: Sequence[LoadedRecord]) -> Frames:
                 "attacks": ",".join(attacks) if isinstance(attacks, list) else "unknown",
                 "cheap_subset": bool(settings.get("cheap_subset", False)),
                 "n_examples": n_aa,
+                "images": images_key(settings, n_aa),
             })
             for proto in ("paper", "strong"):
                 acc, n_pgd = _settings_pgd(settings, proto)
@@ -209,10 +220,11 @@ def build_frames(records: Sequence[LoadedRecord]) -> Frames:
 
 
 def sort_labels(labels: Iterable[str]) -> list[str]:
-    """Labels in :data:`LABEL_ORDER`, unknown ones after it alphabetically."""
+    """Labels in the registry's display order (:data:`robgan.registry.LABELS`), unknown ones after it
+    alphabetically."""
     labels = set(labels)
-    known = [lab for lab in LABEL_ORDER if lab in labels]
-    return known + sorted(labels - set(LABEL_ORDER))
+    known = [lab for lab in LABELS if lab in labels]
+    return known + sorted(labels - set(LABELS))
 
 
 def eps_close(a: float, b: float) -> bool:
@@ -233,102 +245,6 @@ def eps_header(eps: float) -> str:
     return f"ε={eps:.3f} ({eps * 255:.1f}/255; {2 * eps:.3f} in [-1,1])"
 
 
-def summarise(values: Iterable[float]) -> dict[str, float]:
-    """``{"mean", "std", "n", "min", "max"}`` of finite values (std: ddof 1, NaN for n < 2)."""
-    arr = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
-    n = int(arr.size)
-    if n == 0:
-        return {"mean": math.nan, "std": math.nan, "n": 0, "min": math.nan, "max": math.nan}
-    return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if n > 1 else math.nan, "n": n,
-            "min": float(arr.min()), "max": float(arr.max())}
-
-
-def binomial_se(p: float, n: int) -> float:
-    """Standard error of an accuracy ``p`` measured on ``n`` independent examples."""
-    return math.sqrt(max(p * (1.0 - p), 0.0) / n) if n > 0 else math.nan
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A quantity measured once per seed.
-
-    Attributes:
-        values: ``{seed: value}``.
-        noise: ``{seed: measurement standard error}`` of each value (binomial SE of an accuracy, the
-            split std of an Inception score); used when seeds alone cannot give a spread.
-        noise_kind: what ``noise`` is, for the report (``"binomial SE"``, ``"split std"``).
-    """
-
-    values: Mapping[int, float]
-    noise: Mapping[int, float] = field(default_factory=dict)
-    noise_kind: str = "measurement SE"
-
-    @property
-    def n(self) -> int:
-        return len(self.values)
-
-    @property
-    def mean(self) -> float:
-        return summarise(self.values.values())["mean"]
-
-    @property
-    def std(self) -> float:
-        return summarise(self.values.values())["std"]
-
-    @property
-    def empty(self) -> bool:
-        return self.n == 0
-
-
-@dataclass(frozen=True)
-class Difference:
-    """``a − b`` of two estimates with its standard error and how that was obtained."""
-
-    diff: float
-    se: float
-    rule: str
-    n_a: int
-    n_b: int
-
-
-def difference(a: Estimate, b: Estimate) -> Difference:
-    """Difference of means ``a − b`` and its standard error.
-
-    The SE is the larger of (i) the seed SE — of the paired per-seed differences when ≥ 2 seeds are
-    shared, else Welch's ``sqrt(s_a²/n_a + s_b²/n_b)`` when both have ≥ 2 seeds — and (ii) the
-    measurement SE ``sqrt(mean(noise_a²)/n_a + mean(noise_b²)/n_b)`` (binomial SE / split std).
-    With one seed only (ii) exists. NaN when either estimate is empty.
-    """
-    if a.empty or b.empty:
-        return Difference(math.nan, math.nan, "missing data", a.n, b.n)
-    diff = a.mean - b.mean
-    common = sorted(set(a.values) & set(b.values))
-    seed_se, seed_rule = math.nan, ""
-    if len(common) >= 2:
-        d = np.asarray([a.values[s] - b.values[s] for s in common])
-        seed_se, seed_rule = float(d.std(ddof=1) / math.sqrt(len(d))), f"paired over {len(common)} seeds"
-    elif a.n >= 2 and b.n >= 2:
-        seed_se = math.sqrt(a.std ** 2 / a.n + b.std ** 2 / b.n)
-        seed_rule = f"unpaired over {a.n}+{b.n} seeds"
-    meas = [list(e.noise.values()) for e in (a, b)]
-    if all(meas):
-        meas_se = math.sqrt(float(np.mean(np.square(meas[0]))) / a.n + float(np.mean(np.square(meas[1]))) / b.n)
-    else:
-        meas_se = math.nan
-    kinds = " / ".join(sorted({a.noise_kind, b.noise_kind}))
-    if np.isfinite(seed_se) and (not np.isfinite(meas_se) or seed_se >= meas_se):
-        return Difference(diff, seed_se, f"seed SE, {seed_rule}", a.n, b.n)
-    if np.isfinite(meas_se):
-        if a.n == 1 and b.n == 1:
-            rule = f"{kinds}, 1 seed"
-        elif seed_rule:
-            rule = f"{kinds}, which exceeds the seed SE {seed_rule}"
-        else:
-            rule = f"{kinds}, too few seeds for a seed SE"
-        return Difference(diff, meas_se, rule, a.n, b.n)
-    return Difference(diff, math.nan, "no spread available", a.n, b.n)
-
-
 # --------------------------------------------------------------------------------------------------
 # estimates from frames
 
@@ -338,9 +254,20 @@ def pgd_estimate(pgd: pd.DataFrame, label: str, protocol: str, eps: float | None
     sel = pgd[(pgd["label"] == label) & (pgd["protocol"] == protocol)]
     if protocol != "clean" and eps is not None:
         sel = sel[(sel["eps"] - eps).abs() <= EPS_ATOL]
-    values = {int(r.seed): float(r.accuracy) for r in sel.itertuples()}
-    noise = {int(r.seed): binomial_se(float(r.accuracy), int(r.n)) for r in sel.itertuples()}
-    return Estimate(values, noise, "binomial SE")
+    return accuracy_estimate(sel, "accuracy", "n")
+
+
+def accuracy_estimate(rows: pd.DataFrame, col: str, n_col: str, sign: int = 1) -> Estimate:
+    """Per-seed accuracy ``col`` of ``rows`` (one per seed) measured on ``n_col`` images: binomial SE as
+    the noise, one :class:`~robgan.report.stats.Binomial` term per image set (``images`` column)."""
+    values = {int(r.seed): float(getattr(r, col)) for r in rows.itertuples()}
+    noise = {int(r.seed): binomial_se(float(getattr(r, col)), int(getattr(r, n_col))) for r in rows.itertuples()}
+    terms = []
+    for (images, n), g in rows.groupby(["images", n_col], sort=True):
+        terms.append(Binomial(str(images), int(n), {int(r.seed): float(getattr(r, col)) for r in g.itertuples()},
+                              sign))
+    n_items = int(rows[n_col].min()) if len(rows) else 0
+    return Estimate(values, noise, "binomial SE", tuple(terms), n_items)
 
 
 def autoattack_estimate(aa: pd.DataFrame, label: str, stage: str = "final", eps: float | None = None) -> Estimate:
@@ -354,9 +281,7 @@ def autoattack_estimate(aa: pd.DataFrame, label: str, stage: str = "final", eps:
         sel = pd.concat([sel, last]) if len(last) else sel
     if eps is not None and stage != "clean":
         sel = sel[(sel["eps"] - eps).abs() <= EPS_ATOL]
-    values = {int(r.seed): float(r.accuracy) for r in sel.itertuples()}
-    noise = {int(r.seed): binomial_se(float(r.accuracy), int(r.n)) for r in sel.itertuples()}
-    return Estimate(values, noise, "binomial SE")
+    return accuracy_estimate(sel, "accuracy", "n")
 
 
 def pgd_from_autoattack_records(frames: Frames, label: str, protocol: str, eps: float) -> Estimate:
@@ -366,9 +291,10 @@ def pgd_from_autoattack_records(frames: Frames, label: str, protocol: str, eps: 
     sel = meta[(meta["label"] == label) & ((meta["eps"] - eps).abs() <= EPS_ATOL)]
     col = f"pgd_{protocol}"
     sel = sel[np.isfinite(sel[col].astype(float))]
-    values = {int(r.seed): float(getattr(r, col)) for r in sel.itertuples()}
-    noise = {int(r.seed): binomial_se(float(getattr(r, col)), int(getattr(r, f"{col}_n"))) for r in sel.itertuples()}
-    return Estimate(values, noise, "binomial SE")
+    if len(sel):  # measured on the AutoAttack images: the same image set as the autoattack rows
+        sel = sel.assign(images=[images if int(n) == int(n_aa) else "" for images, n, n_aa in
+                                 zip(sel["images"], sel[f"{col}_n"], sel["n_examples"], strict=True)])
+    return accuracy_estimate(sel, col, f"{col}_n")
 
 
 def pgd_at_autoattack_eps(frames: Frames, label: str, protocol: str, eps: float,
@@ -422,9 +348,10 @@ def fidelity_point(fid: pd.DataFrame, label: str, extractor: str, point: str,
 
 
 def is_estimate(rows: pd.DataFrame) -> Estimate:
-    """IS per seed with its split std as the measurement noise."""
+    """IS per seed with its split std as the measurement noise (independent across seeds: fresh samples)."""
     return Estimate({int(r.seed): float(r.is_mean) for r in rows.itertuples()},
-                    {int(r.seed): float(r.is_std) for r in rows.itertuples()}, "split std")
+                    {int(r.seed): float(r.is_std) for r in rows.itertuples()}, "split std",
+                    n_items=int(rows["n_samples"].min()) if len(rows) else 0)
 
 
 def equal_budgets(fid: pd.DataFrame, labels: Sequence[str], extractor: str) -> tuple[float, float]:
@@ -438,10 +365,4 @@ def equal_budgets(fid: pd.DataFrame, labels: Sequence[str], extractor: str) -> t
 
 def expected_labels(cfg: Mapping[str, Any] | None) -> set[str] | None:
     """Run labels an experiment config produces (None when no config is given)."""
-    if not cfg:
-        return None
-    labels = set(cfg.get("methods", []))
-    if "robgan" in labels:
-        for lam in cfg.get("finetune_lambdas", []):
-            labels.add("robgan_ft" if lam > 0 else "robgan_ft_nofake")
-    return labels
+    return set(experiment_labels(cfg)) if cfg else None

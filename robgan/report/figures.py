@@ -19,10 +19,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from robgan import provenance as prov
+from robgan.registry import generator_labels
 from robgan.report.aggregate import (
     EPS_ATOL,
     EXTRACTOR_NAMES,
-    GENERATOR_LABELS,
     Frames,
     autoattack_estimate,
     sort_labels,
@@ -115,7 +115,8 @@ def fidelity_figure(frames: Frames, metric: str, axis: str) -> Figure:
     for ax, ext in zip(axes, exts, strict=False):
         sel = fid[fid["extractor"] == ext]
         present = set(sel["label"])
-        order = [lab for lab in GENERATOR_LABELS if lab in present] + sort_labels(present - set(GENERATOR_LABELS))
+        known = generator_labels(sorted(present))
+        order = known + sort_labels(present - set(known))
         for label in order:
             c = _curve_over_seeds(sel[sel["label"] == label], "iteration", xcol, ycol)
             n = int(c["n"].max()) if len(c) else 0
@@ -321,11 +322,13 @@ def write_sample_grid(generator, out_stem: str | Path, title: str, n_classes: in
 
 
 def write_sample_grids(runs_dir: str | Path | None, out_dir: str | Path, frames: Frames, seed: int = 0,
-                       per_class: int = 8, max_classes: int = 20, log=None) -> list[Path]:
+                       per_class: int = 8, max_classes: int = 20, log=None,
+                       g_sample_bn: str | None = None) -> list[Path]:
     """One grid per generator label found under ``runs_dir`` (``<label>/seed<N>/``, lowest finished seed).
 
     Skipped (returns []) without ``runs_dir``; labels without a generator or an unfinished run are
-    skipped with a log line.
+    skipped with a log line. ``g_sample_bn``: G's batch-norm statistics (``model.g_sample_bn``; None =
+    each run's own), named in the title; with ``"batch"`` a grid is one batch.
     """
     if runs_dir is None:
         return []
@@ -345,7 +348,7 @@ def write_sample_grids(runs_dir: str | Path | None, out_dir: str | Path, frames:
         if label_dir.name.startswith("robgan_ft"):  # fine-tuning freezes robgan's generator: same samples
             continue
         try:
-            g = load_generator(run_dir)
+            g = load_generator(run_dir, g_sample_bn=g_sample_bn)
             run = load_run(run_dir)
         except RunError as exc:
             if log:
@@ -353,7 +356,8 @@ def write_sample_grids(runs_dir: str | Path | None, out_dir: str | Path, frames:
             continue
         info = dataset_info(run.config["data"])
         title = (f"Samples of {run.label} ({run_dir.name}, final model), {info.name}, experiment "
-                 f"{run.config['experiment']}; latent seed {seed}; pixels in [0,1]")
+                 f"{run.config['experiment']}; latent seed {seed}; G's batch norm: {g.g_sample_bn} statistics; "
+                 f"pixels in [0,1]")
         paths += write_sample_grid(g, Path(out_dir) / f"samples_{run.label}", title, info.n_classes,
                                    info.class_names, per_class, seed, max_classes)
     return paths

@@ -1,45 +1,39 @@
-"""Tables rendered from records: tidy CSV (one number per cell), GitHub Markdown and booktabs LaTeX.
+"""The report's tables, built from records: robust accuracy (paper and strong PGD), AutoAttack vs PGD,
+ablations, and (from :mod:`robgan.report.generation_table`) generation quality.
 
-Every table is a :class:`Table`: display headers and cells (Markdown/LaTeX), notes (protocol, pixel
-scale, what a cell means) and a tidy frame (the CSV: ``mean``, ``std``, ``n`` in separate columns,
-accuracies as fractions in [0,1]). Display cells show accuracies in %, ``mean ± std (n=seeds)``.
+Every table is a :class:`~robgan.report.table_format.Table` (rendered to CSV / Markdown / LaTeX by
+:mod:`robgan.report.table_format`). Display cells show accuracies in %, ``mean ± std (n=seeds)``. Given
+the experiment config, the robustness tables state each method's training budget
+(:func:`robgan.registry.training_budget`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from robgan import provenance as prov
 from robgan.report.aggregate import (
     EPS_ATOL,
     EXTRACTOR_NAMES,
-    GENERATOR_LABELS,
     STANDARD_AUTOATTACK,
-    Estimate,
     Frames,
     autoattack_estimate,
-    difference,
     eps_header,
-    equal_budgets,
-    fidelity_point,
-    is_estimate,
     pgd_at_autoattack_eps,
     pgd_estimate,
     sort_labels,
-    summarise,
     unique_eps,
 )
+from robgan.report.generation_table import extractors, final_is, generation_table
+from robgan.report.methods import budget, budget_text
+from robgan.report.stats import Estimate, difference, summarise
+from robgan.report.table_format import SCALE_NOTE, Table, fmt_diff, fmt_estimate, write_table
 
-SCALE_NOTE = ("Every ε is in [0,1] pixel units; in parentheses ε·255 and the authors' [-1,1] value (2ε). "
-              "The pixel scale of the δ values in the paper's own tables is UNKNOWN (SPEC §4): check it "
-              "before comparing with the paper.")
 # (name, baseline label, variant label): each ablation compares variant − baseline.
 ABLATIONS = (
     ("fine-tuning (without → with)", "robgan", "robgan_ft"),
@@ -48,49 +42,6 @@ ABLATIONS = (
     ("loss, with attacker (old → new)", "robgan_oldloss", "robgan"),
     ("attacker, new loss (without → with)", "acgan_newloss", "robgan"),
 )
-TABLE_NAMES = ("robust_accuracy", "robust_accuracy_strong", "autoattack", "generation", "ablation")
-
-
-@dataclass
-class Table:
-    """A rendered table: display part (``columns``, ``rows`` of strings) and the tidy frame (CSV)."""
-
-    name: str
-    title: str
-    columns: list[str]
-    rows: list[list[str]]
-    tidy: pd.DataFrame
-    notes: list[str] = field(default_factory=list)
-    align: list[str] | None = None  # "l" / "r" per column; default: first left, the rest right
-
-
-# --------------------------------------------------------------------------------------------------
-# cell formatting
-
-
-def fmt_stat(mean: float, std: float, n: int, scale: float = 1.0, digits: int = 1) -> str:
-    """``mean ± std (n=k)``; ``mean (n=1)`` for one seed; ``n/a`` without data."""
-    if n == 0 or mean is None or not np.isfinite(mean):
-        return "n/a"
-    if n == 1 or not np.isfinite(std):
-        return f"{mean * scale:.{digits}f} (n={n})"
-    return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f} (n={n})"
-
-
-def fmt_estimate(est: Estimate, scale: float = 1.0, digits: int = 1, split_std: bool = False) -> str:
-    """As :func:`fmt_stat`; with ``split_std`` a one-seed IS shows its split std."""
-    if split_std and est.n == 1:
-        (seed,) = est.values
-        return (f"{est.values[seed] * scale:.{digits}f} (split std {est.noise[seed] * scale:.{digits}f}; "
-                f"n=1)")
-    return fmt_stat(est.mean, est.std, est.n, scale, digits)
-
-
-def fmt_diff(diff: float, se: float, scale: float = 1.0, digits: int = 1) -> str:
-    if diff is None or not np.isfinite(diff):
-        return "n/a"
-    se_txt = f" ± {se * scale:.{digits}f}" if np.isfinite(se) else " (no spread)"
-    return f"{diff * scale:+.{digits}f}{se_txt}"
 
 
 def _stats_columns(prefix: str, est: Estimate) -> dict[str, Any]:
@@ -117,17 +68,27 @@ def _describe_protocol(pgd: pd.DataFrame, protocol: str) -> str:
 # tables
 
 
-def robust_accuracy_table(frames: Frames, protocol: str = "paper") -> Table:
-    """Methods × ε accuracy under ``protocol`` (``paper`` or ``strong``), plus the clean accuracy."""
+def _budget_note(cfg: Mapping[str, Any] | None, labels: Sequence[str]) -> str:
+    if not cfg:
+        return "Training budgets: unknown (no experiment config given)."
+    return ("Training budget of each classifier (D updates and real images over its whole history; "
+            "fine-tuned classifiers include their co-training): "
+            + "; ".join(f"{lab} {budget_text(budget(cfg, lab))}" for lab in labels) + ".")
+
+
+def robust_accuracy_table(frames: Frames, protocol: str = "paper", cfg: Mapping[str, Any] | None = None) -> Table:
+    """Methods × ε accuracy under ``protocol`` (``paper`` or ``strong``), plus the clean accuracy and each
+    method's training budget (from ``cfg``; ``n/a`` without it)."""
     pgd = frames.pgd
     labels = sort_labels(pgd["label"].unique()) if len(pgd) else []
     sel = pgd[pgd["protocol"] == protocol]
     grid = [e for e in unique_eps(sel["eps"]) if e > EPS_ATOL]
     has_clean = bool((pgd["protocol"] == "clean").any())
-    columns = ["method", "clean", *[eps_header(e) for e in grid]]
+    columns = ["method", "training budget", "clean", *[eps_header(e) for e in grid]]
     rows, tidy = [], []
     for label in labels:
-        cells = [label]
+        b = budget(cfg, label) or {}
+        cells = [label, budget_text(b)]
         points = [("clean", 0.0)] + [(protocol, e) for e in grid]
         for proto, eps in points:
             if proto == "clean" and not has_clean:  # fall back on the protocol's own ε = 0 rows
@@ -148,12 +109,15 @@ def robust_accuracy_table(frames: Frames, protocol: str = "paper") -> Table:
                 "random_start": bool(first["random_start"]) if first is not None else np.nan,
                 "n_examples": int(rsel["n"].min()) if len(rsel) else np.nan,
                 "mean": s["mean"], "std": s["std"], "n": s["n"], "min": s["min"], "max": s["max"],
+                "d_updates": b.get("d_updates", np.nan), "real_images": b.get("real_images", np.nan),
             })
         rows.append(cells)
     title = (f"Accuracy (%) under ℓ∞ PGD, {protocol} protocol — {frames.dataset}, "
              f"experiment {frames.experiment}")
     notes = [
         "Cells: accuracy in %, mean ± sample std over seeds (n = number of seeds); clean = no attack.",
+        "Training budget: D (classifier) updates and real images over the classifier's whole history "
+        "(fine-tuned classifiers include their co-training); compare methods at equal budgets only.",
         _describe_protocol(pgd, protocol) + ("." if len(pgd) else ""),
         SCALE_NOTE,
     ]
@@ -165,11 +129,12 @@ def robust_accuracy_table(frames: Frames, protocol: str = "paper") -> Table:
     if not labels:
         notes.insert(0, "No pgd records: nothing to show.")
     name = "robust_accuracy" if protocol == "paper" else f"robust_accuracy_{protocol}"
-    return Table(name, title, columns, rows, pd.DataFrame(tidy, columns=_ROBUST_COLS), notes)
+    return Table(name, title, columns, rows, pd.DataFrame(tidy, columns=_ROBUST_COLS), notes,
+                 ["l", "l"] + ["r"] * (len(columns) - 2))
 
 
 _ROBUST_COLS = ["label", "protocol", "eps", "eps_pm1", "eps_255", "steps", "step_size", "restarts",
-                "random_start", "n_examples", "mean", "std", "n", "min", "max"]
+                "random_start", "n_examples", "mean", "std", "n", "min", "max", "d_updates", "real_images"]
 
 
 def failed_flags(frames: Frames, label: str, kinds: Sequence[str] = ("pgd", "autoattack")) -> tuple[str, int]:
@@ -200,8 +165,9 @@ def autoattack_version(meta_rows: pd.DataFrame) -> tuple[str, bool]:
     return f"standard ({atk})", False
 
 
-def autoattack_table(frames: Frames) -> Table:
-    """Per method at the AutoAttack ε: clean, paper-PGD, strong-PGD and AutoAttack accuracy."""
+def autoattack_table(frames: Frames, cfg: Mapping[str, Any] | None = None) -> Table:
+    """Per method at the AutoAttack ε: clean, paper-PGD, strong-PGD and AutoAttack accuracy (and, in the
+    notes, each method's training budget from ``cfg``)."""
     meta, aa = frames.autoattack_meta, frames.autoattack
     rows, tidy = [], []
     for label in sort_labels(meta["label"].unique()) if len(meta) else []:
@@ -243,7 +209,9 @@ def autoattack_table(frames: Frames) -> Table:
         "Failed sanity flags (gradient-masking checks with ok = false) are listed as kind:name (seeds).",
         SCALE_NOTE,
     ]
-    if not rows:
+    if rows:
+        notes.append(_budget_note(cfg, [r[0] for r in rows]))
+    else:
         notes.insert(0, "No autoattack records: nothing to show.")
     title = f"AutoAttack vs PGD — {frames.dataset}, experiment {frames.experiment}"
     align = ["l", "l", "r", "r", "r", "r", "l", "l"]
@@ -252,110 +220,6 @@ def autoattack_table(frames: Frames) -> Table:
 
 _AA_COLS = ["label", "eps", "eps_pm1", "metric", "mean", "std", "n", "min", "max", "source",
             "autoattack_version", "autoattack_attacks", "custom_subset", "failed_flags", "n_examples_autoattack"]
-
-
-def extractors(frames: Frames) -> list[str]:
-    present = set(frames.fidelity["extractor"]) if len(frames.fidelity) else set()
-    return [e for e in EXTRACTOR_NAMES if e in present] + sorted(present - set(EXTRACTOR_NAMES))
-
-
-def generation_points(frames: Frames, extractor: str) -> list[tuple[str, str, float | None, str, str]]:
-    """``(point, kind, budget, short budget text, rule)`` of the generation table for one extractor."""
-    fid = frames.fidelity
-    labels = sort_labels(fid[fid["extractor"] == extractor]["label"].unique())
-    b_it, b_s = equal_budgets(fid, labels, extractor)
-    return [
-        ("final", "final", None, "whole run", "the final model (last evaluated iteration)"),
-        ("best over training", "best", None, "whole run",
-         "the best snapshot per seed (max IS; min FID), picked after the fact"),
-        ("equal iterations", "iteration", b_it, f"≤ {b_it:.0f} iterations",
-         f"≤ {b_it:.0f} iterations, the largest count every generator reached; last snapshot not exceeding it"),
-        ("equal wall-clock", "seconds", b_s, f"≤ {b_s:.1f} s training time",
-         f"≤ {b_s:.1f} s of training time, the shortest run's total; last snapshot not exceeding it "
-         "(no interpolation)"),
-    ]
-
-
-def generation_table(frames: Frames) -> Table:
-    """Per generator: IS/FID final, best over training, and at equal iteration / wall-clock budgets."""
-    fid = frames.fidelity
-    exts = extractors(frames)
-    labels = sort_labels(fid["label"].unique()) if len(fid) else []
-    labels = [lab for lab in GENERATOR_LABELS if lab in labels] + [lab for lab in labels
-                                                                    if lab not in GENERATOR_LABELS]
-    columns = ["method", "point", "budget"]
-    for ext in exts:
-        name = EXTRACTOR_NAMES.get(ext, ext)
-        columns += [f"IS ({name})", f"FID ({name})"]
-    # Class accuracy of the samples (mnist5k: judged by the reference CNN); older records lack it.
-    cls_exts = [ext for ext in exts
-                if fid.loc[fid["extractor"] == ext, "class_accuracy"].astype(float).notna().any()]
-    columns += ["class accuracy (%)"] if cls_exts else []
-    rows, tidy = [], []
-    points = {ext: generation_points(frames, ext) for ext in exts}
-    for label in labels:
-        for j, (point, kind, _budget, short, _rule) in enumerate(points[exts[0]] if exts else []):
-            row = [label, point, short]
-            cls_cell = None
-            for ext in exts:
-                _, _, budget, _, desc = points[ext][j]
-                sel = fidelity_point(fid, label, ext, kind, budget)
-                is_est = is_estimate(sel)
-                fid_vals = {int(r.seed): float(r.fid) for r in sel.itertuples()}
-                fs = summarise(fid_vals.values())
-                row += [fmt_estimate(is_est, 1.0, 2, split_std=True), fmt_stat(fs["mean"], fs["std"], fs["n"], 1.0, 1)]
-                si = summarise(is_est.values.values())
-                base = {"label": label, "extractor": ext, "point": point,
-                        "budget_iteration": budget if kind == "iteration" else np.nan,
-                        "budget_seconds": budget if kind == "seconds" else np.nan,
-                        "rule": desc, "iteration_mean": float(sel["iteration"].mean()) if len(sel) else np.nan,
-                        "train_seconds_mean": float(sel["train_seconds"].mean()) if len(sel) else np.nan,
-                        "n_samples": int(sel["n_samples"].min()) if len(sel) else np.nan}
-                tidy.append({**base, "metric": "IS", "mean": si["mean"], "std": si["std"], "n": si["n"],
-                             "min": si["min"], "max": si["max"],
-                             "split_std": float(sel["is_std"].mean()) if len(sel) else np.nan})
-                tidy.append({**base, "metric": "FID", "mean": fs["mean"], "std": fs["std"], "n": fs["n"],
-                             "min": fs["min"], "max": fs["max"], "split_std": np.nan})
-                if ext in cls_exts:
-                    cs = summarise(float(v) for v in sel["class_accuracy"])
-                    tidy.append({**base, "metric": "class_accuracy", **{k: cs[k] for k in
-                                                                         ("mean", "std", "n", "min", "max")},
-                                 "split_std": np.nan})
-                    if ext == cls_exts[0]:  # one class-accuracy column: the first extractor that has it
-                        cls_cell = fmt_stat(cs["mean"], cs["std"], cs["n"], 100.0, 1)
-            rows.append(row + ([cls_cell] if cls_exts else []))
-    notes = ["Cells: mean ± sample std over seeds (n = number of seeds); with one seed the IS shows its "
-             "split std instead. IS higher is better, FID lower is better."]
-    for ext in exts:
-        pts = points[ext]
-        notes.append(f"IS/FID ({EXTRACTOR_NAMES.get(ext, ext)}): " + _extractor_note(ext)
-                     + f" Equal budgets: {pts[2][4]}; {pts[3][4]}.")
-    if cls_exts:
-        notes.append("Class accuracy: share of the samples that the reference CNN classifies as the class "
-                     "they were generated for (how class-conditional the generator is; chance = 1/classes); "
-                     "at 'best over training' it is the best-IS snapshot's.")
-    notes.append("'best over training' selects the snapshot by the metric itself and is optimistic; "
-                 "'final' is the honest number. Wall-clock is each run's logged training time; compare it "
-                 "only between runs made on the same hardware.")
-    if not labels:
-        notes.insert(0, "No fidelity records: nothing to show.")
-    title = f"Generation quality — {frames.dataset}, experiment {frames.experiment}"
-    align = ["l", "l", "l"] + ["r"] * (len(columns) - 3)
-    return Table("generation", title, columns, rows, pd.DataFrame(tidy, columns=_GEN_COLS), notes, align)
-
-
-_GEN_COLS = ["label", "extractor", "point", "budget_iteration", "budget_seconds", "rule", "metric", "mean",
-             "std", "n", "min", "max", "split_std", "iteration_mean", "train_seconds_mean", "n_samples"]
-
-
-def _extractor_note(ext: str) -> str:
-    if ext == "mnist-cnn":
-        return ("features of the small mnist5k domain classifier, not the ImageNet Inception network: "
-                "not comparable with Inception-based numbers.")
-    if ext == "inception-v3-compat":
-        return ("torch-fidelity's TF-compatible Inception-v3 (the authors used a torchvision Inception, "
-                "SPEC §6: absolute values may differ from the paper's).")
-    return f"extractor '{ext}'."
 
 
 def ablation_eps(frames: Frames, cfg: Mapping[str, Any] | None, override: float | None = None) -> float | None:
@@ -369,12 +233,6 @@ def ablation_eps(frames: Frames, cfg: Mapping[str, Any] | None, override: float 
     if cfg is not None:
         return float(cfg.get("eval", {}).get("autoattack", {}).get("eps", math.nan))
     return None
-
-
-def final_is(frames: Frames, label: str, extractor: str | None) -> Estimate:
-    if extractor is None:
-        return Estimate({})
-    return is_estimate(fidelity_point(frames.fidelity, label, extractor, "final"))
 
 
 def ablation_table(frames: Frames, eps: float | None) -> Table:
@@ -411,9 +269,10 @@ def ablation_table(frames: Frames, eps: float | None) -> Table:
     notes = [
         f"Accuracy: paper PGD protocol at {eps_txt} (the AutoAttack ε unless configured otherwise); "
         "cells mean ± sample std over seeds (n = seeds). Δ = variant − baseline.",
-        "SE of Δ: the larger of the seed SE (paired over shared seeds, else Welch) and the measurement SE "
-        "(binomial SE of the accuracies; split std of the IS); with one seed only the measurement SE exists. "
-        "The CSV names the rule per cell.",
+        "SE of Δ as in claims.md: the seed SE (paired over the same seeds, else Welch) plus, for accuracies, "
+        "the test-set SE of the shared images counted once (a conservative bound for paired images); with "
+        "one seed only the measurement SE exists (binomial SE; split std of the IS): the seed variance is "
+        "unknown. The CSV names the rule per cell.",
         "'—': the label trains no generator (fine-tuned classifiers) or has no fidelity record.",
         SCALE_NOTE,
     ]
@@ -429,87 +288,8 @@ _ABL_COLS = ["ablation", "baseline", "variant", "metric", "eps", "extractor", "b
 def build_tables(frames: Frames, cfg: Mapping[str, Any] | None = None,
                  ablation_eps_override: float | None = None) -> list[Table]:
     eps = ablation_eps(frames, cfg, ablation_eps_override)
-    return [robust_accuracy_table(frames, "paper"), robust_accuracy_table(frames, "strong"),
-            autoattack_table(frames), generation_table(frames), ablation_table(frames, eps)]
-
-
-# --------------------------------------------------------------------------------------------------
-# rendering
-
-
-def _md_escape(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def to_markdown(table: Table) -> str:
-    """GitHub-flavoured Markdown: a bold title line, the pipe table, then the notes as a list."""
-    align = table.align or ["l"] + ["r"] * (len(table.columns) - 1)
-    sep = ["---" if a == "l" else "---:" for a in align]
-    lines = [f"**{_md_escape(table.title)}**", "",
-             "| " + " | ".join(_md_escape(c) for c in table.columns) + " |",
-             "|" + "|".join(sep) + "|"]
-    for row in table.rows:
-        lines.append("| " + " | ".join(_md_escape(c) for c in row) + " |")
-    if not table.rows:
-        lines.append("| " + " | ".join(["—"] * len(table.columns)) + " |")
-    lines.append("")
-    lines += [f"- {_md_escape(n)}" for n in table.notes]
-    lines.append("- Generated by `robgan report` from evaluation records; do not edit by hand.")
-    return "\n".join(lines) + "\n"
-
-
-_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-_LATEX_UNICODE = (("ℓ∞", r"$\ell_\infty$"), ("ℓ", r"$\ell$"), ("∞", r"$\infty$"), ("ε", r"$\varepsilon$"),
-                  ("δ", r"$\delta$"),
-                  ("±", r"$\pm$"), ("≤", r"$\le$"), ("≥", r"$\ge$"), ("λ", r"$\lambda$"), ("Δ", r"$\Delta$"),
-                  ("→", r"$\to$"), ("·", r"$\cdot$"), ("×", r"$\times$"), ("−", r"$-$"), ("—", "---"),
-                  ("–", "--"), ("§", r"\S{}"), ("√", r"$\surd$"), ("<", r"$<$"), (">", r"$>$"))
-
-
-def latex_escape(text: str) -> str:
-    """Escape LaTeX specials and map the symbols the tables use (ε, ±, ℓ∞, ...) to math; any other
-    non-ASCII character is dropped to ``?`` so that the output compiles with plain pdflatex."""
-    out = "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
-    for src, dst in _LATEX_UNICODE:
-        out = out.replace(src, dst)
-    return "".join(ch if ch.isascii() else "?" for ch in out)
-
-
-def to_latex(table: Table) -> str:
-    """A ``table`` float with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``)."""
-    align = table.align or ["l"] + ["r"] * (len(table.columns) - 1)
-    lines = [f"% {latex_escape(table.title)}",
-             "% Generated by `robgan report` from evaluation records; do not edit by hand. Needs booktabs.",
-             r"\begin{table}[htbp]", r"  \centering", r"  \footnotesize",
-             f"  \\caption{{{latex_escape(table.title)}}}", f"  \\label{{tab:{table.name}}}",
-             f"  \\begin{{tabular}}{{{''.join(align)}}}", r"    \toprule",
-             "    " + " & ".join(latex_escape(c) for c in table.columns) + r" \\", r"    \midrule"]
-    for row in table.rows:
-        lines.append("    " + " & ".join(latex_escape(c) for c in row) + r" \\")
-    lines += [r"    \bottomrule", r"  \end{tabular}"]
-    if table.notes:
-        lines.append(r"  \par\smallskip")
-        lines.append(r"  \parbox{\linewidth}{\scriptsize")
-        lines += [f"    {latex_escape(n)}\\par" for n in table.notes]
-        lines.append("  }")
-    lines.append(r"\end{table}")
-    return "\n".join(lines) + "\n"
-
-
-def to_csv(table: Table) -> str:
-    return table.tidy.to_csv(index=False, float_format="%.6g", lineterminator="\n")
-
-
-def write_table(table: Table, out_dir: str | Path) -> list[Path]:
-    """Write ``<name>.csv``, ``<name>.md`` and ``<name>.tex`` atomically into ``out_dir``."""
-    out_dir = Path(out_dir)
-    paths = []
-    for ext, text in (("csv", to_csv(table)), ("md", to_markdown(table)), ("tex", to_latex(table))):
-        path = out_dir / f"{table.name}.{ext}"
-        prov.atomic_write_text(path, text)
-        paths.append(path)
-    return paths
+    return [robust_accuracy_table(frames, "paper", cfg), robust_accuracy_table(frames, "strong", cfg),
+            autoattack_table(frames, cfg), generation_table(frames, cfg), ablation_table(frames, eps)]
 
 
 def write_tables(frames: Frames, out_dir: str | Path, cfg: Mapping[str, Any] | None = None,

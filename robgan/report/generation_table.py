@@ -1,0 +1,141 @@
+"""The generation table: IS / FID of every generator at its final model, its best snapshot and at equal
+iteration and wall-clock budgets; the discriminator each generator trained against and the sampling
+mode of the generators (``model.g_sample_bn``), so that a comparison says whether it is like for like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from robgan.registry import generator_labels
+from robgan.report.aggregate import (
+    EXTRACTOR_NAMES,
+    Frames,
+    equal_budgets,
+    fidelity_point,
+    is_estimate,
+    sort_labels,
+)
+from robgan.report.methods import discriminator, g_sample_text, unlike_discriminators
+from robgan.report.stats import Estimate, summarise
+from robgan.report.table_format import Table, fmt_estimate, fmt_stat
+
+
+def extractors(frames: Frames) -> list[str]:
+    present = set(frames.fidelity["extractor"]) if len(frames.fidelity) else set()
+    return [e for e in EXTRACTOR_NAMES if e in present] + sorted(present - set(EXTRACTOR_NAMES))
+
+
+def generation_points(frames: Frames, extractor: str) -> list[tuple[str, str, float | None, str, str]]:
+    """``(point, kind, budget, short budget text, rule)`` of the generation table for one extractor."""
+    fid = frames.fidelity
+    labels = sort_labels(fid[fid["extractor"] == extractor]["label"].unique())
+    b_it, b_s = equal_budgets(fid, labels, extractor)
+    return [
+        ("final", "final", None, "whole run", "the final model (last evaluated iteration)"),
+        ("best over training", "best", None, "whole run",
+         "the best snapshot per seed (max IS; min FID), picked after the fact"),
+        ("equal iterations", "iteration", b_it, f"≤ {b_it:.0f} iterations",
+         f"≤ {b_it:.0f} iterations, the largest count every generator reached; last snapshot not exceeding it"),
+        ("equal wall-clock", "seconds", b_s, f"≤ {b_s:.1f} s training time",
+         f"≤ {b_s:.1f} s of training time, the shortest run's total; last snapshot not exceeding it "
+         "(no interpolation)"),
+    ]
+
+
+def generation_table(frames: Frames, cfg: Mapping[str, Any] | None = None) -> Table:
+    """Per generator: IS/FID final, best over training, and at equal iteration / wall-clock budgets; the
+    discriminator each trained against and the generator's sampling mode (from ``cfg``)."""
+    fid = frames.fidelity
+    exts = extractors(frames)
+    present = sort_labels(fid["label"].unique()) if len(fid) else []
+    labels = generator_labels(present)
+    labels += [lab for lab in present if lab not in labels]
+    columns = ["method", "discriminator", "point", "budget"]
+    for ext in exts:
+        name = EXTRACTOR_NAMES.get(ext, ext)
+        columns += [f"IS ({name})", f"FID ({name})"]
+    # Class accuracy of the samples (mnist5k: judged by the reference CNN); older records lack it.
+    cls_exts = [ext for ext in exts
+                if fid.loc[fid["extractor"] == ext, "class_accuracy"].astype(float).notna().any()]
+    columns += ["class accuracy (%)"] if cls_exts else []
+    rows, tidy = [], []
+    points = {ext: generation_points(frames, ext) for ext in exts}
+    for label in labels:
+        for j, (point, kind, _budget, short, _rule) in enumerate(points[exts[0]] if exts else []):
+            disc = discriminator(cfg, label)
+            row = [label, disc[1] if disc else "n/a", point, short]
+            cls_cell = None
+            for ext in exts:
+                _, _, limit, _, desc = points[ext][j]
+                sel = fidelity_point(fid, label, ext, kind, limit)
+                is_est = is_estimate(sel)
+                fid_vals = {int(r.seed): float(r.fid) for r in sel.itertuples()}
+                fs = summarise(fid_vals.values())
+                row += [fmt_estimate(is_est, 1.0, 2, split_std=True), fmt_stat(fs["mean"], fs["std"], fs["n"], 1.0, 1)]
+                si = summarise(is_est.values.values())
+                base = {"label": label, "extractor": ext, "point": point,
+                        "budget_iteration": limit if kind == "iteration" else np.nan,
+                        "budget_seconds": limit if kind == "seconds" else np.nan,
+                        "rule": desc, "iteration_mean": float(sel["iteration"].mean()) if len(sel) else np.nan,
+                        "train_seconds_mean": float(sel["train_seconds"].mean()) if len(sel) else np.nan,
+                        "n_samples": int(sel["n_samples"].min()) if len(sel) else np.nan}
+                tidy.append({**base, "metric": "IS", "mean": si["mean"], "std": si["std"], "n": si["n"],
+                             "min": si["min"], "max": si["max"],
+                             "split_std": float(sel["is_std"].mean()) if len(sel) else np.nan})
+                tidy.append({**base, "metric": "FID", "mean": fs["mean"], "std": fs["std"], "n": fs["n"],
+                             "min": fs["min"], "max": fs["max"], "split_std": np.nan})
+                if ext in cls_exts:
+                    cs = summarise(float(v) for v in sel["class_accuracy"])
+                    tidy.append({**base, "metric": "class_accuracy", **{k: cs[k] for k in
+                                                                         ("mean", "std", "n", "min", "max")},
+                                 "split_std": np.nan})
+                    if ext == cls_exts[0]:  # one class-accuracy column: the first extractor that has it
+                        cls_cell = fmt_stat(cs["mean"], cs["std"], cs["n"], 100.0, 1)
+            rows.append(row + ([cls_cell] if cls_exts else []))
+    notes = ["Cells: mean ± sample std over seeds (n = number of seeds); with one seed the IS shows its "
+             "split std instead. IS higher is better, FID lower is better.",
+             f"Sampling: {g_sample_text(cfg)}; the same for every generator and every IS/FID number."]
+    unlike = unlike_discriminators(cfg, labels)
+    if unlike:
+        notes.append(f"Discriminators: {unlike}.")
+    for ext in exts:
+        pts = points[ext]
+        notes.append(f"IS/FID ({EXTRACTOR_NAMES.get(ext, ext)}): " + _extractor_note(ext)
+                     + f" Equal budgets: {pts[2][4]}; {pts[3][4]}.")
+    if cls_exts:
+        notes.append("Class accuracy: share of the samples that the reference CNN classifies as the class "
+                     "they were generated for (how class-conditional the generator is; chance = 1/classes); "
+                     "at 'best over training' it is the best-IS snapshot's.")
+    notes.append("'best over training' selects the snapshot by the metric itself and is optimistic; "
+                 "'final' is the honest number. Wall-clock is each run's logged training time; compare it "
+                 "only between runs made on the same hardware.")
+    if not labels:
+        notes.insert(0, "No fidelity records: nothing to show.")
+    title = f"Generation quality — {frames.dataset}, experiment {frames.experiment}"
+    align = ["l", "l", "l", "l"] + ["r"] * (len(columns) - 4)
+    return Table("generation", title, columns, rows, pd.DataFrame(tidy, columns=_GEN_COLS), notes, align)
+
+
+_GEN_COLS = ["label", "extractor", "point", "budget_iteration", "budget_seconds", "rule", "metric", "mean",
+             "std", "n", "min", "max", "split_std", "iteration_mean", "train_seconds_mean", "n_samples"]
+
+
+def _extractor_note(ext: str) -> str:
+    if ext == "mnist-cnn":
+        return ("features of the small mnist5k domain classifier, not the ImageNet Inception network: "
+                "not comparable with Inception-based numbers.")
+    if ext == "inception-v3-compat":
+        return ("torch-fidelity's TF-compatible Inception-v3 (the authors used a torchvision Inception: "
+                "absolute values may differ from the paper's).")
+    return f"extractor '{ext}'."
+
+
+def final_is(frames: Frames, label: str, extractor: str | None) -> Estimate:
+    if extractor is None:
+        return Estimate({})
+    return is_estimate(fidelity_point(frames.fidelity, label, extractor, "final"))
