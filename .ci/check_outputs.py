@@ -1,74 +1,223 @@
-"""CI check after `snakemake --cores all`: every expected table, figure and report exists and is
-non-empty, every record validates, every generator's final samples show their class far above chance
-(the class accuracy of the fidelity records, mnist5k), and Snakemake has nothing left to do.
+"""CI check after `snakemake --cores all`: the outputs exist **and say something**.
 
-Usage: python .ci/check_outputs.py results/quick
+Fails (exit 1, one ``PROBLEM:`` line each) when
+
+- a record the experiment config calls for (``registry.EVALUATIONS`` × labels × seeds) is missing or
+  invalid (schema, non-finite number), or a record holds a failed sanity flag that
+  :data:`EXPECTED_FLAG_FAILURES` does not document;
+- a table (``registry.TABLES`` × csv/md/tex), figure (``registry.FIGURES`` × png/pdf) or sample grid
+  (one per generator label) is missing or trivially small: a table without a data row, a PNG
+  smaller than :data:`MIN_PNG_SIDE` pixels or of a single colour, a PDF that is not one;
+- a CSV (tables, fidelity rows) holds a non-finite number (``nan``, ``inf``);
+- ``claims.json`` is not JSON, holds a non-finite number, or lacks a verdict for any claim part (or
+  check) of ``config/paper_claims.yaml``;
+- a generator's final samples do not show their class (fidelity ``class_accuracy`` below
+  :data:`MIN_CLASS_ACCURACY`, mnist5k);
+- Snakemake still has work to do (skipped with ``--no-dry-run``).
+
+Usage: python .ci/check_outputs.py results/quick [--claims config/paper_claims.yaml] [--no-dry-run]
 """
 
 from __future__ import annotations
 
+import argparse
+import csv
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 
-from robgan.report.records import read_record
+import yaml
 
-TABLES = ["robust_accuracy", "robust_accuracy_strong", "autoattack", "generation", "ablation"]
+from robgan import registry
+from robgan.report.compare import claim_verdicts
+from robgan.report.records import non_finite, read_record
+
+REPO = Path(__file__).resolve().parents[1]
+CLAIMS = REPO / "config" / "paper_claims.yaml"
+
 # Final class accuracy of every quick generator must clear this (chance: 0.10; measured on the 2-core
 # machine: 0.71 for sngan, 0.85-0.99 for the AC-GAN family), so that a training regression that
 # leaves the sample grids unrecognisable fails CI.
 MIN_CLASS_ACCURACY = 0.4
-FIGURES = ["is_vs_time", "is_vs_iter", "fid_vs_time", "fid_vs_iter", "accuracy_vs_eps", "robustness_gap",
-           "lipschitz"]
+# A figure smaller than this (pixels, either side) is not a figure; the report's are 500+ px.
+MIN_PNG_SIDE = 100
+MIN_PDF_BYTES = 1024
+
+# Failed sanity flags that are expected, with why: {(experiment, kind, label, flag): reason}. Each is
+# printed as an expected failure; any other failed flag fails the check. Document an entry in
+# docs/architecture.md ("Sanity flags") when you add one.
+EXPECTED_FLAG_FAILURES: dict[tuple[str, str, str, str], str] = {}
 
 
-def main(root: Path) -> int:
+def _csv_rows(path: Path) -> list[list[str]]:
+    with open(path, newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def _non_finite_cells(rows: list[list[str]]) -> list[str]:
+    bad = []
+    for i, row in enumerate(rows[1:], start=2):
+        for col, cell in zip(rows[0], row, strict=False):
+            try:
+                value = float(cell)
+            except ValueError:
+                continue
+            if not math.isfinite(value):
+                bad.append(f"line {i} column {col}: {cell}")
+    return bad
+
+
+def check_table(path: Path) -> list[str]:
+    """Problems of one table file (missing, no data row, non-finite CSV cells)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return [f"missing or empty: {path}"]
+    if path.suffix == ".csv":
+        rows = [r for r in _csv_rows(path) if any(c.strip() for c in r)]
+        if len(rows) < 2:
+            return [f"{path}: no data row (header only)"]
+        return [f"{path}: non-finite number at {b}" for b in _non_finite_cells(rows)]
+    text = path.read_text()
+    if path.suffix == ".md":
+        n = sum(1 for line in text.splitlines() if line.lstrip().startswith("|"))
+        return [] if n >= 3 else [f"{path}: no data row ({n} table lines; header and separator need 2)"]
+    if path.suffix == ".tex":
+        n = sum(1 for line in text.splitlines() if line.rstrip().endswith("\\\\"))
+        ok = "\\begin{tabular}" in text and n >= 2
+        return [] if ok else [f"{path}: no tabular with a data row"]
+    return []
+
+
+def check_figure(path: Path) -> list[str]:
+    """Problems of one figure file (missing, not a PNG/PDF, tiny, blank)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return [f"missing or empty: {path}"]
+    if path.suffix == ".pdf":
+        head = path.read_bytes()[:5]
+        if head != b"%PDF-" or path.stat().st_size < MIN_PDF_BYTES:
+            return [f"{path}: not a PDF of at least {MIN_PDF_BYTES} bytes"]
+        return []
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            size = im.size
+            colours = im.convert("RGB").getcolors(maxcolors=2)
+    except Exception as exc:  # any unreadable image is a problem, reported with the reason
+        return [f"{path}: not a readable image ({exc})"]
+    if min(size) < MIN_PNG_SIDE:
+        return [f"{path}: {size[0]}x{size[1]} px, smaller than {MIN_PNG_SIDE} px"]
+    if colours is not None and len(colours) < 2:
+        return [f"{path}: a blank image (one colour)"]
+    return []
+
+
+def check_claims(path: Path, claims_spec: Path) -> tuple[list[str], int]:
+    """Problems of claims.json against the claims file, and how many parts it judges."""
+    if not path.is_file():
+        return [f"missing: {path}"], 0
+    try:
+        doc = json.loads(path.read_text())
+        verdicts = claim_verdicts(doc)
+    except ValueError as exc:  # JSONDecodeError is a ValueError
+        return [f"{path}: {exc}"], 0
+    problems = [f"{path}: non-finite number at {where}" for where, _ in non_finite(doc)]
+    spec = yaml.safe_load(claims_spec.read_text()) or {}
+    wanted = [(str(part["id"]), f"claim part '{part['id']}'")
+              for claim in spec.get("claims") or [] for part in claim.get("parts") or []]
+    wanted += [(f"checks/{check['id']}", f"check '{check['id']}'") for check in spec.get("checks") or []]
+    for key, what in wanted:
+        verdict = (verdicts.get(key) or {}).get("verdict")
+        if not isinstance(verdict, str) or not verdict.strip():
+            problems.append(f"{path}: no verdict for {what} of {claims_spec}")
+    return problems, len(verdicts)
+
+
+def check_records(root: Path, cfg: dict) -> tuple[list[str], list[str], dict[str, int]]:
+    """(problems, expected failures, records per kind) of ``root/records``."""
     problems: list[str] = []
-
-    def need(path: Path) -> None:
-        if not path.is_file() or path.stat().st_size == 0:
-            problems.append(f"missing or empty: {path}")
-
-    for t in TABLES:
-        for ext in ("csv", "md", "tex"):
-            need(root / "tables" / f"{t}.{ext}")
-    for f in FIGURES:
-        for ext in ("png", "pdf"):
-            need(root / "figures" / f"{f}.{ext}")
-    samples = sorted((root / "figures").glob("samples_*.png"))
-    if not samples:
-        problems.append("no sample grids (figures/samples_*.png)")
-    for name in ("claims.md", "claims.json"):
-        need(root / name)
-    records = sorted((root / "records").rglob("*.json"))
+    expected: list[str] = []
+    labels = registry.experiment_labels(cfg)
+    want = {root / "records" / kind / f"{label}_seed{seed}.json"
+            for kind in registry.EVALUATIONS for label in registry.evaluation_labels(kind, labels)
+            for seed in cfg.get("seeds", [])}
+    for path in sorted(want):
+        if not path.is_file():
+            problems.append(f"missing record: {path}")
     kinds: dict[str, int] = {}
-    for path in records:
+    for path in sorted((root / "records").rglob("*.json")):
         try:
             rec = read_record(path)
-        except Exception as exc:  # report every bad record, not only the first
-            problems.append(f"invalid record {path}: {exc}")
+        except Exception as exc:  # report every bad record (schema, non-finite, not JSON), not only the first
+            problems.append(f"invalid record: {exc}" if str(path) in str(exc) else f"invalid record {path}: {exc}")
             continue
-        kinds[rec["kind"]] = kinds.get(rec["kind"], 0) + 1
-        if rec["kind"] == "fidelity":
+        kind, label = rec["kind"], rec["run"]["label"]
+        kinds[kind] = kinds.get(kind, 0) + 1
+        for name, flag in rec["flags"].items():
+            if flag["ok"]:
+                continue
+            key = (rec["run"]["experiment"], kind, label, name)
+            if key in EXPECTED_FLAG_FAILURES:
+                expected.append(f"{path}: flag {name} failed ({flag['detail']}); expected: "
+                                f"{EXPECTED_FLAG_FAILURES[key]}")
+            else:
+                problems.append(f"{path}: sanity flag {name} failed: {flag['detail']}")
+        if kind == "fidelity":
             final = max(rec["results"], key=lambda r: r["iteration"])
             acc = final.get("class_accuracy")
             if acc is not None and acc < MIN_CLASS_ACCURACY:
                 problems.append(f"{path}: final class accuracy {acc:.3f} < {MIN_CLASS_ACCURACY} "
                                 f"(the generator's samples do not show their class)")
-    for kind in ("pgd", "autoattack", "fidelity", "gap", "lipschitz"):
-        if not kinds.get(kind):
-            problems.append(f"no '{kind}' records")
-    claims = json.loads((root / "claims.json").read_text()) if (root / "claims.json").is_file() else None
-    dry = subprocess.run(["snakemake", "-n", "--quiet", "rules"], capture_output=True, text=True)
-    if dry.returncode != 0 or "Nothing to be done" not in dry.stdout + dry.stderr:
-        problems.append(f"snakemake -n still has work to do:\n{dry.stdout}\n{dry.stderr}")
-    print(f"records: {len(records)} ({kinds}); sample grids: {len(samples)}; "
-          f"claims: {len(claims) if claims is not None else 'n/a'}")
+            rows_path = path.with_suffix(".csv")
+            if rows_path.is_file():
+                problems += [f"{rows_path}: non-finite number at {b}" for b in _non_finite_cells(_csv_rows(rows_path))]
+    return problems, expected, kinds
+
+
+def check(root: Path, claims_spec: Path = CLAIMS, dry_run: bool = True) -> tuple[list[str], list[str]]:
+    """(problems, expected failures) of the results directory ``root``."""
+    cfg_path = root / "config.yaml"
+    if not cfg_path.is_file():
+        return [f"missing: {cfg_path} (the resolved experiment config)"], []
+    cfg = yaml.safe_load(cfg_path.read_text())
+    problems, expected, kinds = check_records(root, cfg)
+    for name in registry.TABLES:
+        for ext in registry.TABLE_FORMATS:
+            problems += check_table(root / "tables" / f"{name}.{ext}")
+    generators = registry.generator_labels(registry.experiment_labels(cfg))
+    for name in [*registry.FIGURES, *(f"samples_{g}" for g in generators)]:
+        for ext in registry.FIGURE_FORMATS:
+            problems += check_figure(root / "figures" / f"{name}.{ext}")
+    claim_problems, n_parts = check_claims(root / "claims.json", claims_spec)
+    problems += claim_problems
+    md = root / "claims.md"
+    if not md.is_file() or md.stat().st_size == 0:
+        problems.append(f"missing or empty: {md}")
+    if dry_run:
+        out = subprocess.run(["snakemake", "-n", "--quiet", "rules"], capture_output=True, text=True)
+        if out.returncode != 0 or "Nothing to be done" not in out.stdout + out.stderr:
+            problems.append(f"snakemake -n still has work to do:\n{out.stdout}\n{out.stderr}")
+    print(f"{root}: records {sum(kinds.values())} ({kinds}); sample grids: {len(generators)} expected; "
+          f"claim parts judged: {n_parts}")
+    return problems, expected
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", nargs="?", type=Path, default=Path("results/quick"))
+    parser.add_argument("--claims", type=Path, default=CLAIMS,
+                        help="the claims file (default config/paper_claims.yaml)")
+    parser.add_argument("--no-dry-run", action="store_true", help="skip the `snakemake -n` check")
+    args = parser.parse_args(argv)
+    problems, expected = check(args.root, args.claims, dry_run=not args.no_dry_run)
+    for e in expected:
+        print("EXPECTED FAILURE:", e)
     for p in problems:
         print("PROBLEM:", p)
     return 1 if problems else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "results/quick")))
+    sys.exit(main())

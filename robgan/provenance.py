@@ -128,8 +128,11 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+def atomic_write_json(path: str | Path, obj: Any, *, allow_nan: bool = False) -> None:
+    """Write ``obj`` as pretty JSON through a temp file + rename. Strict JSON by default: a NaN or
+    infinity raises ``ValueError`` (and nothing is written) instead of becoming a ``NaN`` token that
+    JSON readers other than Python's reject."""
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=allow_nan) + "\n")
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:

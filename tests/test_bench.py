@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,8 @@ from robgan.training.methods import GanIteration
 
 REPO_RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 TINY_BENCH = ["model.ngf=8", "model.ndf=8", "model.z_dim=16", "train.batch_size=16",
-              "advtrain.batch_size=16", "finetune.batch_size=16"]
+              "advtrain.batch_size=16", "finetune.batch_size=16",
+              "advtrain.allow_smaller_budget=true"]  # n_dis > 1 below: more D updates than advtrain's
 RESULT_FIELDS = {"shape", "method", "kind", "batch_size", "n_dis", "images_per_iter", "fake_images_per_iter",
                  "seconds_per_iter", "iterations_per_s", "images_per_s", "memory", "flops_per_iter",
                  "achieved_gflops_per_s", "achieved_tflops_per_s", "peak_dtype", "peak_tflops",
@@ -38,13 +38,14 @@ def _positive_finite(v) -> bool:
 
 
 def test_quick_bench_writes_complete_finite_results(tmp_path):
-    t0 = time.perf_counter()
+    """``--quick`` is quick by construction (1 warm-up, 2 repeats of 1 call for every timing, checked
+    below); its wall-clock time is not asserted: on a shared 2-core machine it is noise (27 s measured
+    while other jobs ran)."""
     argv = ["bench", "--quick", "--device", "cpu", "--shapes", "embedded", "--methods", "robgan,pgd",
             "--pgd-batch", "16", "--threads", "1", "--out", str(tmp_path), "--note", "test"]
     for o in TINY_BENCH:
         argv += ["--set", o]
     assert cli_main(argv) == 0
-    elapsed = time.perf_counter() - t0
     jsons = list(tmp_path.glob("bench-cpu-*.json"))
     mds = list(tmp_path.glob("bench-cpu-*.md"))
     latest = list(tmp_path.glob("latest-cpu-*.md"))
@@ -55,7 +56,12 @@ def test_quick_bench_writes_complete_finite_results(tmp_path):
     assert res["kind"] == "bench" and res["device"]["type"] == "cpu" and res["device"]["threads"] == 1
     assert res["device"]["torch"] == torch.__version__
     assert {"commit", "dirty"} <= set(res["git"])
-    assert res["settings"]["quick"] is True and res["settings"]["repeats"] == 2
+    assert res["settings"]["quick"] is True
+    assert (res["settings"]["warmup"], res["settings"]["repeats"], res["settings"]["iters"]) == (1, 2, 1)
+    timings = [r["seconds_per_iter"] for r in res["results"]]
+    timings += [t for b in res["breakdown"] for t in b["timings"].values()]
+    timings += [t for e in res["pgd_efficiency"] for t in e["timings"].values()]
+    assert len(timings) > 2 and all((t["warmup"], t["repeats"], t["iters_per_repeat"]) == (1, 2, 1) for t in timings)
     assert res["settings"]["performance"] == {"bf16": False, "channels_last": False, "compile": False}
     assert set(res["definitions"]) == set(DEFINITIONS)
     assert [(r["shape"], r["method"]) for r in res["results"]] == [("embedded", "robgan"), ("embedded", "pgd")]
@@ -97,7 +103,6 @@ def test_quick_bench_writes_complete_finite_results(tmp_path):
     for needle in ("## Throughput", "| embedded | robgan |", "| embedded | pgd |", "## Rob-GAN step cost",
                    "target ≤ 1.15", "## PGD efficiency", "## Definitions", "note: test"):
         assert needle in md
-    print(f"quick bench took {elapsed:.1f} s")  # the issue asks for < 30 s on a quiet machine
 
 
 def test_bench_context_equals_context(default_config):
@@ -276,7 +281,7 @@ def test_projection_of_the_cifar10_config():
     assert set(rows) == {*cfg["methods"], "robgan_ft", "robgan_ft_nofake"}
     assert rows["robgan"]["hours_per_seed"] == pytest.approx(78125 * 0.2 / 3600)
     assert rows["robgan"]["hours_total"] == pytest.approx(3 * 78125 * 0.2 / 3600)
-    assert rows["advtrain"]["hours_per_seed"] == pytest.approx(78125 * 0.1 / 3600)
+    assert rows["advtrain"]["hours_per_seed"] == pytest.approx(125001 * 0.1 / 3600)
     assert rows["robgan_ft"]["hours_per_seed"] == pytest.approx(23438 * 0.4 / 3600)
     assert rows["acgan"]["measured_as"] == "sngan" and "proxy" in rows["acgan"]["notes"][0]
     assert rows["robgan_oldloss"]["measured_as"] == "robgan"

@@ -7,9 +7,13 @@ What "equal" means for one training step from the same state (stated once, used 
 
 - losses: relative difference ≤ ``LOSS_RTOL``;
 - gradients (what the step left in ``.grad``: D's from its update, G's from its update): per tensor,
-  ``max|g - g_ref| ≤ GRAD_RTOL · max|g_ref| + GRAD_ATOL``. G's gradient reaches its first layers
-  through D, G's batch norms and the tanh, and differs by up to ~1e-3 relative between any two
-  float32 evaluation orders (contiguous vs channels_last, eager vs compiled), hence 5e-3;
+  ``max|g - g_ref| ≤ GRAD_RTOL · max|g_ref| + GRAD_NOISE · scale``, ``scale`` the largest gradient
+  element of the same model (G or D). G's gradient reaches its first layers through D, G's batch
+  norms and the tanh, and differs by up to ~1e-3 relative between any two float32 evaluation orders
+  (contiguous vs channels_last, eager vs compiled), hence 5e-3. A tensor whose exact gradient is 0
+  (a conv bias followed by batch norm) holds only float32 rounding, whose size follows the
+  gradients flowing through the model, not the tensor's own: measured (contiguous vs channels_last,
+  tiny models) up to 3e-7 of ``scale``, hence ``GRAD_NOISE`` = 1e-5;
 - updated weights: ``max-abs ≤ WEIGHT_ATOL`` on at least ``WEIGHT_FRACTION`` of the elements, and
   within ``2·lr`` everywhere. Adam's first step moves every weight by ``lr · g / (|g| + 1e-8)``, i.e.
   ±lr whatever the gradient's size, so an element whose gradient is float32 noise (e.g. a conv bias
@@ -29,7 +33,7 @@ from robgan.training import METHODS
 from robgan.training.context import Context
 
 LOSS_RTOL = 1e-4
-GRAD_RTOL, GRAD_ATOL = 5e-3, 1e-6
+GRAD_RTOL, GRAD_NOISE = 5e-3, 1e-5
 WEIGHT_ATOL, WEIGHT_FRACTION = 1e-6, 0.99
 # bf16 autocast (CUDA): 8-bit mantissas in D's and G's convolutions.
 BF16_LOSS_RTOL, BF16_GRAD_COSINE, BF16_UPDATE_SIGN_AGREEMENT = 5e-2, 0.95, 0.9
@@ -64,8 +68,12 @@ def _assert_equal_steps(ref, other):
     for k in l0:
         assert l1[k] == pytest.approx(l0[k], rel=LOSS_RTOL, abs=1e-7), k
     assert g0.keys() == g1.keys() and g0
+    scale = {}
     for k in g0:
-        bound = GRAD_RTOL * float(g0[k].abs().max()) + GRAD_ATOL
+        model = k.split(".", 1)[0]
+        scale[model] = max(scale.get(model, 0.0), float(g0[k].abs().max()))
+    for k in g0:
+        bound = GRAD_RTOL * float(g0[k].abs().max()) + GRAD_NOISE * scale[k.split(".", 1)[0]]
         assert float((g1[k] - g0[k]).abs().max()) <= bound, k
     n_close = n_total = 0
     for k in w0:
@@ -76,10 +84,25 @@ def _assert_equal_steps(ref, other):
     assert n_close / n_total >= WEIGHT_FRACTION
 
 
+def _conv_weight_layouts(cfg) -> set[str]:
+    """Memory layouts of the 4-d weights (convolutions) whose two layouts differ, of a fresh Context."""
+    ctx = Context(cfg, METHODS[cfg["run"]["method"]], torch.device("cpu"))
+    layouts = set()
+    for m in ctx.modules.values():
+        for p in m.parameters():
+            if p.dim() == 4 and p.shape[1] > 1 and p.shape[2] * p.shape[3] > 1:
+                layouts.add("channels_last" if p.is_contiguous(memory_format=torch.channels_last) else
+                            "contiguous" if p.is_contiguous() else "other")
+    return layouts
+
+
 def test_channels_last_equals_contiguous(default_config, tiny_overrides):
-    ref = _one_step(_cfg(default_config, tiny_overrides))
-    cl = _one_step(_cfg(default_config, tiny_overrides, extra=["performance.channels_last=true"]))
-    _assert_equal_steps(ref, cl)
+    # config/config.yaml turns channels_last on: the reference turns it off explicitly
+    contiguous = _cfg(default_config, tiny_overrides, extra=["performance.channels_last=false"])
+    channels_last = _cfg(default_config, tiny_overrides, extra=["performance.channels_last=true"])
+    assert _conv_weight_layouts(contiguous) == {"contiguous"}
+    assert _conv_weight_layouts(channels_last) == {"channels_last"}
+    _assert_equal_steps(_one_step(contiguous), _one_step(channels_last))
 
 
 def test_reference_step_is_deterministic(default_config, tiny_overrides):

@@ -25,6 +25,8 @@ def _csv(text: str) -> list[str]:
 
 def register(sub) -> None:
     """Add the ``bench`` sub-command to the ``robgan`` command's sub-parsers."""
+    from robgan.cli import add_device_arg, add_set_arg
+
     p = sub.add_parser(
         "bench", help="benchmark training steps and PGD (throughput, memory, FLOP/s); project GPU-hours",
         description="Benchmark every method's training step and the paper's PGD, or (--project) turn a "
@@ -34,7 +36,7 @@ def register(sub) -> None:
                         "all three on CUDA)")
     p.add_argument("--methods", default="sngan,advtrain,robgan,robgan_ft,pgd",
                    help="comma list of training methods (any of robgan train's, plus robgan_ft) and 'pgd'")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add_device_arg(p, default="auto")
     p.add_argument("--repeats", type=int, default=None, help="timed repeats (default 5; --quick: 2)")
     p.add_argument("--warmup", type=int, default=None, help="untimed warm-up calls (default 2; --quick: 1)")
     p.add_argument("--iters", type=int, default=None,
@@ -51,9 +53,7 @@ def register(sub) -> None:
     perf.add_argument("--compile", action="store_true", help="torch.compile the models")
     perf.add_argument("--perf-from-config", action="store_true",
                       help="use each config's own performance section instead of the flags")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.SUB=VALUE",
-                   help="config override applied to every shape (repeatable), "
-                        "e.g. --set train.batch_size=128")
+    add_set_arg(p, "train.batch_size=128 (applied to every shape)")
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: OMP_NUM_THREADS "
                                                            "or torch's default)")
     p.add_argument("--seed", type=int, default=0)

@@ -11,20 +11,29 @@ float [0,1], augmentation and noise happen per batch in :class:`BatchStream`.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
-from robgan.data.cifar10 import CIFAR10_CLASSES, load_cifar10
-from robgan.data.imagenet143 import (
-    IMAGENET143_CLASS_RANGE,
-    build_imagenet143,
-    imagenet143_class_names,
-    load_imagenet143,
-)
-from robgan.data.mnist5k import MNIST5K_SPLIT_SEED, load_mnist5k
-from robgan.data.stream import AUGMENTATIONS, BatchStream, fixed_indices
+# The dataset modules (and torch) load on first use: the `robgan` command imports robgan.data.cli to
+# build its parser, which must not import torch (tests/test_cli.py).
+_EXPORTS = {
+    "CIFAR10_CLASSES": "cifar10", "load_cifar10": "cifar10",
+    "IMAGENET143_CLASS_RANGE": "imagenet143", "build_imagenet143": "imagenet143",
+    "imagenet143_class_names": "imagenet143", "load_imagenet143": "imagenet143",
+    "MNIST5K_SPLIT_SEED": "mnist5k", "load_mnist5k": "mnist5k",
+    "AUGMENTATIONS": "stream", "BatchStream": "stream", "fixed_indices": "stream",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"robgan.data.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'robgan.data' has no attribute '{name}'")
+
 
 __all__ = [
     "AUGMENTATIONS",
@@ -92,7 +101,11 @@ def dataset_info(data_cfg: dict) -> DatasetInfo:
     if name == "mnist5k":
         return DatasetInfo(name, 10, 1, 32, tuple(str(d) for d in range(10)))
     if name == "cifar10":
+        from robgan.data.cifar10 import CIFAR10_CLASSES
+
         return DatasetInfo(name, 10, 3, 32, CIFAR10_CLASSES)
+    from robgan.data.imagenet143 import imagenet143_class_names
+
     names = imagenet143_class_names(cfg["root"])
     return DatasetInfo(name, len(names), 3, cfg["resolution"], names)
 
@@ -113,7 +126,13 @@ def load_split(data_cfg: dict, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         raise ValueError(f"split: unknown split {split!r}; allowed values: {', '.join(SPLITS)}")
     name = cfg["name"]
     if name == "mnist5k":
+        from robgan.data.mnist5k import load_mnist5k
+
         return load_mnist5k(split)
     if name == "cifar10":
+        from robgan.data.cifar10 import load_cifar10
+
         return load_cifar10(cfg["root"], split, download=bool(cfg["download"]))
+    from robgan.data.imagenet143 import load_imagenet143
+
     return load_imagenet143(cfg["root"], split, resolution=cfg["resolution"], cache_dir=cfg["cache_dir"])

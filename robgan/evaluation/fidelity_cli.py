@@ -10,7 +10,8 @@
     IS and FID of the run's generator (``model.pt`` and, with ``eval.fidelity.snapshots``, every
     snapshot): ``FILE.csv`` (one row per checkpoint) and ``FILE.json`` (the fidelity record).
 
-:func:`register` is idempotent: ``robgan.evaluation.cli.register`` calls it, and so may ``robgan.cli``.
+:mod:`robgan.cli` registers this module beside :mod:`robgan.evaluation.cli`; the ``eval`` group and
+the shared arguments come from :mod:`robgan.cli`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import logging
 import sys
 from pathlib import Path
 
+from robgan.cli import add_config_args, add_device_arg, add_eval_args, eval_config, get_eval_subparsers
 from robgan.config import ConfigError, load_config
-from robgan.evaluation.cli import eval_config, get_eval_subparsers
 
 log = logging.getLogger("robgan.evaluation")
 
@@ -72,33 +73,21 @@ def _cmd_fidelity(args) -> int:
 
 
 def register(sub) -> None:
-    """Add ``eval fidelity`` (to the shared ``eval`` group) and ``train-reference``; idempotent."""
-    esub = get_eval_subparsers(sub)
-    if "fidelity" not in esub.choices:
-        help_ = "IS/FID of the run's generator over its snapshots and model.pt (CSV + fidelity record)"
-        p = esub.add_parser("fidelity", help=help_, description=help_)
-        p.add_argument("--run", required=True, type=Path, help="finished run directory with a generator")
-        p.add_argument("--reference", required=True, type=Path, help="directory written by `robgan train-reference`")
-        p.add_argument("--out", required=True, type=Path,
-                       help="FILE.csv to write (the record is written as FILE.json)")
-        p.add_argument("--config", type=Path, default=None,
-                       help="config whose 'eval' section is used (default: the run's config.yaml)")
-        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.SUB=VALUE",
-                       help="dotted override, value read as YAML (repeatable), e.g. --set eval.fidelity.n_samples=500")
-        p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
-                       help="default: the config's 'device' (auto = CUDA when present)")
-        p.add_argument("--sample-seed", type=int, default=None,
-                       help="seed of latent vectors and class labels (default: eval.index_seed)")
-        p.set_defaults(func=_cmd_fidelity)
-    if "train-reference" not in sub.choices:
-        help_ = ("train the mnist5k feature CNN (if mnist5k) and cache the training split's IS/FID "
-                 "reference features")
-        p = sub.add_parser("train-reference", help=help_, description=help_)
-        p.add_argument("--config", required=True, type=Path, help="experiment YAML (e.g. config/config.yaml)")
-        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.SUB=VALUE",
-                       help="dotted override, value read as YAML (repeatable)")
-        p.add_argument("--out", required=True, type=Path, help="reference directory")
-        p.add_argument("--seed", type=int, default=0, help="seed of the CNN's training (default 0)")
-        p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
-                       help="default: the config's 'device'")
-        p.set_defaults(func=_cmd_train_reference)
+    """Add ``eval fidelity`` (to the shared ``eval`` group) and ``train-reference``."""
+    help_ = "IS/FID of the run's generator over its snapshots and model.pt (CSV + fidelity record)"
+    p = get_eval_subparsers(sub).add_parser("fidelity", help=help_, description=help_)
+    add_eval_args(p, run_help="finished run directory with a generator",
+                  out_help="FILE.csv to write (the record is written as FILE.json)",
+                  example="eval.fidelity.n_samples=500")
+    p.add_argument("--reference", required=True, type=Path, help="directory written by `robgan train-reference`")
+    p.add_argument("--sample-seed", type=int, default=None,
+                   help="seed of latent vectors and class labels (default: eval.index_seed)")
+    p.set_defaults(func=_cmd_fidelity)
+
+    help_ = "train the mnist5k feature CNN (if mnist5k) and cache the training split's IS/FID reference features"
+    p = sub.add_parser("train-reference", help=help_, description=help_)
+    add_config_args(p, "eval.fidelity.reference_classifier.epochs=2")
+    p.add_argument("--out", required=True, type=Path, help="reference directory")
+    p.add_argument("--seed", type=int, default=0, help="seed of the CNN's training (default 0)")
+    add_device_arg(p)
+    p.set_defaults(func=_cmd_train_reference)

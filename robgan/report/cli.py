@@ -1,9 +1,16 @@
-"""``robgan report``: every table, figure and claim verdict of one experiment, from its records only.
+"""``robgan report``: every table, figure and claim verdict of one experiment, from its records only;
+``robgan compare``: two experiment directories, number by number.
 
     robgan report --config config/config.yaml --records results/quick/records --out results/quick \
         [--runs results/quick/runs] [--claims config/paper_claims.yaml] [--set eval.autoattack.eps=0.1]
 
 Writes ``tables/*.{csv,md,tex}``, ``figures/*.{png,pdf}`` and ``claims.{md,json}`` under ``--out``.
+
+    robgan compare REFERENCE CANDIDATE [--rtol 1e-9] [--timing-rtol R] [--claims config/paper_claims.yaml]
+
+Prints the differences as a table (:mod:`robgan.report.compare` says what is compared and within
+which tolerance); exit status 0 when none is beyond tolerance, 1 otherwise, 2 when a directory is not
+an experiment directory.
 """
 
 from __future__ import annotations
@@ -53,7 +60,9 @@ def make_report(cfg: Mapping[str, Any] | None, records_dir: str | Path, out_dir:
     out_dir = Path(out_dir)
     paths = tables.write_tables(frames, out_dir / "tables", cfg, ablation_eps)
     paths += figures.write_figures(frames, out_dir / "figures")
-    paths += figures.write_sample_grids(runs_dir, out_dir / "figures", frames, seed=sample_seed, log=log)
+    g_sample_bn = ((cfg or {}).get("model") or {}).get("g_sample_bn")
+    paths += figures.write_sample_grids(runs_dir, out_dir / "figures", frames, seed=sample_seed, log=log,
+                                        g_sample_bn=g_sample_bn)
     results = claims_mod.evaluate_claims(frames, claims_doc, cfg)
     paths += claims_mod.write_claims(results, claims_doc, frames, out_dir)
     counts: dict[str, int] = {}
@@ -72,11 +81,48 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import sys
+
+    from robgan.report.compare import compare_dirs, render
+
+    try:
+        result = compare_dirs(args.reference, args.candidate, rtol=args.rtol, timing_rtol=args.timing_rtol,
+                              claims_path=args.claims)
+    except FileNotFoundError as exc:
+        log.error("%s", exc)
+        return 2
+    sys.stdout.write(render(result, args.max_rows) + "\n")
+    return 0 if result.ok else 1
+
+
+def _cmd_readme(args: argparse.Namespace) -> int:
+    from robgan.report import readme
+
+    try:
+        if args.check:
+            problem = readme.check(args.root)
+            if problem:
+                log.error("README.md's results block is not what the committed results render "
+                          "(run `robgan readme` and commit):\n%s", problem)
+                return 1
+            log.info("README.md's results block matches the committed results")
+            return 0
+        changed = readme.update(args.root)
+    except readme.ReadmeError as exc:
+        log.error("%s", exc)
+        return 2
+    log.info("README.md %s", "rewritten from the committed results" if changed else "already up to date")
+    return 0
+
+
 def register(sub) -> None:
+    """Add ``report``, ``compare`` and ``readme``."""
     from robgan.cli import add_config_args
+    from robgan.report.compare import DEFAULT_CLAIMS, DEFAULT_RTOL
 
     p = sub.add_parser("report", help="tables, figures and claim verdicts of one experiment, from its records")
-    add_config_args(p)
+    add_config_args(p, "eval.autoattack.eps=0.1")
     p.add_argument("--records", required=True, type=Path, help="results/<experiment>/records")
     p.add_argument("--out", required=True, type=Path, help="results/<experiment> (tables/, figures/, claims.md)")
     p.add_argument("--runs", type=Path, default=None,
@@ -86,3 +132,25 @@ def register(sub) -> None:
                    help="ε ([0,1] units) of the ablation table's accuracy (default: the AutoAttack ε)")
     p.add_argument("--sample-seed", type=int, default=0, help="latent seed of the sample grids")
     p.set_defaults(func=_cmd_report)
+
+    help_ = ("compare two experiment directories: records number by number, table CSVs, claim verdicts; "
+             "exit 1 on a difference beyond tolerance")
+    p = sub.add_parser("compare", help=help_, description=help_ + ". Wall-clock values are ignored unless "
+                       "--timing-rtol is given; see robgan/report/compare.py for the fields.")
+    p.add_argument("reference", type=Path, help="results/<experiment> taken as the reference")
+    p.add_argument("candidate", type=Path, help="results/<experiment> compared with it")
+    p.add_argument("--rtol", type=float, default=DEFAULT_RTOL,
+                   help=f"relative tolerance of the numbers that do not depend on wall-clock time "
+                        f"(default {DEFAULT_RTOL:g})")
+    p.add_argument("--timing-rtol", type=float, default=None,
+                   help="relative tolerance of wall-clock values (default: not compared)")
+    p.add_argument("--claims", type=Path, default=DEFAULT_CLAIMS,
+                   help="claims file naming the wall-clock claim parts (default config/paper_claims.yaml)")
+    p.add_argument("--max-rows", type=int, default=100, help="differences printed at most (default 100)")
+    p.set_defaults(func=_cmd_compare)
+
+    help_ = "rewrite README.md's results block from the committed results/<experiment>/ files"
+    p = sub.add_parser("readme", help=help_, description=help_ + " (robgan/report/readme.py).")
+    p.add_argument("--root", type=Path, default=Path("."), help="repository root (default .)")
+    p.add_argument("--check", action="store_true", help="only compare; exit 1 when the README differs")
+    p.set_defaults(func=_cmd_readme)

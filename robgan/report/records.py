@@ -1,28 +1,48 @@
 """Evaluation records: one JSON object per evaluation, validated against
 ``workflow/schemas/record.schema.yaml``. Tables, plots and claims are rendered from records only.
+
+Every number in a record is finite: validation refuses NaN and ±inf wherever they are (the schema's
+``number`` type lets them through, and ``json`` would write them as the non-JSON tokens ``NaN`` /
+``Infinity``), so a failed measurement stops its job instead of reaching a table.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from robgan import provenance as prov
 from robgan.config import SCHEMA_DIR, load_schema
 
 RECORD_SCHEMA = SCHEMA_DIR / "record.schema.yaml"
-KINDS = ("pgd", "autoattack", "fidelity", "gap", "lipschitz")
 
 
 class RecordError(ValueError):
     """A record breaks the schema; the message names the offending field."""
 
 
+def non_finite(obj: object, where: str = "") -> Iterator[tuple[str, float]]:
+    """``(dotted field, value)`` of every NaN or infinite float inside a JSON-like value."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        yield where or "<top level>", obj
+    elif isinstance(obj, Mapping):
+        for k, v in obj.items():
+            yield from non_finite(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            yield from non_finite(v, f"{where}.{i}" if where else str(i))
+
+
 def validate_record(record: Mapping) -> None:
-    """Raise :class:`RecordError` unless ``record`` satisfies the record schema."""
+    """Raise :class:`RecordError` unless ``record`` satisfies the record schema and every number in
+    it is finite."""
     import jsonschema
+
+    bad = next(non_finite(record), None)
+    if bad is not None:
+        raise RecordError(f"invalid record at '{bad[0]}': {bad[1]} is not a finite number")
 
     validator = jsonschema.Draft202012Validator(load_schema(RECORD_SCHEMA))
     errors = sorted(validator.iter_errors(dict(record)), key=lambda e: len(e.absolute_path))
@@ -67,6 +87,8 @@ def make_record(
     device: str,
 ) -> dict[str, Any]:
     """Assemble (and validate) a record. ``flags``: ``{name: {"ok": bool, "detail": str}}``."""
+    from robgan import provenance as prov
+
     record = {
         "schema_version": 1,
         "kind": kind,
@@ -85,10 +107,12 @@ def make_record(
 
 
 def write_record(record: Mapping, path: str | Path) -> Path:
-    """Validate then write atomically as pretty JSON."""
+    """Validate then write atomically as pretty JSON (strict JSON: no NaN / Infinity tokens)."""
+    from robgan import provenance as prov
+
     validate_record(record)
     path = Path(path)
-    prov.atomic_write_json(path, record)
+    prov.atomic_write_json(path, record, allow_nan=False)
     return path
 
 
@@ -101,7 +125,3 @@ def read_record(path: str | Path) -> dict[str, Any]:
     except RecordError as exc:
         raise RecordError(f"{path}: {exc}") from None
     return record
-
-
-def read_records(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
-    return [read_record(p) for p in paths]

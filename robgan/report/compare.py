@@ -1,0 +1,326 @@
+"""``robgan compare REFERENCE CANDIDATE``: two experiment directories (``results/<experiment>``), number by
+number.
+
+What is compared (files matched by their path relative to the experiment directory):
+
+- every record ``records/**/*.json``: every number, string, flag and list length;
+- every CSV ``records/**/*.csv`` (the fidelity rows) and ``tables/*.csv``: header, row count, and each
+  cell (numbers as numbers, other cells as text);
+- every verdict of ``claims.json`` (by claim part id, and by check id when the file has checks).
+
+A file present in one directory and not the other is a difference. Not compared: the ``.md``/``.tex``
+tables and ``claims.md`` (renderings of the CSV and JSON files), figures, run directories.
+
+Tolerances:
+
+- numbers: equal when ``|a - b| <= rtol · max(|a|, |b|)``, ``rtol`` = :data:`DEFAULT_RTOL` (1e-9) by
+  default: with the same code, config and seeds the iteration-based numbers of a CPU run are
+  reproducible to the last bit, so any real change shows. Integers, text and booleans: exactly.
+- wall-clock values, **ignored** by default (counted and named in the summary) and compared within
+  ``timing_rtol`` when one is given: record keys ending in ``_seconds`` (``elapsed_seconds``,
+  ``checkpoint.train_seconds``, the fidelity and Lipschitz rows' ``train_seconds``), CSV columns
+  whose name contains ``seconds`` (``budget_seconds``, ``train_seconds_mean``), CSV rows of an
+  "equal wall-clock" budget (the generation table: which snapshot fits the budget depends on the
+  machine's speed), and the verdicts of the claim parts judged along ``train_seconds`` (``axis:
+  train_seconds`` in ``config/paper_claims.yaml``: the wall-clock time-to-target claims).
+- never compared (where and when a file was made, not what it says): :data:`PROVENANCE_KEYS`
+  (``created``, ``device``, ``code_version``, ``git_commit``, ``git_dirty``, ``host``, the absolute
+  ``weights_path`` of the checkout, the package versions ``*_version`` other than ``schema_version``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_RTOL = 1e-9
+DEFAULT_CLAIMS = Path(__file__).resolve().parents[2] / "config" / "paper_claims.yaml"
+PROVENANCE_KEYS = frozenset({"created", "device", "code_version", "git_commit", "git_dirty", "host",
+                             "weights_path", "pyautoattack_version", "torch_fidelity_version"})
+WALLCLOCK_SUFFIX = "_seconds"
+WALLCLOCK_ROW_MARK = "wall-clock"
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One difference beyond tolerance. ``field`` is empty for a file present on one side only."""
+
+    file: str
+    field: str
+    reference: str
+    candidate: str
+    note: str = ""
+
+
+@dataclass
+class Comparison:
+    """The outcome of :func:`compare_dirs`."""
+
+    reference: Path
+    candidate: Path
+    differences: list[Difference] = field(default_factory=list)
+    files: int = 0              # files compared (present on both sides)
+    values: int = 0             # numbers, strings and verdicts compared
+    verdicts: int = 0           # claim verdicts compared
+    ignored_wallclock: int = 0  # wall-clock values not compared (no timing_rtol)
+    ignored_keys: set[str] = field(default_factory=set)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+
+# --------------------------------------------------------------------------------------------------
+# claims.json
+# --------------------------------------------------------------------------------------------------
+def claim_verdicts(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """``{id: entry}`` of every judged claim part (and check) of a ``claims.json`` document.
+
+    Reads ``claims`` as a list of claims with ``parts`` (each part a dict with ``id`` and ``verdict``)
+    or as a flat list of parts; a ``checks`` section (list of dicts with ``id``, or a mapping id →
+    dict) is read the same way, its ids prefixed ``checks/``. Raises ``ValueError`` naming what is
+    malformed. The one place that knows claims.json's layout (``.ci/check_outputs.py`` uses it too).
+    """
+    out: dict[str, Mapping[str, Any]] = {}
+
+    def add(entry: Any, where: str, prefix: str = "") -> None:
+        if not isinstance(entry, Mapping) or "id" not in entry:
+            raise ValueError(f"claims.json: {where} is not an object with an 'id'")
+        if isinstance(entry.get("parts"), list):
+            for j, part in enumerate(entry["parts"]):
+                add(part, f"{where}.parts[{j}]", prefix)
+            return
+        if "verdict" not in entry:
+            raise ValueError(f"claims.json: {where} ({entry['id']}) has no 'verdict'")
+        out[prefix + str(entry["id"])] = entry
+
+    claims = doc.get("claims")
+    if not isinstance(claims, list):
+        raise ValueError("claims.json: no 'claims' list")
+    for i, entry in enumerate(claims):
+        add(entry, f"claims[{i}]")
+    checks = doc.get("checks")
+    if isinstance(checks, Mapping):
+        checks = [{"id": k, **v} if isinstance(v, Mapping) else {"id": k, "verdict": v} for k, v in checks.items()]
+    for i, entry in enumerate(checks or []):
+        add(entry, f"checks[{i}]", "checks/")
+    return out
+
+
+def wallclock_parts(claims_path: str | Path | None = DEFAULT_CLAIMS,
+                    doc: Mapping[str, Any] | None = None) -> set[str]:
+    """Ids of the claim parts judged along wall-clock time: ``axis: train_seconds`` in the claims
+    file, or (in a ``claims.json`` document) an ``axis`` or comparison that names ``train_seconds``."""
+    ids: set[str] = set()
+    if claims_path is not None and Path(claims_path).is_file():
+        spec = yaml.safe_load(Path(claims_path).read_text()) or {}
+        for claim in spec.get("claims") or []:
+            for part in claim.get("parts") or []:
+                if part.get("axis") == "train_seconds":
+                    ids.add(str(part["id"]))
+    if doc is not None:
+        for pid, part in claim_verdicts(doc).items():
+            hints = [part.get("axis")] + [c.get("axis") or c.get("what") for c in part.get("comparisons") or []
+                                          if isinstance(c, Mapping)]
+            if any(isinstance(h, str) and "train_seconds" in h for h in hints):
+                ids.add(pid)
+    return ids
+
+
+# --------------------------------------------------------------------------------------------------
+# Values
+# --------------------------------------------------------------------------------------------------
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def numbers_close(a: float, b: float, rtol: float) -> bool:
+    """``|a - b| <= rtol · max(|a|, |b|)``; NaN equals NaN, an infinity only itself."""
+    if a == b or (math.isnan(a) and math.isnan(b)):
+        return True
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return False
+    return abs(a - b) <= rtol * max(abs(a), abs(b))
+
+
+def _fmt(v: Any, width: int = 40) -> str:
+    s = json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v
+    return s if len(s) <= width else s[:width - 1] + "…"
+
+
+def _parse_number(s: str) -> float | None:
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+class _Comparer:
+    def __init__(self, out: Comparison, rtol: float, timing_rtol: float | None):
+        self.out, self.rtol, self.timing_rtol = out, rtol, timing_rtol
+
+    def diff(self, file: str, where: str, a: Any, b: Any, note: str = "") -> None:
+        self.out.differences.append(Difference(file, where, _fmt(a), _fmt(b), note))
+
+    def scalar(self, file: str, where: str, a: Any, b: Any, wallclock: bool = False) -> None:
+        """Compare two leaves (numbers by tolerance, anything else exactly)."""
+        if wallclock and self.timing_rtol is None:
+            self.out.ignored_wallclock += 1
+            return
+        self.out.values += 1
+        if _is_number(a) and _is_number(b):
+            rtol = self.timing_rtol if wallclock else self.rtol
+            if not numbers_close(float(a), float(b), rtol):
+                rel = abs(a - b) / max(abs(a), abs(b)) if math.isfinite(a) and math.isfinite(b) else math.inf
+                self.diff(file, where, a, b, f"{'wall-clock, ' if wallclock else ''}rel. diff {rel:.2g} > {rtol:g}")
+        elif a != b or type(a) is not type(b):
+            self.diff(file, where, a, b)
+
+    def tree(self, file: str, where: str, a: Any, b: Any, wallclock: bool = False) -> None:
+        """Compare two JSON values recursively."""
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            for key in list(a) + [k for k in b if k not in a]:
+                sub = f"{where}.{key}" if where else str(key)
+                if key in PROVENANCE_KEYS:
+                    self.out.ignored_keys.add(key)
+                    continue
+                if key not in b or key not in a:
+                    self.diff(file, sub, a.get(key, "(absent)"), b.get(key, "(absent)"), "key on one side only")
+                    continue
+                self.tree(file, sub, a[key], b[key], wallclock or str(key).endswith(WALLCLOCK_SUFFIX))
+        elif isinstance(a, list) and isinstance(b, list):
+            if len(a) != len(b):
+                self.diff(file, f"{where} (length)", len(a), len(b))
+            for i, (x, y) in enumerate(zip(a, b, strict=False)):
+                self.tree(file, f"{where}[{i}]", x, y, wallclock)
+        else:
+            self.scalar(file, where, a, b, wallclock)
+
+    def csv_file(self, file: str, a: Path, b: Path) -> None:
+        with open(a, newline="") as fa, open(b, newline="") as fb:
+            ra, rb = list(csv.reader(fa)), list(csv.reader(fb))
+        if not ra or not rb:
+            if ra != rb:
+                self.diff(file, "(content)", f"{len(ra)} lines", f"{len(rb)} lines")
+            return
+        (ha, *rows_a), (hb, *rows_b) = ra, rb
+        if ha != hb:
+            self.diff(file, "(header)", ",".join(ha), ",".join(hb))
+            return
+        if len(rows_a) != len(rows_b):
+            self.diff(file, "(rows)", len(rows_a), len(rows_b))
+        for i, (x, y) in enumerate(zip(rows_a, rows_b, strict=False)):
+            key = ", ".join(c for c in x[:3] if c and _parse_number(c) is None)
+            row_wallclock = any(WALLCLOCK_ROW_MARK in c for c in x + y)
+            for col, cx, cy in zip(ha, x, y, strict=False):
+                where = f"row {i + 1} ({key}).{col}"
+                wallclock = row_wallclock or "seconds" in col
+                nx, ny = _parse_number(cx), _parse_number(cy)
+                if nx is not None and ny is not None:
+                    self.scalar(file, where, nx, ny, wallclock)
+                else:
+                    self.scalar(file, where, cx, cy, wallclock)
+
+
+def _files(root: Path, sub: str, pattern: str) -> dict[str, Path]:
+    base = root / sub
+    return {p.relative_to(root).as_posix(): p for p in sorted(base.rglob(pattern))} if base.is_dir() else {}
+
+
+def _paired(out: Comparison, a: dict[str, Path], b: dict[str, Path]) -> Iterator[tuple[str, Path, Path]]:
+    for rel in sorted(set(a) | set(b)):
+        if rel not in b:
+            out.differences.append(Difference(rel, "", "present", "absent", "file on one side only"))
+        elif rel not in a:
+            out.differences.append(Difference(rel, "", "absent", "present", "file on one side only"))
+        else:
+            out.files += 1
+            yield rel, a[rel], b[rel]
+
+
+def compare_dirs(reference: str | Path, candidate: str | Path, *, rtol: float = DEFAULT_RTOL,
+                 timing_rtol: float | None = None, claims_path: str | Path | None = DEFAULT_CLAIMS) -> Comparison:
+    """Compare two experiment directories (see the module docstring for what and how).
+
+    Args:
+        reference, candidate: ``results/<experiment>`` directories.
+        rtol: relative tolerance of every number that does not depend on wall-clock time.
+        timing_rtol: relative tolerance of wall-clock values; None ignores them.
+        claims_path: the claims file naming the wall-clock claim parts (``axis: train_seconds``).
+
+    Raises:
+        FileNotFoundError: a directory does not exist, or neither holds any record.
+    """
+    ref, cand = Path(reference), Path(candidate)
+    for d in (ref, cand):
+        if not d.is_dir():
+            raise FileNotFoundError(f"{d}: not a directory (give two results/<experiment> directories)")
+    out = Comparison(ref, cand)
+    cmp = _Comparer(out, rtol, timing_rtol)
+    rec_a, rec_b = _files(ref, "records", "*.json"), _files(cand, "records", "*.json")
+    if not rec_a and not rec_b:
+        raise FileNotFoundError(f"no records/**/*.json under {ref} or {cand}: not experiment directories")
+    for rel, a, b in _paired(out, rec_a, rec_b):
+        cmp.tree(rel, "", json.loads(a.read_text()), json.loads(b.read_text()))
+    csv_a = {**_files(ref, "records", "*.csv"), **_files(ref, "tables", "*.csv")}
+    csv_b = {**_files(cand, "records", "*.csv"), **_files(cand, "tables", "*.csv")}
+    for rel, a, b in _paired(out, csv_a, csv_b):
+        cmp.csv_file(rel, a, b)
+    claims_a = {"claims.json": ref / "claims.json"} if (ref / "claims.json").is_file() else {}
+    claims_b = {"claims.json": cand / "claims.json"} if (cand / "claims.json").is_file() else {}
+    for rel, a, b in _paired(out, claims_a, claims_b):
+        _compare_verdicts(cmp, rel, json.loads(a.read_text()), json.loads(b.read_text()), claims_path)
+    return out
+
+
+def _compare_verdicts(cmp: _Comparer, rel: str, doc_a: Mapping, doc_b: Mapping,
+                      claims_path: str | Path | None) -> None:
+    try:
+        va, vb = claim_verdicts(doc_a), claim_verdicts(doc_b)
+    except ValueError as exc:
+        cmp.diff(rel, "(layout)", "", "", str(exc))
+        return
+    timed = wallclock_parts(claims_path, doc_a) | wallclock_parts(None, doc_b)
+    for pid in list(va) + [p for p in vb if p not in va]:
+        if pid not in va or pid not in vb:
+            cmp.diff(rel, f"{pid}.verdict", va.get(pid, {}).get("verdict", "(absent)"),
+                     vb.get(pid, {}).get("verdict", "(absent)"), "claim part on one side only")
+            continue
+        wallclock = pid in timed
+        if wallclock and cmp.timing_rtol is None:
+            cmp.out.ignored_wallclock += 1
+            continue
+        cmp.out.verdicts += 1
+        cmp.out.values += 1
+        if va[pid]["verdict"] != vb[pid]["verdict"]:
+            cmp.diff(rel, f"{pid}.verdict", va[pid]["verdict"], vb[pid]["verdict"],
+                     "wall-clock claim" if wallclock else "")
+
+
+# --------------------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------------------
+def render(result: Comparison, max_rows: int = 100) -> str:
+    """A Markdown table of the differences (at most ``max_rows``) and a one-line summary."""
+    lines = [f"robgan compare: reference {result.reference}, candidate {result.candidate}"]
+    if result.differences:
+        lines += ["", "| file | field | reference | candidate | note |", "|---|---|---|---|---|"]
+        for d in result.differences[:max_rows]:
+            cells = [c.replace("|", "\\|") for c in (d.file, d.field, d.reference, d.candidate, d.note)]
+            lines.append("| " + " | ".join(cells) + " |")
+        if len(result.differences) > max_rows:
+            lines.append(f"| … {len(result.differences) - max_rows} more | | | | |")
+        lines.append("")
+    timing = ("wall-clock values ignored: " + str(result.ignored_wallclock)
+              if result.ignored_wallclock else "no wall-clock value ignored")
+    lines.append(f"{len(result.differences)} difference(s) beyond tolerance; {result.files} files, "
+                 f"{result.values} values ({result.verdicts} claim verdicts) compared; {timing}; never compared: "
+                 f"{', '.join(sorted(result.ignored_keys)) or 'nothing'}")
+    return "\n".join(lines)

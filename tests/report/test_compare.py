@@ -1,0 +1,201 @@
+"""``robgan compare``: identical experiment directories compare equal; one changed number, a missing
+record, a changed verdict or a changed table cell is a difference (exit status 1); wall-clock values
+(elapsed and training seconds, timestamps, "equal wall-clock" table rows, wall-clock claim verdicts) are
+ignored unless a timing tolerance is given.
+
+The experiment directories are built from the report fixtures: records, the expected table CSVs, and
+a small claims.json in both layouts the report has used (claims with parts; a flat list of parts).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from robgan.cli import main
+from robgan.report.compare import DEFAULT_CLAIMS, claim_verdicts, compare_dirs, numbers_close, render
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+CLAIMS_NESTED = {
+    "experiment": "fixture",
+    "claims": [
+        {"id": "claim1", "parts": [{"id": "claim1", "verdict": "holds", "test": "pgd_every_eps"}]},
+        {"id": "claim4", "parts": [
+            {"id": "claim4a", "verdict": "holds", "test": "time_to_target",
+             "comparisons": [{"what": "time to target IS along train_seconds", "diff": 20.8}]},
+            {"id": "claim4b", "verdict": "indicative", "test": "time_to_target",
+             "comparisons": [{"what": "time to target IS along iteration", "diff": 150}]},
+        ]},
+    ],
+    "checks": [{"id": "pgd_flags", "verdict": "negligible"}],
+}
+
+
+def _experiment(root: Path, claims: dict | None = None) -> Path:
+    shutil.copytree(FIXTURES / "records", root / "records")
+    (root / "tables").mkdir()
+    for csv_file in (FIXTURES / "expected").glob("*.csv"):
+        shutil.copy(csv_file, root / "tables" / csv_file.name)
+    (root / "claims.json").write_text(json.dumps(claims or CLAIMS_NESTED, indent=2))
+    return root
+
+
+@pytest.fixture
+def dirs(tmp_path) -> tuple[Path, Path]:
+    return _experiment(tmp_path / "reference"), _experiment(tmp_path / "candidate")
+
+
+def _edit_json(path: Path, edit) -> None:
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def _edit_csv(path: Path, row: int, column: str, value: str) -> None:
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    rows[row][rows[0].index(column)] = value
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+
+
+def test_identical_directories_compare_equal(dirs, capsys):
+    ref, cand = dirs
+    result = compare_dirs(ref, cand)
+    assert result.ok and result.differences == []
+    n_records = len(list((FIXTURES / "records").rglob("*.json")))
+    n_csv = len(list((FIXTURES / "records").rglob("*.csv"))) + len(list((FIXTURES / "expected").glob("*.csv")))
+    assert result.files == n_records + n_csv + 1
+    assert result.verdicts == 3  # claim1, claim4b, the check; claim4a is judged on wall-clock time
+    assert result.ignored_wallclock > 0 and result.values > 1000
+    assert {"created", "code_version", "git_commit", "device"} <= result.ignored_keys
+    assert main(["compare", str(ref), str(cand)]) == 0
+    assert "0 difference(s) beyond tolerance" in capsys.readouterr().out
+
+
+def test_one_changed_number_is_a_difference(dirs, capsys):
+    ref, cand = dirs
+    _edit_json(cand / "records" / "pgd" / "advtrain_seed0.json",
+               lambda r: r["results"][2].update(accuracy=r["results"][2]["accuracy"] + 0.002))
+    result = compare_dirs(ref, cand)
+    (d,) = result.differences
+    assert (d.file, d.field) == ("records/pgd/advtrain_seed0.json", "results[2].accuracy")
+    assert main(["compare", str(ref), str(cand)]) == 1
+    out = capsys.readouterr().out
+    assert "| records/pgd/advtrain_seed0.json | results[2].accuracy |" in out
+    assert "1 difference(s) beyond tolerance" in out
+
+
+def test_relative_tolerance_is_1e_9(dirs):
+    ref, cand = dirs
+    path = cand / "records" / "gap" / "robgan_seed0.json"
+    base = json.loads(path.read_text())["results"][0]["accuracy_adv"]
+    _edit_json(path, lambda r: r["results"][0].update(accuracy_adv=base * (1 + 1e-12)))
+    assert compare_dirs(ref, cand).ok
+    _edit_json(path, lambda r: r["results"][0].update(accuracy_adv=base * (1 + 1e-8)))
+    (d,) = compare_dirs(ref, cand).differences
+    assert d.field == "results[0].accuracy_adv" and "> 1e-09" in d.note
+    assert compare_dirs(ref, cand, rtol=1e-7).ok
+
+
+def test_numbers_close():
+    assert numbers_close(1.0, 1.0 + 1e-10, 1e-9) and not numbers_close(1.0, 1.0 + 1e-8, 1e-9)
+    assert numbers_close(0.0, 0.0, 0.0) and not numbers_close(0.0, 1e-300, 1e-9)
+    assert numbers_close(float("nan"), float("nan"), 1e-9) and not numbers_close(float("inf"), 1e300, 1e-9)
+
+
+def test_wallclock_changes_are_ignored(dirs, capsys):
+    ref, cand = dirs
+
+    def slower(r):
+        r["elapsed_seconds"] *= 3
+        r["created"] = "2030-01-01T00:00:00Z"
+        r["device"] = "cpu:another machine"
+        r["code_version"] = "0" * 40
+        r["run"]["git_commit"] = "0" * 40
+        r["checkpoint"]["train_seconds"] *= 2
+        for row in r["results"]:
+            row["train_seconds"] *= 2
+
+    for path in (cand / "records" / "fidelity").glob("*.json"):
+        _edit_json(path, slower)
+    _edit_csv(cand / "records" / "fidelity" / "sngan_seed0.csv", 1, "train_seconds", "99.5")
+    gen = cand / "tables" / "generation.csv"
+    with open(gen, newline="") as fh:
+        rows = list(csv.reader(fh))
+    wall = next(i for i, r in enumerate(rows) if "equal wall-clock" in r)
+    _edit_csv(gen, wall, "mean", "1.2345")           # an "equal wall-clock" row: depends on speed
+    _edit_csv(gen, 1, "train_seconds_mean", "999.0")  # a seconds column
+    _edit_json(cand / "claims.json", lambda d: d["claims"][1]["parts"][0].update(verdict="fails"))  # claim4a
+    result = compare_dirs(ref, cand)
+    assert result.ok, render(result)
+    assert main(["compare", str(ref), str(cand)]) == 0
+    # ... and compared when a timing tolerance is asked for
+    timed = compare_dirs(ref, cand, timing_rtol=0.5)
+    fields = {(d.file, d.field) for d in timed.differences}
+    assert ("records/fidelity/sngan_seed0.json", "elapsed_seconds") in fields
+    assert ("claims.json", "claim4a.verdict") in fields
+    assert ("tables/generation.csv", f"row {wall} ({rows[wall][0]}, mnist-cnn, equal wall-clock).mean") in fields
+    assert not any(f.endswith(("created", "device", "code_version", "git_commit")) for _, f in fields)
+
+
+def test_changed_verdict_and_missing_part_are_differences(dirs):
+    ref, cand = dirs
+    _edit_json(cand / "claims.json", lambda d: d["claims"][1]["parts"][1].update(verdict="inconclusive"))
+    _edit_json(cand / "claims.json", lambda d: d["checks"].append({"id": "extra", "verdict": "holds"}))
+    diffs = {(d.field, d.reference, d.candidate) for d in compare_dirs(ref, cand).differences}
+    assert diffs == {("claim4b.verdict", "indicative", "inconclusive"), ("checks/extra.verdict", "(absent)", "holds")}
+
+
+def test_record_or_table_on_one_side_only_is_a_difference(dirs):
+    ref, cand = dirs
+    (cand / "records" / "lipschitz" / "robgan_seed1.json").unlink()
+    shutil.copy(cand / "records" / "gap" / "robgan_seed0.json", cand / "records" / "gap" / "extra_seed0.json")
+    (ref / "tables" / "ablation.csv").unlink()
+    diffs = {(d.file, d.reference, d.candidate) for d in compare_dirs(ref, cand).differences}
+    assert diffs == {("records/lipschitz/robgan_seed1.json", "present", "absent"),
+                     ("records/gap/extra_seed0.json", "absent", "present"),
+                     ("tables/ablation.csv", "absent", "present")}
+
+
+def test_changed_table_cell_and_row_count(dirs):
+    ref, cand = dirs
+    _edit_csv(cand / "tables" / "robust_accuracy.csv", 2, "mean", "0.5")
+    path = cand / "tables" / "autoattack.csv"
+    path.write_text("".join(path.read_text().splitlines(keepends=True)[:-1]))
+    diffs = {(d.file, d.field) for d in compare_dirs(ref, cand).differences}
+    assert ("tables/robust_accuracy.csv", "row 2 (advtrain, paper).mean") in diffs
+    assert ("tables/autoattack.csv", "(rows)") in diffs and len(diffs) == 2
+
+
+def test_claim_verdicts_reads_both_layouts():
+    nested = claim_verdicts(CLAIMS_NESTED)
+    flat = claim_verdicts({"claims": [{"id": "claim1", "claim": "claim1", "verdict": "holds"},
+                                      {"id": "claim4a", "claim": "claim4", "verdict": "holds"}]})
+    assert {k: v["verdict"] for k, v in nested.items()} == {
+        "claim1": "holds", "claim4a": "holds", "claim4b": "indicative", "checks/pgd_flags": "negligible"}
+    assert {k: v["verdict"] for k, v in flat.items()} == {"claim1": "holds", "claim4a": "holds"}
+    with pytest.raises(ValueError, match="claims\\[0\\] \\(claim1\\) has no 'verdict'"):
+        claim_verdicts({"claims": [{"id": "claim1"}]})
+
+
+def test_wallclock_claim_parts_come_from_the_claims_file(tmp_path):
+    """Flat claims.json without comparisons: the claims file's `axis: train_seconds` marks claim4a/5c."""
+    flat = {"claims": [{"id": p, "verdict": "holds"} for p in ("claim1", "claim4a", "claim4b", "claim5c")]}
+    ref, cand = _experiment(tmp_path / "a", flat), _experiment(tmp_path / "b", flat)
+    _edit_json(cand / "claims.json", lambda d: [p.update(verdict="fails") for p in d["claims"]])
+    fields = {d.field for d in compare_dirs(ref, cand, claims_path=DEFAULT_CLAIMS).differences}
+    assert fields == {"claim1.verdict", "claim4b.verdict"}
+
+
+def test_not_an_experiment_directory(tmp_path, caplog):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no records"):
+        compare_dirs(tmp_path / "empty", tmp_path / "empty")
+    assert main(["compare", str(tmp_path / "empty"), str(tmp_path / "nowhere")]) == 2
+    assert "not a directory" in caplog.text

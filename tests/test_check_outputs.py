@@ -1,0 +1,208 @@
+""".ci/check_outputs.py reads content: a complete, valid results tree passes, and each doctored copy of it
+(a NaN in a record, an infinity in a table, a claim part without a verdict, a failed sanity flag, a
+header-only table, a tiny or blank figure, a missing record) fails with a message naming the problem.
+
+The valid tree is built once from the report fixtures (tests/report/fixtures): seed 0's records,
+completed with copies for the label × evaluation pairs the fixtures leave out and with every sanity
+flag passing, then rendered by the real ``robgan report``.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from robgan import registry
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "report" / "fixtures"
+
+
+def _load_checker():
+    spec = importlib.util.spec_from_file_location("check_outputs", REPO / ".ci" / "check_outputs.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+checker = _load_checker()
+
+
+def _complete_records(src: Path, dst: Path, cfg: dict) -> None:
+    """Seed 0's fixture records for every (evaluation, label) the config calls for, flags all ok."""
+    labels = registry.experiment_labels(cfg)
+    for kind in registry.EVALUATIONS:
+        have = sorted(src.glob(f"{kind}/*_seed0.json"))
+        for label in registry.evaluation_labels(kind, labels):
+            own = src / kind / f"{label}_seed0.json"
+            rec = json.loads((own if own.is_file() else have[0]).read_text())
+            rec["run"].update(label=label, method=registry.label_info(label).method,
+                              dir=f"results/fixture/runs/{label}/seed0")
+            for flag in rec["flags"].values():
+                flag["ok"] = True
+            out = dst / kind / f"{label}_seed0.json"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(rec, indent=2))
+            rows = (own if own.is_file() else have[0]).with_suffix(".csv")
+            if rows.is_file():
+                shutil.copy(rows, out.with_suffix(".csv"))
+
+
+@pytest.fixture(scope="module")
+def valid_tree(tmp_path_factory) -> Path:
+    from robgan.config import load_config
+    from robgan.report.cli import make_report
+
+    root = tmp_path_factory.mktemp("results") / "fixture"
+    spec = yaml.safe_load((FIXTURES / "config.yaml").read_text())
+    spec["seeds"] = [0]
+    root.mkdir()
+    (root / "config.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    cfg = load_config(root / "config.yaml")
+    _complete_records(FIXTURES / "records", root / "records", cfg)
+    make_report(cfg, root / "records", root)
+    figures = root / "figures"
+    for label in registry.generator_labels(registry.experiment_labels(cfg)):  # stand-ins for the sample grids
+        for ext in registry.FIGURE_FORMATS:
+            shutil.copy(figures / f"is_vs_iter.{ext}", figures / f"samples_{label}.{ext}")
+    return root
+
+
+@pytest.fixture
+def tree(valid_tree, tmp_path) -> Path:
+    """A fresh copy of the valid tree, to doctor."""
+    return Path(shutil.copytree(valid_tree, tmp_path / "fixture"))
+
+
+def _problems(root: Path) -> list[str]:
+    problems, _ = checker.check(root, dry_run=False)
+    return problems
+
+
+def test_valid_tree_passes(valid_tree):
+    problems, expected = checker.check(valid_tree, dry_run=False)
+    assert problems == [] and expected == []
+
+
+def test_nan_in_a_record_fails(tree):
+    path = tree / "records" / "pgd" / "robgan_seed0.json"
+    rec = json.loads(path.read_text())
+    rec["results"][1]["accuracy"] = float("nan")
+    path.write_text(json.dumps(rec))  # Python's json writes the non-JSON token NaN
+    assert "NaN" in path.read_text()
+    (problem,) = _problems(tree)
+    assert str(path) in problem and "results.1.accuracy" in problem and "not a finite number" in problem
+
+
+def test_infinity_in_a_table_fails(tree):
+    path = tree / "tables" / "robust_accuracy.csv"
+    lines = path.read_text().splitlines()
+    header, row = lines[0].split(","), lines[1].split(",")
+    row[header.index("mean")] = "inf"
+    path.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
+    (problem,) = _problems(tree)
+    assert str(path) in problem and "line 2 column mean: inf" in problem
+
+
+def _drop_part(doc: dict, part_id: str) -> dict:
+    """claims.json without claim part ``part_id`` (claims with ``parts``, or a flat list of parts)."""
+    doc = copy.deepcopy(doc)
+    kept = []
+    for entry in doc["claims"]:
+        if isinstance(entry.get("parts"), list):
+            entry["parts"] = [p for p in entry["parts"] if p["id"] != part_id]
+            kept.append(entry)
+        elif entry["id"] != part_id:
+            kept.append(entry)
+    doc["claims"] = kept
+    return doc
+
+
+def test_claims_missing_a_part_fails(tree):
+    path = tree / "claims.json"
+    path.write_text(json.dumps(_drop_part(json.loads(path.read_text()), "claim3")))
+    (problem,) = _problems(tree)
+    assert "no verdict for claim part 'claim3'" in problem
+
+
+def test_claims_missing_a_check_fails(tree):
+    checks = yaml.safe_load(checker.CLAIMS.read_text())["checks"]
+    path = tree / "claims.json"
+    doc = json.loads(path.read_text())
+    doc["checks"] = [c for c in doc["checks"] if c["id"] != checks[0]["id"]]
+    path.write_text(json.dumps(doc))
+    (problem,) = _problems(tree)
+    assert f"no verdict for check '{checks[0]['id']}'" in problem
+
+
+def test_claims_with_a_non_finite_number_fails(tree):
+    path = tree / "claims.json"
+    doc = json.loads(path.read_text())
+    doc["claims"][0]["paper_value"] = float("inf")
+    path.write_text(json.dumps(doc))
+    (problem,) = _problems(tree)
+    assert "claims.json: non-finite number at claims.0.paper_value" in problem
+
+
+def test_failed_sanity_flag_fails_unless_documented(tree, monkeypatch):
+    path = tree / "records" / "pgd" / "acgan_seed0.json"
+    rec = json.loads(path.read_text())
+    rec["flags"]["large_eps_near_zero"] = {"ok": False, "detail": "accuracy 0.31 at eps 0.5"}
+    path.write_text(json.dumps(rec))
+    (problem,) = _problems(tree)
+    assert "sanity flag large_eps_near_zero failed: accuracy 0.31 at eps 0.5" in problem
+    monkeypatch.setitem(checker.EXPECTED_FLAG_FAILURES, ("fixture", "pgd", "acgan", "large_eps_near_zero"),
+                        "documented reason")
+    problems, expected = checker.check(tree, dry_run=False)
+    assert problems == [] and len(expected) == 1 and "expected: documented reason" in expected[0]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("tables/generation.csv", "label,mean\n", "no data row (header only)"),
+    ("tables/generation.md", "**Generation**\n\n| a | b |\n|---|---|\n", "no data row (2 table lines"),
+    ("tables/ablation.tex", "\\begin{tabular}{ll}\n a & b \\\\\n\\end{tabular}\n", "no tabular with a data row"),
+    ("figures/lipschitz.pdf", "%PDF-1.4\n", "not a PDF of at least 1024 bytes"),
+])
+def test_trivially_small_tables_and_figures_fail(tree, name, content, message):
+    (tree / name).write_text(content)
+    (problem,) = _problems(tree)
+    assert str(tree / name) in problem and message in problem
+
+
+@pytest.mark.parametrize(("size", "colours", "message"), [
+    ((1, 1), 1, "1x1 px, smaller than 100 px"),
+    ((640, 480), 1, "a blank image (one colour)"),
+])
+def test_tiny_or_blank_png_fails(tree, size, colours, message):
+    from PIL import Image
+
+    path = tree / "figures" / "accuracy_vs_eps.png"
+    Image.new("RGB", size, "white").save(path)
+    (problem,) = _problems(tree)
+    assert str(path) in problem and message in problem
+
+
+def test_missing_record_and_sample_grid_fail(tree):
+    (tree / "records" / "gap" / "robgan_ft_nofake_seed0.json").unlink()
+    (tree / "figures" / "samples_sngan.png").unlink()
+    problems = _problems(tree)
+    assert len(problems) == 2
+    assert any("missing record" in p and "gap/robgan_ft_nofake_seed0.json" in p for p in problems)
+    assert any("missing or empty" in p and "samples_sngan.png" in p for p in problems)
+
+
+def test_exit_status(tree):
+    cmd = [sys.executable, str(REPO / ".ci" / "check_outputs.py"), str(tree), "--no-dry-run"]
+    ok = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    (tree / "tables" / "autoattack.csv").write_text("label,eps\n")
+    bad = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    assert bad.returncode == 1 and "PROBLEM:" in bad.stdout and "autoattack.csv" in bad.stdout
