@@ -5,8 +5,9 @@
 #   snakemake --profile workflow/profiles/slurm --configfile config/imagenet143.yaml
 #   snakemake --configfile config/cifar10.yaml --report results/cifar10/report.html  # needs pygments
 #
-# Every step is a call of the `robgan` command (robgan/cli.py); rules live in workflow/rules/,
-# config handling and the helpers the rules use live in workflow/rules/common.smk.
+# Every step is a call of the `robgan` command (robgan/cli.py); rules live in workflow/rules/, and
+# what they run, where they write and when they rerun comes from the package (robgan/pipeline.py,
+# used through workflow/rules/common.smk).
 
 import os
 
@@ -40,7 +41,19 @@ localrules:
     all,
 
 
+# results/<exp>/dag_run.json: the wall-clock of this invocation (robgan/dag_run.py); the README quotes it.
+import robgan.dag_run
+
+
+onstart:
+    robgan.dag_run.start(paths.root)
+
+
+onsuccess:
+    robgan.dag_run.finish(paths.root, workflow.cores, workflow.basedir)
+
+
 rule all:
     input:
-        report_outputs(),
+        pipeline.report_outputs(config),
     default_target: True

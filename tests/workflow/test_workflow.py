@@ -53,6 +53,33 @@ def snakemake(workdir: Path, *args: str, env: dict | None = None, timeout: int =
     return proc.returncode, proc.stdout + proc.stderr
 
 
+# Snakemake calls an existing output "protected" when os.access(path, W_OK) is false, which it never
+# is for root (CI runs as root): there the run goes through this shim, which answers os.access for a
+# file without write permission bits as any other user would. The mode bits themselves are Snakemake's
+# doing (protected() makes model.pt read-only after the job; test_stub_run_commands checks them).
+_ACCESS_AS_USER = """
+import os, sys
+_access = os.access
+def _as_user(path, mode, *args, **kwargs):
+    if mode & os.W_OK and os.path.isfile(path) and not os.stat(path).st_mode & 0o222:  # no write bit
+        return False
+    return _access(path, mode, *args, **kwargs)
+os.access = _as_user
+from snakemake.cli import main
+sys.argv[0] = "snakemake"
+sys.exit(main())
+"""
+
+
+def snakemake_as_user(workdir: Path, *args: str, env: dict | None = None, timeout: int = 120):
+    """:func:`snakemake`, with file write permissions as a non-root user sees them (see above)."""
+    if os.geteuid() != 0:
+        return snakemake(workdir, *args, env=env, timeout=timeout)
+    cmd = [sys.executable, "-c", _ACCESS_AS_USER, "--snakefile", str(SNAKEFILE), "--directory", str(workdir), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=workdir)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
 def job_counts(output: str) -> dict[str, int]:
     """The 'Job stats' table of a (dry-)run, rule -> count ({} when nothing is to be done)."""
     lines = output.splitlines()
@@ -146,6 +173,21 @@ def test_two_positive_lambdas_are_refused(tmp_path):
     assert rc != 0 and "finetune_lambdas" in out
 
 
+@pytest.mark.parametrize("how", ["--config", "--configfile"])
+def test_a_config_error_is_one_message_naming_the_field(tmp_path, how):
+    # robgan.config's one-line message (field and fix), not Snakemake's dump of the schema
+    if how == "--config":
+        args, field = ("--config", "seeds=x"), "'seeds'"
+    else:
+        bad = edited_config(tmp_path, "bad", lambda c: c["train"].update(batch_size=0))
+        args, field = ("--configfile", str(bad)), "'train.batch_size'"
+    rc, out = snakemake(tmp_path, "-n", *args)
+    assert rc != 0
+    errors = [line for line in out.splitlines() if line.startswith("config error at ")]
+    assert len(errors) == 1 and field in errors[0] and "--set " in errors[0], out
+    assert len(out.splitlines()) <= 6 and "Failed validating" not in out, out
+
+
 # ------------------------------------------------------------------------------------------------
 # Rerun triggers, against a results tree made by a real run of the DAG with a stub robgan
 # ------------------------------------------------------------------------------------------------
@@ -159,6 +201,8 @@ PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d4944415478da63f8ffff3f0005fe02fea7d6a4"
                     "5c0000000049454e44ae426082")
 argv = sys.argv[1:]
+if argv[:1] == ["data"]:  # the data step runs for real (it loads the embedded digits)
+    os.execv(sys.executable, [sys.executable, "-m", "robgan.data.cli", *argv[1:]])
 with open(os.environ["ROBGAN_STUB_CALLS"], "a") as fh:
     fh.write(json.dumps(argv) + "\n")
 opt = lambda name: Path(argv[argv.index(name) + 1])
@@ -204,7 +248,8 @@ else:
 
 def stub_setup(root: Path, fake_data: bool = True) -> tuple[Path, dict]:
     """A work directory (whose data step is faked as done with ``fake_data``) and an environment
-    with the stub robgan first on PATH."""
+    with the stub robgan first on PATH, then the project's environment (its python runs the data
+    step for real)."""
     bin_dir = root / "bin"
     bin_dir.mkdir()
     stub = bin_dir / "robgan"
@@ -212,10 +257,11 @@ def stub_setup(root: Path, fake_data: bool = True) -> tuple[Path, dict]:
     stub.chmod(0o755)
     work = root / "work"
     work.mkdir()
-    if fake_data:  # the data step runs robgan's Python (not the CLI, so not the stub): pretend it ran
+    if fake_data:  # the data step runs the real robgan.data.cli (not the stub): pretend it ran
         (work / "results" / "quick" / "data").mkdir(parents=True)
         (work / "results" / "quick" / "data" / "summary.json").write_text("{}")
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+    path = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]])
+    env = {**os.environ, "PATH": path,
            "ROBGAN_STUB_CALLS": str(root / "calls.jsonl")}
     env.pop("CUDA_VISIBLE_DEVICES", None)
     return work, env
@@ -269,6 +315,12 @@ def test_stub_run_commands(stub_tree):
     assert (work / "results" / "quick" / "logs" / "train" / "robgan_seed0.log").is_file()
 
 
+def test_data_rule_runs_the_data_command(stub_tree):
+    work, _, _, _ = stub_tree
+    log = (work / "results" / "quick" / "logs" / "data.log").read_text()
+    assert "mnist5k train: 4000 images" in log and "mnist5k test: 1000 images" in log, log
+
+
 def _job_times():
     spec = importlib.util.spec_from_file_location("job_times", REPO / "workflow" / "scripts" / "job_times.py")
     mod = importlib.util.module_from_spec(spec)
@@ -280,7 +332,7 @@ def test_every_job_writes_a_benchmark_file(stub_tree):
     """Each job's wall-clock and memory land in results/<exp>/benchmarks/ (job_times.py sums them)."""
     work, _, calls, _ = stub_tree
     jobs = _job_times().read_jobs(work / "results" / "quick")
-    # every robgan call is one job, plus the data rule (a script, not a robgan call)
+    # every stub robgan call is one job, plus the data rule (the real data command, not logged)
     assert len(jobs) == len(calls) + 1
     rules = {j["rule"] for j in jobs}
     assert {"data", "reference", "train", "finetune", "eval_pgd", "eval_autoattack", "eval_gap",
@@ -342,7 +394,8 @@ def test_new_seed_adds_only_that_seeds_jobs(stub_tree, tmp_path):
 
 def test_training_edit_reruns_the_methods_that_use_it(stub_tree, tmp_path):
     work, env, _, _ = stub_tree
-    cfg = edited_config(tmp_path, "iters", lambda c: c["train"].update(iterations=700))
+    # 500 x 1 + 100 fine-tuning D updates: still within advtrain's 600 (validation refuses more)
+    cfg = edited_config(tmp_path, "iters", lambda c: c["train"].update(iterations=500))
     rc, out = snakemake(work, "-n", "--configfile", str(cfg), env=env)
     assert rc == 0, out
     # the GAN methods retrain (their params changed); the fine-tunings follow their robgan run;
@@ -351,13 +404,12 @@ def test_training_edit_reruns_the_methods_that_use_it(stub_tree, tmp_path):
     assert sorted(retrained) == ["acgan", "acgan_newloss", "robgan", "robgan_oldloss", "sngan"]
     assert job_counts(out) == {"train": 5, "finetune": 2, "eval_pgd": 6, "eval_autoattack": 6, "eval_gap": 3,
                                "eval_lipschitz": 6, "eval_fidelity": 5, "report": 1, "all": 1}
-    if os.geteuid() != 0:  # root may write read-only files: protected() cannot work for root
-        # a finished training is protected: Snakemake refuses to replace model.pt (in a copy of the tree)
-        copy = tmp_path / "copy"
-        shutil.copytree(work, copy)
-        rc, out = snakemake(copy, "--cores", "1", "--configfile", str(cfg), env=env)
-        assert rc != 0 and "protected" in out.lower(), out
-        assert (copy / "results" / "quick" / "runs" / "sngan" / "seed0" / "model.pt").read_text() == "stub"
+    # a finished training is protected: Snakemake refuses to replace model.pt (in a copy of the tree)
+    copy = tmp_path / "copy"
+    shutil.copytree(work, copy)
+    rc, out = snakemake_as_user(copy, "--cores", "1", "--configfile", str(cfg), env=env)
+    assert rc != 0 and "protected" in out.lower(), out
+    assert (copy / "results" / "quick" / "runs" / "sngan" / "seed0" / "model.pt").read_text() == "stub"
 
 
 def test_html_report(stub_tree):

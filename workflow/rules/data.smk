@@ -5,14 +5,14 @@
 
 rule data:
     output:
-        summary=f"{RESULTS}/data/summary.json",
+        summary=paths.data_summary,
     log:
-        log_path("data"),
+        paths.log("data"),
     benchmark:
-        f"{RESULTS}/benchmarks/data.tsv"
+        paths.benchmark("data")
     params:
         config=RESOLVED_CONFIG,
-        signature=signature(config["data"]),  # incl. data.root: fetch into a new root
+        signature=pipeline.data_signature(config),  # incl. data.root: fetch into a new root
     # Downloading needs the internet, which SLURM compute nodes often lack: then this job runs on
     # the machine Snakemake runs on (e.g. the login node) even under the SLURM executor.
     localrule: bool(config["data"]["download"])
@@ -21,6 +21,6 @@ rule data:
         **resources_of("data"),
     conda:
         SOFTWARE_ENV
-    script:
-        "../scripts/prepare_data.py"
-
+    # `robgan data prepare` once robgan/cli.py registers robgan.data.cli.
+    shell:
+        "python -m robgan.data.cli prepare --config {params.config} --out {output.summary} > {log} 2>&1"

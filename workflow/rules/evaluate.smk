@@ -1,9 +1,9 @@
 # Evaluation: one record per (kind, label, seed), docs/architecture.md "Records".
 #
 # Every evaluation reads a finished run (its model.pt) and the experiment's resolved config (eval
-# settings may change without touching runs). Which labels each kind applies to: EVAL_ORDER in
-# common.smk. A job reruns when its run's model.pt is newer, or when its kind's settings
-# signature (params.settings) changed, e.g. a new eps in eval.pgd.eps reruns eval_pgd only.
+# settings may change without touching runs). Which labels each kind applies to:
+# robgan.registry.EVALUATIONS. A job reruns when its run's model.pt is newer, or when its kind's
+# settings signature (params.settings) changed, e.g. a new eps in eval.pgd.eps reruns eval_pgd only.
 
 
 rule reference:
@@ -12,15 +12,15 @@ rule reference:
     input:
         data=data_ready(),
     output:
-        metrics=f"{RESULTS}/reference/metrics.json",
+        metrics=paths.reference_metrics,
     log:
-        log_path("reference"),
+        paths.log("reference"),
     benchmark:
-        f"{RESULTS}/benchmarks/reference.tsv"
+        paths.benchmark("reference")
     params:
         config=RESOLVED_CONFIG,
         out_dir=lambda wildcards, output: os.path.dirname(output.metrics),
-        settings=eval_signature("reference"),
+        settings=pipeline.eval_signature(config, "reference"),
     threads: threads_of("reference")
     resources:
         **resources_of("reference"),
@@ -33,26 +33,26 @@ rule reference:
 
 # pgd (clean + paper + strong protocols over eval.pgd.eps), autoattack, gap (train vs test at
 # eval.gap.eps), lipschitz (over every classifier snapshot): same shape, one rule each.
-for _kind in ("pgd", "autoattack", "gap", "lipschitz"):
+for _kind in pipeline.RUN_EVALUATIONS:
 
     rule:
         name:
             f"eval_{_kind}"
         input:
-            model=f"{RESULTS}/runs/{{label}}/seed{{seed}}/model.pt",
+            model=paths.run_model("{label}", "{seed}"),
         output:
-            record=f"{RESULTS}/records/{_kind}/{{label}}_seed{{seed}}.json",
+            record=paths.record(_kind, "{label}", "{seed}"),
         log:
-            f"{RESULTS}/logs/eval_{_kind}/{{label}}_seed{{seed}}.log",
+            paths.log(f"eval_{_kind}", "{label}", "{seed}"),
         benchmark:
-            f"{RESULTS}/benchmarks/eval_{_kind}/{{label}}_seed{{seed}}.tsv"
+            paths.benchmark(f"eval_{_kind}", "{label}", "{seed}")
         wildcard_constraints:
-            label=alternation(EVAL_ORDER[_kind]),
+            label=pipeline.alternation(pipeline.registry.evaluation_labels(_kind)),
         params:
             kind=_kind,
             config=RESOLVED_CONFIG,
             run_dir=lambda wildcards, input: os.path.dirname(input.model),
-            settings=eval_signature(_kind),
+            settings=pipeline.eval_signature(config, _kind),
         threads: threads_of(f"eval_{_kind}")
         resources:
             **resources_of(f"eval_{_kind}"),
@@ -67,22 +67,22 @@ rule eval_fidelity:
     # IS/FID of the final generator and of every snapshot (convergence curves): rows in the .csv,
     # the record in the .json beside it.
     input:
-        model=f"{RESULTS}/runs/{{label}}/seed{{seed}}/model.pt",
+        model=paths.run_model("{label}", "{seed}"),
         reference=rules.reference.output.metrics,
     output:
-        csv=f"{RESULTS}/records/fidelity/{{label}}_seed{{seed}}.csv",
-        record=f"{RESULTS}/records/fidelity/{{label}}_seed{{seed}}.json",
+        csv=paths.record("fidelity", "{label}", "{seed}", "csv"),
+        record=paths.record("fidelity", "{label}", "{seed}"),
     log:
-        f"{RESULTS}/logs/eval_fidelity/{{label}}_seed{{seed}}.log",
+        paths.log("eval_fidelity", "{label}", "{seed}"),
     benchmark:
-        f"{RESULTS}/benchmarks/eval_fidelity/{{label}}_seed{{seed}}.tsv"
+        paths.benchmark("eval_fidelity", "{label}", "{seed}")
     wildcard_constraints:
-        label=alternation(EVAL_ORDER["fidelity"]),
+        label=pipeline.alternation(pipeline.registry.evaluation_labels("fidelity")),
     params:
         config=RESOLVED_CONFIG,
         run_dir=lambda wildcards, input: os.path.dirname(input.model),
         reference_dir=lambda wildcards, input: os.path.dirname(input.reference),
-        settings=eval_signature("fidelity"),
+        settings=pipeline.eval_signature(config, "fidelity"),
     threads: threads_of("eval_fidelity")
     resources:
         **resources_of("eval_fidelity"),

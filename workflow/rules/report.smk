@@ -1,32 +1,33 @@
 # Tables, figures and claim verdicts, rendered by `robgan report` from the records, the runs (sample
-# grids) and the paper's claims (config/paper_claims.yaml: editing it reruns the report only). Flagged outputs appear in `snakemake --report`
-# (results/<experiment>/report.html; needs pygments, a dependency of the package): table CSVs,
-# figure PNGs and claims.md, each with its caption from workflow/report/.
+# grids) and the paper's claims (config/paper_claims.yaml: editing it reruns the report only).
+# Flagged outputs appear in `snakemake --report` (results/<experiment>/report.html; needs pygments, a
+# dependency of the package): table CSVs, figure PNGs and claims.md, each with its caption from
+# workflow/report/.
 
 
 rule report:
     input:
-        records=all_records(),
-        models=all_run_models(),
+        records=pipeline.record_paths(config),
+        models=pipeline.run_models(config),
         claims=PAPER_CLAIMS,
     output:
-        tables=table_outputs(flag=True),
-        figures=figure_outputs(flag=True),
+        tables=shown(pipeline.table_outputs(config)),
+        figures=shown(pipeline.figure_outputs(config)),
         claims_md=report(
-            f"{RESULTS}/claims.md", caption="../report/claims.rst", category="Claims",
+            paths.claims("md"), caption="../report/claims.rst", category="Claims",
             labels={"file": "claims.md"},
         ),
-        claims_json=f"{RESULTS}/claims.json",
+        claims_json=paths.claims("json"),
     log:
-        log_path("report"),
+        paths.log("report"),
     benchmark:
-        f"{RESULTS}/benchmarks/report.tsv"
+        paths.benchmark("report")
     params:
         config=RESOLVED_CONFIG,
-        records_dir=lambda wildcards: f"{RESULTS}/records",
-        runs_dir=lambda wildcards: f"{RESULTS}/runs",
+        records_dir=lambda wildcards: paths.records,
+        runs_dir=lambda wildcards: paths.runs,
         out_dir=lambda wildcards, output: os.path.dirname(output.claims_md),
-        settings=report_signature(),
+        settings=pipeline.report_signature(config),
     threads: threads_of("report")
     resources:
         **resources_of("report"),

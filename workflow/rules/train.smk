@@ -18,17 +18,17 @@ rule train:
     input:
         data=data_ready(),
     output:
-        model=protected(f"{RESULTS}/runs/{{label}}/seed{{seed}}/model.pt"),
+        model=protected(paths.run_model("{label}", "{seed}")),
     log:
-        f"{RESULTS}/logs/train/{{label}}_seed{{seed}}.log",
+        paths.log("train", "{label}", "{seed}"),
     benchmark:
-        f"{RESULTS}/benchmarks/train/{{label}}_seed{{seed}}.tsv"
+        paths.benchmark("train", "{label}", "{seed}")
     wildcard_constraints:
-        label=alternation(("sngan", "advtrain", "robgan", "acgan", "acgan_newloss", "robgan_oldloss")),
+        label=pipeline.alternation(pipeline.trained_labels()),
     params:
         config=RESOLVED_CONFIG,
         run_dir=lambda wildcards, output: os.path.dirname(output.model),
-        training=lambda wildcards: training_signature(wildcards.label),
+        training=lambda wildcards: pipeline.training_signature(config, wildcards.label),
     # Trainings first, fine-tunings as soon as their robgan run is done: they are the DAG's long
     # chain (robgan -> robgan_ft -> evaluations -> report), evaluations fill the gaps.
     priority: 50
@@ -45,22 +45,22 @@ rule train:
 rule finetune:
     input:
         data=data_ready(),
-        source=f"{RESULTS}/runs/robgan/seed{{seed}}/model.pt",
+        source=paths.run_model(pipeline.FINETUNE_FROM, "{seed}"),
     output:
-        model=protected(f"{RESULTS}/runs/{{label}}/seed{{seed}}/model.pt"),
+        model=protected(paths.run_model("{label}", "{seed}")),
     log:
-        f"{RESULTS}/logs/finetune/{{label}}_seed{{seed}}.log",
+        paths.log("finetune", "{label}", "{seed}"),
     benchmark:
-        f"{RESULTS}/benchmarks/finetune/{{label}}_seed{{seed}}.tsv"
+        paths.benchmark("finetune", "{label}", "{seed}")
     wildcard_constraints:
-        label="robgan_ft|robgan_ft_nofake",
+        label=pipeline.alternation(pipeline.finetuned_labels()),
     params:
         config=RESOLVED_CONFIG,
         source_dir=lambda wildcards, input: os.path.dirname(input.source),
         run_dir=lambda wildcards, output: os.path.dirname(output.model),
-        lam=lambda wildcards: finetune_lambda(wildcards.label),
-        training=lambda wildcards: training_signature(
-            "robgan_ft", finetune_lam=finetune_lambda(wildcards.label)
+        lam=lambda wildcards: pipeline.finetune_lambda(config, wildcards.label),
+        training=lambda wildcards: pipeline.training_signature(
+            config, "robgan_ft", finetune_lam=pipeline.finetune_lambda(config, wildcards.label)
         ),
     priority: 100
     threads: threads_of("finetune")

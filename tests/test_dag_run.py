@@ -1,0 +1,40 @@
+"""results/<exp>/dag_run.json: the wall-clock of a Snakemake invocation (robgan/dag_run.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from robgan import dag_run
+
+
+def _bench(results, rel, mtime):
+    p = results / "benchmarks" / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text("s\n1.0\n")
+    os.utime(p, (mtime, mtime))
+
+
+def test_finish_counts_the_jobs_of_this_invocation_only(tmp_path):
+    results = tmp_path / "results" / "quick"
+    _bench(results, "train/old_seed0.tsv", time.time() - 3600)       # from an earlier invocation
+    dag_run.start(results)
+    _bench(results, "train/robgan_seed0.tsv", time.time() + 1)
+    _bench(results, "report.tsv", time.time() + 1)
+    rec = dag_run.finish(results, cores=2, root=tmp_path)
+    assert rec is not None and rec["jobs"] == 2 and rec["jobs_in_experiment"] == 3 and rec["cores"] == 2
+    assert 0 <= rec["wall_seconds"] < 60
+    assert json.loads((results / "dag_run.json").read_text()) == rec
+    assert not (results / ".dag_run_start").exists()
+
+
+def test_an_invocation_without_jobs_keeps_the_previous_record(tmp_path):
+    results = tmp_path / "r"
+    (results).mkdir()
+    (results / "dag_run.json").write_text('{"wall_seconds": 500.0}')
+    _bench(results, "train/a_seed0.tsv", time.time() - 3600)
+    dag_run.start(results)
+    assert dag_run.finish(results, cores=2, root=tmp_path) is None
+    assert json.loads((results / "dag_run.json").read_text()) == {"wall_seconds": 500.0}
+    assert dag_run.finish(results, cores=2, root=tmp_path) is None   # no stamp: nothing to do
