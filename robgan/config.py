@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from robgan.registry import experiment_labels, finetune_labels, training_budget
+from robgan.registry import METHODS, experiment_labels, finetune_labels, label_info, method_info, training_budget
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 CONFIG_SCHEMA = SCHEMA_DIR / "config.schema.yaml"
@@ -29,10 +29,29 @@ class ConfigError(ValueError):
 
 
 @cache
-def load_schema(path: str | Path = CONFIG_SCHEMA) -> dict:
-    """Read a YAML/JSON schema file (cached)."""
+def _read_schema(path: Path) -> dict:
     with open(path) as fh:
         return yaml.safe_load(fh)
+
+
+def load_schema(path: str | Path = CONFIG_SCHEMA) -> dict:
+    """Read a YAML/JSON schema file (cached; a fresh copy of the config schema each call).
+
+    The config schema's lists of method names are not in the file: they are filled in from
+    :data:`robgan.registry.METHODS` (``methods``: the methods trained from scratch;
+    ``train.method_overrides``: the GAN methods; ``run.method``: every method).
+    """
+    schema = _read_schema(Path(path).resolve())
+    if Path(path).resolve() != CONFIG_SCHEMA.resolve():
+        return schema
+    schema = copy.deepcopy(schema)
+    props = schema["properties"]
+    methods = METHODS.values()
+    props["methods"]["items"]["enum"] = [m.name for m in methods if m.from_run is None]
+    props["train"]["properties"]["method_overrides"]["propertyNames"]["enum"] = [
+        m.name for m in methods if m.section == "train"]
+    props["run"]["properties"]["method"]["enum"] = [m.name for m in methods]
+    return schema
 
 
 def _defaulting_validator(schema: dict):
@@ -181,7 +200,7 @@ def check_consistency(cfg: Mapping) -> None:
             f"this attack on purpose (recorded in every run's config and manifest).")
 
     labels = experiment_labels(cfg)
-    ft = [lb for lb in labels if lb.startswith("robgan_ft")]
+    ft = [lb for lb in labels if label_info(lb).info.section == "finetune"]
     if "advtrain" in labels and ft and not cfg["advtrain"]["allow_smaller_budget"]:
         adv, rob = training_budget(cfg, "advtrain"), training_budget(cfg, ft[0])
         if adv["d_updates"] < rob["d_updates"]:
@@ -286,7 +305,8 @@ SAMPLING_METHODS = ("robgan_ft",)
 
 
 def method_section(method: str) -> str:
-    return {"advtrain": "advtrain", "robgan_ft": "finetune"}.get(method, "train")
+    """The config section ``method`` trains with (:data:`robgan.registry.METHODS`)."""
+    return method_info(method).section
 
 
 def training_view(cfg: Mapping, method: str | None = None) -> dict:

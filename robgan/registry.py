@@ -12,7 +12,7 @@ Vocabulary (docs/architecture.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,8 @@ class MethodInfo:
             ``finetune``).
         has_generator: the run yields a generator (IS/FID, sample grids).
         has_classifier: the run yields a classifier (an AC discriminator's class head).
+        attacks: training replaces the real images the discriminator / classifier sees by PGD-attacked
+            ones (the section's attack settings); the other methods train on clean images.
         d_head: the discriminator head, ``"ac"`` (real/fake + class logits) or ``"projection"``.
         spectral_norm: the discriminator is spectrally normalised (the SN-GAN baseline).
         from_run: the method starts from another method's run (fine-tuning starts from ``robgan``).
@@ -58,6 +60,7 @@ class MethodInfo:
     section: str
     has_generator: bool
     has_classifier: bool
+    attacks: bool = False
     d_head: str = "ac"
     spectral_norm: bool = False
     from_run: str | None = None
@@ -67,12 +70,13 @@ class MethodInfo:
 METHODS: dict[str, MethodInfo] = {
     m.name: m
     for m in (
-        MethodInfo("advtrain", "advtrain", has_generator=False, has_classifier=True),
-        MethodInfo("robgan", "train", has_generator=True, has_classifier=True),
-        MethodInfo("robgan_ft", "finetune", has_generator=False, has_classifier=True, from_run="robgan"),
+        MethodInfo("advtrain", "advtrain", has_generator=False, has_classifier=True, attacks=True),
+        MethodInfo("robgan", "train", has_generator=True, has_classifier=True, attacks=True),
+        MethodInfo("robgan_ft", "finetune", has_generator=False, has_classifier=True, attacks=True,
+                   from_run="robgan"),
         MethodInfo("acgan", "train", has_generator=True, has_classifier=True),
         MethodInfo("acgan_newloss", "train", has_generator=True, has_classifier=True),
-        MethodInfo("robgan_oldloss", "train", has_generator=True, has_classifier=True),
+        MethodInfo("robgan_oldloss", "train", has_generator=True, has_classifier=True, attacks=True),
         MethodInfo("sngan", "train", has_generator=True, has_classifier=False, d_head="projection",
                    spectral_norm=True),
     )
@@ -92,20 +96,36 @@ class Label:
         return METHODS[self.method]
 
 
-# Display order of labels in every table and figure.
-LABELS: dict[str, Label] = {
-    lb.name: lb
-    for lb in (
-        Label("advtrain", "advtrain"),
-        Label("robgan", "robgan"),
-        Label("robgan_ft", "robgan_ft", fake_data=True),
-        Label("robgan_ft_nofake", "robgan_ft", fake_data=False),
-        Label("acgan", "acgan"),
-        Label("acgan_newloss", "acgan_newloss"),
-        Label("robgan_oldloss", "robgan_oldloss"),
-        Label("sngan", "sngan"),
-    )
-}
+class _Labels(Mapping[str, Label]):
+    """:data:`LABELS`, derived from :data:`METHODS` whenever it is read (so a method added there has its
+    label): every method is its own label, except that fine-tuning (section ``finetune``) makes two,
+    ``NAME`` (λ > 0) and ``NAME_nofake`` (λ = 0), right after each other."""
+
+    def _table(self) -> dict[str, Label]:
+        out: dict[str, Label] = {}
+        for m in METHODS.values():
+            if m.section == "finetune":
+                out[m.name] = Label(m.name, m.name, fake_data=True)
+                out[f"{m.name}_nofake"] = Label(f"{m.name}_nofake", m.name, fake_data=False)
+            else:
+                out[m.name] = Label(m.name, m.name)
+        return out
+
+    def __getitem__(self, name: str) -> Label:
+        return self._table()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+    def __repr__(self) -> str:
+        return f"LABELS({list(self)})"
+
+
+# Display order of labels in every table and figure: the order of METHODS.
+LABELS: Mapping[str, Label] = _Labels()
 
 
 def method_info(name: str) -> MethodInfo:
@@ -172,7 +192,6 @@ def generator_labels(labels: Sequence[str] | None = None) -> list[str]:
     return [lb for lb, info in LABELS.items() if lb in keep and info.info.has_generator]
 
 
-
 @dataclass(frozen=True)
 class Evaluation:
     """An evaluation kind (``robgan eval <name>``, ``records/<name>/``) and the runs it applies to.
@@ -219,6 +238,7 @@ TABLE_FORMATS = ("csv", "md", "tex")
 FIGURES = ("is_vs_time", "is_vs_iter", "fid_vs_time", "fid_vs_iter", "accuracy_vs_eps", "robustness_gap",
            "lipschitz")
 FIGURE_FORMATS = ("png", "pdf")
+
 
 def training_budget(cfg: Mapping[str, Any], label: str) -> dict[str, int]:
     """What a label's classifier / discriminator was trained with, from an experiment config.

@@ -178,8 +178,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, default_
             out["loss"] = out["loss"] * float("nan")
         return out
 
-    monkeypatch.setitem(methods_mod.METHODS, "advtrain", methods_mod.MethodSpec(
-        spec.name, spec.section, spec.has_generator, spec.has_classifier, spec.log_keys, poisoned))
+    monkeypatch.setitem(methods_mod.STEPS, "advtrain", (spec.log_keys, poisoned))
     out = tmp_path / "nan"
     with pytest.raises(NonFiniteLossError, match="non-finite loss"):
         train_run(_cfg(default_config, tiny_overrides, "advtrain"), out, progress=False)

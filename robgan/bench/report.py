@@ -8,8 +8,8 @@ from datetime import datetime
 from pathlib import Path
 
 from robgan import provenance as prov
+from robgan import registry
 from robgan.bench.shapes import SHAPE_OF_DATASET
-from robgan.training.methods import METHODS, run_label
 
 _MIB = 1024 * 1024
 
@@ -147,9 +147,9 @@ def newest_result(directory: str | Path) -> Path:
 # --------------------------------------------------------------------------------------------------
 # GPU-hour projection
 
-#: Methods that are not benchmarked by default, timed by the closest benchmarked step.
-PROXIES = {"acgan": "sngan", "acgan_newloss": "sngan", "robgan_oldloss": "robgan",
-           "robgan_ft_nofake": "robgan_ft"}
+#: Methods that are not benchmarked by default, timed by the closest benchmarked step (a label is
+#: timed by its own measurement, else by its method's: robgan_ft_nofake by robgan_ft).
+PROXIES = {"acgan": "sngan", "acgan_newloss": "sngan", "robgan_oldloss": "robgan"}
 _PROXY_NOTES = {
     "acgan": "proxy sngan (same G/D passes, no attack; AC head instead of SN + projection)",
     "acgan_newloss": "proxy sngan (same G/D passes, no attack; AC head instead of SN + projection)",
@@ -162,8 +162,9 @@ def project_hours(bench: dict, cfg: dict) -> dict:
     """Projected device-hours of every run of an experiment config from a bench result.
 
     hours per seed = iterations × median seconds per iteration / 3600, where iterations are
-    ``train.iterations`` (GAN methods), ``advtrain.iterations`` and ``finetune.iterations`` (one
-    fine-tuning run per ``finetune_lambdas`` entry); total = hours per seed × ``len(seeds)``. Training
+    ``train.iterations`` (GAN methods), ``advtrain.iterations`` and ``finetune.iterations``, for every
+    run label of the config (:func:`robgan.registry.experiment_labels`: with ``robgan`` in ``methods``,
+    one fine-tuning run per ``finetune_lambdas`` entry); total = hours per seed × ``len(seeds)``. Training
     only (evaluation is not included). Rows whose benchmark used another batch size or model than the
     config are flagged in ``notes``.
     """
@@ -175,11 +176,9 @@ def project_hours(bench: dict, cfg: dict) -> dict:
                          f"run robgan bench --shapes {shape}")
     seeds = len(cfg["seeds"])
     runs: list[tuple[str, str, int]] = []  # (label, method timed, iterations)
-    for m in cfg["methods"]:
-        runs.append((m, m, int(cfg[METHODS[m].section]["iterations"])))
-    for lam in cfg["finetune_lambdas"]:
-        label = run_label("robgan_ft", {**cfg, "finetune": {**cfg["finetune"], "lam": lam}})
-        runs.append((label, "robgan_ft", int(cfg["finetune"]["iterations"])))
+    for label in registry.experiment_labels(cfg):
+        info = registry.label_info(label).info
+        runs.append((label, info.name, int(cfg[info.section]["iterations"])))
     rows, total = [], 0.0
     for label, method, iters in runs:
         notes = []
@@ -196,7 +195,7 @@ def project_hours(bench: dict, cfg: dict) -> dict:
                          "hours_per_seed": None, "seeds": seeds, "hours_total": None,
                          "measured_as": None, "notes": [f"not measured: add '{method}' to --methods"]})
             continue
-        section = cfg[METHODS[rec["method"]].section]
+        section = cfg[registry.method_info(rec["method"]).section]
         if int(section["batch_size"]) != int(rec["batch_size"]):
             notes.append(f"bench batch {rec['batch_size']} != config {section['batch_size']}")
         for key in ("ngf", "ndf", "z_dim", "d_arch"):

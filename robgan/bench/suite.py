@@ -29,9 +29,6 @@ from robgan.training.methods import METHODS, GanIteration
 log = logging.getLogger("robgan.bench")
 
 SCHEMA_VERSION = 1
-#: Methods whose training step can be benchmarked (every method of robgan.training.methods) and "pgd".
-BENCH_ITEMS = (*METHODS, "pgd")
-DEFAULT_METHODS = ("sngan", "advtrain", "robgan", "robgan_ft", "pgd")
 #: Targets printed with the results (issue "Performance: a benchmark harness ...").
 TARGETS = {"step_over_parts_max": 1.15, "pgd_efficiency_min": 0.9}
 
@@ -196,7 +193,7 @@ def images_per_iter(method: str, cfg: dict) -> tuple[int, int]:
     bs = int(section["batch_size"])
     if spec.section == "train":
         return int(cfg["train"]["n_dis"]) * bs, 0
-    if method == "robgan_ft":
+    if spec.section == "finetune":  # λ > 0: one generated image per real one
         return bs, (bs if float(cfg["finetune"]["lam"]) > 0 else 0)
     return bs, 0
 
@@ -430,9 +427,10 @@ def run_bench(shapes: list[Shape], methods: list[str], device: torch.device, set
         quick: recorded in the settings (the caller chose ``BenchSettings.quick``).
         note: free text stored with the result (e.g. "CPU shared with other jobs").
     """
-    unknown = [m for m in methods if m not in BENCH_ITEMS]
+    items = (*METHODS, "pgd")  # every training method's step, and the paper's PGD
+    unknown = [m for m in methods if m not in items]
     if unknown:
-        raise ValueError(f"unknown --methods {unknown}: choose from {', '.join(BENCH_ITEMS)}")
+        raise ValueError(f"unknown --methods {unknown}: choose from {', '.join(items)}")
     t0 = time.perf_counter()
     env = environment(device)
     factory = ContextFactory(device, performance=performance, overrides=list(overrides or []),

@@ -19,7 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from robgan import provenance as prov
-from robgan.registry import generator_labels
+from robgan.registry import FIGURES, LABELS, generator_labels
 from robgan.report.aggregate import (
     EPS_ATOL,
     EXTRACTOR_NAMES,
@@ -29,15 +29,14 @@ from robgan.report.aggregate import (
     unique_eps,
 )
 
-# One colour per method, fixed across figures (tab10); unknown labels take the remaining colours.
+# One colour per label, fixed across figures (tab10); unknown labels take the remaining colours. Data
+# only: the order of labels is robgan.registry.LABELS.
 METHOD_COLORS = {
     "advtrain": "#1f77b4", "robgan": "#d62728", "robgan_ft": "#ff7f0e", "robgan_ft_nofake": "#8c564b",
     "sngan": "#2ca02c", "acgan": "#9467bd", "acgan_newloss": "#e377c2", "robgan_oldloss": "#7f7f7f",
 }
 _SPARE_COLORS = ("#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39")
 SCALE_TEXT = "ε in [0,1] pixel units (authors' [-1,1] value = 2ε)"
-FIGURE_NAMES = ("is_vs_time", "is_vs_iter", "fid_vs_time", "fid_vs_iter", "accuracy_vs_eps", "robustness_gap",
-                "lipschitz")
 
 
 def method_color(label: str) -> str:
@@ -345,8 +344,8 @@ def write_sample_grids(runs_dir: str | Path | None, out_dir: str | Path, frames:
         if not seeds:
             continue
         run_dir = seeds[0]
-        if label_dir.name.startswith("robgan_ft"):  # fine-tuning freezes robgan's generator: same samples
-            continue
+        if label_dir.name in LABELS and label_dir.name not in generator_labels():
+            continue  # no generator of its own (fine-tuning freezes robgan's: the same samples)
         try:
             g = load_generator(run_dir, g_sample_bn=g_sample_bn)
             run = load_run(run_dir)
@@ -364,7 +363,7 @@ def write_sample_grids(runs_dir: str | Path | None, out_dir: str | Path, frames:
 
 
 def write_figures(frames: Frames, out_dir: str | Path) -> list[Path]:
-    """Every record-based figure into ``out_dir`` (PNG + PDF each)."""
+    """Every record-based figure (:data:`robgan.registry.FIGURES`) into ``out_dir`` (PNG + PDF each)."""
     out_dir = Path(out_dir)
     makers: Mapping[str, Any] = {
         "is_vs_time": lambda: fidelity_figure(frames, "is", "time"),
@@ -376,6 +375,6 @@ def write_figures(frames: Frames, out_dir: str | Path) -> list[Path]:
         "lipschitz": lambda: lipschitz_figure(frames),
     }
     paths: list[Path] = []
-    for name in FIGURE_NAMES:
+    for name in FIGURES:
         paths += save_figure(makers[name](), out_dir / name)
     return paths

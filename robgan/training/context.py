@@ -19,9 +19,6 @@ from robgan.models import ClassifierView, build_discriminator, build_generator
 from robgan.provenance import torch_load
 from robgan.training import schedule as sched
 
-# The methods whose real images are attacked in training (the rest train on clean images).
-ATTACKING_METHODS = ("robgan", "robgan_oldloss", "advtrain", "robgan_ft")
-
 # Independent RNG streams derived from the run seed (so adding an attack does not shift the data).
 _STREAM_DATA, _STREAM_LATENT, _STREAM_ATTACK = 1, 2, 3
 
@@ -79,8 +76,9 @@ class Context:
             m.to(device)
             if self.channels_last:
                 m.to(memory_format=torch.channels_last)
-        if spec.name == "robgan_ft":
-            self.modules["G"].eval().requires_grad_(False)  # frozen generator supplies fake data
+        if spec.has_generator and not spec.info.has_generator:
+            # a generator the method does not train (fine-tuning's, from its robgan run) supplies frozen fakes
+            self.modules["G"].eval().requires_grad_(False)
 
         self.forward = {k: (torch.compile(m) if perf["compile"] else m) for k, m in self.modules.items()}
         self.classifier = ClassifierView(self.forward["D"]) if spec.has_classifier else None
@@ -106,8 +104,9 @@ class Context:
 
     def _threat(self) -> ThreatModel | None:
         """The method's training attack (:func:`robgan.config.section_attack`; fine-tuning: steps of
-        eps / attack_steps), None for the methods that train on clean images."""
-        if self.spec.name not in ATTACKING_METHODS:
+        eps / attack_steps), None for the methods that train on clean images (``attacks`` false in
+        :data:`robgan.registry.METHODS`)."""
+        if not self.spec.attacks:
             return None
         return ThreatModel(**section_attack(self.cfg, self.spec.section))
 

@@ -1,5 +1,10 @@
 """One step function per method; the loop in :mod:`robgan.training.loop` is shared by all.
 
+What a method is (config section, generator, classifier, discriminator head, attacked reals) is its
+entry in :data:`robgan.registry.METHODS`; this module adds only how it trains: :data:`STEPS` maps each
+method to its ``train_log.csv`` columns and its step function. Adding a method is one registry entry
+plus one ``STEPS`` row.
+
 A step consumes batches from ``ctx.stream``, updates the models through ``ctx.optimizers`` and
 returns a dict of detached scalar tensors (no host sync: the loop reads them at log intervals).
 
@@ -16,35 +21,59 @@ returns a dict of detached scalar tensors (no host sync: the loop reads them at 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import torch
 
-from robgan import attacks, losses
+from robgan import attacks, losses, registry
+from robgan.registry import MethodInfo
 from robgan.training.context import Context
 from robgan.training.sampling import bn_statistics
+
+Step = Callable[[Context], dict[str, torch.Tensor]]
 
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """What a method trains and how one iteration goes.
+    """A method as training runs it: its registry entry and its :data:`STEPS` row.
 
     Attributes:
-        name: method name (``robgan train --method NAME``).
-        section: config section holding its budget, batch size, optimiser and schedule.
-        has_generator / has_classifier: what the finished run offers to ``load_generator`` /
-            ``load_classifier``.
+        info: the method's :class:`robgan.registry.MethodInfo`.
         log_keys: the metric columns of ``train_log.csv``, in order.
         step: one iteration.
     """
 
-    name: str
-    section: str
-    has_generator: bool
-    has_classifier: bool
+    info: MethodInfo
     log_keys: tuple[str, ...]
-    step: Callable[[Context], dict[str, torch.Tensor]]
+    step: Step
+
+    @property
+    def name(self) -> str:
+        """The method name (``robgan train --method NAME``)."""
+        return self.info.name
+
+    @property
+    def section(self) -> str:
+        """The config section holding its budget, batch size, optimiser and schedule."""
+        return self.info.section
+
+    @property
+    def has_classifier(self) -> bool:
+        """The finished run offers a classifier to ``load_classifier``."""
+        return self.info.has_classifier
+
+    @property
+    def attacks(self) -> bool:
+        """Training attacks the real images (the context builds the section's threat model)."""
+        return self.info.attacks
+
+    @property
+    def has_generator(self) -> bool:
+        """The run holds a generator (``load_generator``): one it trains, or the frozen one of the run
+        it starts from (fine-tuning, whose fakes it makes)."""
+        src = self.info.from_run
+        return self.info.has_generator or (src is not None and registry.method_info(src).has_generator)
 
 
 class GanIteration:
@@ -197,26 +226,66 @@ def _finetune_step(ctx: Context) -> dict[str, torch.Tensor]:
     return {"loss": loss.detach(), "acc_adv": (logits[:n_real].argmax(1) == y).float().mean().detach()}
 
 
-_GAN_KEYS = ("loss_d", "loss_g", "acc_real")
-METHODS: dict[str, MethodSpec] = {
-    "sngan": MethodSpec("sngan", "train", True, False, ("loss_d", "loss_g"), GanIteration("hinge", False)),
-    "acgan": MethodSpec("acgan", "train", True, True, _GAN_KEYS, GanIteration("old", False)),
-    "acgan_newloss": MethodSpec("acgan_newloss", "train", True, True, _GAN_KEYS, GanIteration("new", False)),
-    "robgan_oldloss": MethodSpec("robgan_oldloss", "train", True, True, _GAN_KEYS, GanIteration("old", True)),
-    "robgan": MethodSpec("robgan", "train", True, True, _GAN_KEYS, GanIteration("new", True)),
-    "advtrain": MethodSpec("advtrain", "advtrain", False, True, ("loss", "acc_adv"), _advtrain_step),
-    "robgan_ft": MethodSpec("robgan_ft", "finetune", True, True, ("loss", "acc_adv"), _finetune_step),
+def _gan(method: str, loss_kind: str) -> tuple[tuple[str, ...], GanIteration]:
+    """The :data:`STEPS` row of a GAN method: ``loss_kind``, and attacked reals when the registry says
+    that ``method`` attacks."""
+    keys = ("loss_d", "loss_g") if loss_kind == "hinge" else ("loss_d", "loss_g", "acc_real")
+    return keys, GanIteration(loss_kind, attack=registry.method_info(method).attacks)
+
+
+_CLASSIFIER_KEYS = ("loss", "acc_adv")
+
+#: ``{method: (log_keys, step)}``: how each method of :data:`robgan.registry.METHODS` trains.
+STEPS: dict[str, tuple[tuple[str, ...], Step]] = {
+    "sngan": _gan("sngan", "hinge"),
+    "acgan": _gan("acgan", "old"),
+    "acgan_newloss": _gan("acgan_newloss", "new"),
+    "robgan_oldloss": _gan("robgan_oldloss", "old"),
+    "robgan": _gan("robgan", "new"),
+    "advtrain": (_CLASSIFIER_KEYS, _advtrain_step),
+    "robgan_ft": (_CLASSIFIER_KEYS, _finetune_step),
 }
 
 
 def get_method(name: str) -> MethodSpec:
-    if name not in METHODS:
-        raise ValueError(f"unknown method '{name}' (--method): choose one of {', '.join(METHODS)}")
-    return METHODS[name]
+    """The :class:`MethodSpec` of ``name``; ``ValueError`` naming the choices for an unknown method."""
+    info = registry.method_info(name)
+    try:
+        log_keys, step = STEPS[name]
+    except KeyError:
+        raise ValueError(f"method {name!r} has no step function: add its row to "
+                         "robgan.training.methods.STEPS") from None
+    return MethodSpec(info, log_keys, step)
+
+
+class _Methods(Mapping[str, MethodSpec]):
+    """:data:`METHODS`: every method of :data:`robgan.registry.METHODS` (in its order) as training runs it,
+    read from the registry and :data:`STEPS` whenever it is used."""
+
+    def __getitem__(self, name: str) -> MethodSpec:
+        if name not in registry.METHODS:
+            raise KeyError(name)
+        return get_method(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in registry.METHODS
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(registry.METHODS)
+
+    def __len__(self) -> int:
+        return len(registry.METHODS)
+
+    def __repr__(self) -> str:
+        return f"METHODS({list(self)})"
+
+
+METHODS: Mapping[str, MethodSpec] = _Methods()
 
 
 def run_label(method: str, cfg: dict) -> str:
-    """Label of a run in results and tables: the method, except λ = 0 fine-tuning (no fake data)."""
-    if method == "robgan_ft" and float(cfg["finetune"]["lam"]) == 0.0:
-        return "robgan_ft_nofake"
+    """Label of a run in results and tables (:mod:`robgan.registry`): the method, except fine-tuning,
+    whose label follows its ``finetune.lam`` (:func:`robgan.registry.finetune_label`)."""
+    if registry.method_info(method).section == "finetune":
+        return registry.finetune_label(cfg["finetune"]["lam"])
     return method

@@ -11,6 +11,7 @@ import torch
 import yaml
 from torch import nn
 
+from robgan import registry
 from robgan.report import figures
 from robgan.report.aggregate import LoadedRecord, build_frames, load_records
 from robgan.report.cli import register
@@ -71,7 +72,7 @@ def report_dir(tmp_path_factory):
 
 
 def test_every_figure_is_written_as_png_and_pdf(report_dir):
-    for name in [*figures.FIGURE_NAMES, "samples_robgan"]:
+    for name in [*registry.FIGURES, "samples_robgan"]:
         assert _is_png(report_dir / "figures" / f"{name}.png"), name
         assert _is_pdf(report_dir / "figures" / f"{name}.pdf"), name
     assert not (report_dir / "figures" / "samples_advtrain.png").exists()  # advtrain trains no generator
