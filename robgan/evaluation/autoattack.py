@@ -48,14 +48,12 @@ from torch import nn
 
 from robgan.config import ConfigError
 from robgan.evaluation import flags as fl
+from robgan.evaluation.commands import common_settings, finish_record
+from robgan.evaluation.context import EvalContext, eval_subset
 from robgan.evaluation.robustness import (
-    EvalContext,
     PGDProtocol,
-    _common_settings,
-    _finish,
     accuracy,
     clean_correct,
-    eval_subset,
     n_batches,
     predict,
     progress_bar,
@@ -64,7 +62,6 @@ from robgan.evaluation.robustness import (
 
 log = logging.getLogger("robgan.evaluation")
 
-STANDARD_ATTACKS = ("apgd-ce", "apgd-t", "fab-t", "square")
 _BALL_TOL = 1e-5  # float slack on ‖x_adv − x‖∞ ≤ ε
 
 
@@ -266,7 +263,7 @@ def evaluate_autoattack(ctx: EvalContext, *, progress: bool | None = None) -> di
                          # images that PGD breaks but AutoAttack left robust (should be few)
                          "n_broken_by_pgd_only": int((res.final & ~ok).sum())}
     settings = {
-        **_common_settings(ctx, "test", acfg["n_examples"], n),
+        **common_settings(ctx, "test", acfg["n_examples"], n),
         "eps": eps,
         "eps_pm1": 2 * eps,
         **res.settings,
@@ -278,7 +275,7 @@ def evaluate_autoattack(ctx: EvalContext, *, progress: bool | None = None) -> di
         "tolerance": fl.noise_tolerance(n),
     }
     flags = autoattack_flags(aa_final, pgd_acc, eps, n)
-    return _finish("autoattack", ctx, settings, res.rows(eps), flags, t0)
+    return finish_record("autoattack", ctx, settings, res.rows(eps), flags, t0)
 
 
 def _pyautoattack_version() -> str | None:

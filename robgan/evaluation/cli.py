@@ -24,7 +24,7 @@ log = logging.getLogger("robgan.evaluation")
 
 def _run(args, evaluate) -> int:
     from robgan import provenance as prov
-    from robgan.evaluation.robustness import NotAClassifierError, check_classifier, open_run
+    from robgan.evaluation.context import NotAClassifierError, check_classifier, open_run
     from robgan.report.records import write_record
 
     try:
@@ -47,7 +47,7 @@ def _run(args, evaluate) -> int:
 
 
 def _cmd_pgd(args) -> int:
-    from robgan.evaluation.robustness import evaluate_pgd
+    from robgan.evaluation.commands import evaluate_pgd
 
     return _run(args, evaluate_pgd)
 
@@ -59,13 +59,13 @@ def _cmd_autoattack(args) -> int:
 
 
 def _cmd_gap(args) -> int:
-    from robgan.evaluation.robustness import evaluate_gap
+    from robgan.evaluation.commands import evaluate_gap
 
     return _run(args, evaluate_gap)
 
 
 def _cmd_lipschitz(args) -> int:
-    from robgan.evaluation.robustness import evaluate_lipschitz
+    from robgan.evaluation.commands import evaluate_lipschitz
 
     return _run(args, evaluate_lipschitz)
 

@@ -35,23 +35,20 @@ import numpy as np
 import torch
 
 from robgan import provenance as prov
-from robgan.evaluation.reference import (
-    CACHE_DIR,
-    CLASSIFIER_FILE,
+from robgan.evaluation.context import run_checkpoints
+from robgan.evaluation.feature_extractor import (
     FEATURE_LAYERS,
     INCEPTION_EXTRACTOR,
     METRIC_LABELS,
     MNIST_EXTRACTOR,
-    ReferenceDirError,
     UInt8Images,
-    accuracy,
     fidelity_kwargs,
     inception_weights,
-    load_classifier,
-    read_reference,
     register_mnist_extractor,
     to_rgb_u8,
 )
+from robgan.evaluation.reference import CACHE_DIR, read_reference
+from robgan.evaluation.reference_cnn import CLASSIFIER_FILE, ReferenceDirError, accuracy, load_classifier
 
 log = logging.getLogger("robgan.evaluation")
 
@@ -229,24 +226,6 @@ def fidelity_of_images(images_u8: torch.Tensor, kwargs: dict[str, Any], ref_dir:
 # a run
 
 
-def _checkpoints(run_dir: Path, with_snapshots: bool) -> list[tuple[Path, int, float]]:
-    """``(path, iteration, train_seconds)`` of the snapshots (optional) and ``model.pt``, by iteration.
-    The final snapshot duplicates ``model.pt`` (same iteration) and is skipped."""
-    from robgan.api import RunError, snapshots
-
-    final = run_dir / "model.pt"
-    if not final.is_file():
-        raise RunError(f"{final} does not exist: the run in {run_dir} is unfinished "
-                       f"(rerun its `robgan train` command to resume it)")
-    paths = (snapshots(run_dir) if with_snapshots else []) + [final]
-    out = []
-    for path in paths:
-        meta = prov.torch_load(path)
-        out.append((path, int(meta["iteration"]), float(meta["train_seconds"])))
-    final_iter = out[-1][1]
-    return [c for c in out[:-1] if c[1] != final_iter] + [out[-1]]
-
-
 def evaluate_fidelity(
     run_dir: str | Path,
     ref_dir: str | Path,
@@ -296,7 +275,7 @@ def evaluate_fidelity(
         if weights_path is None and ref.get("weights_path") and Path(ref["weights_path"]).is_file():
             weights_path = ref["weights_path"]
             weights_source = f"local file {weights_path} (from the reference metrics.json)"
-    checkpoints = _checkpoints(run_dir, bool(fid_cfg["snapshots"]))
+    checkpoints = run_checkpoints(run_dir, with_snapshots=bool(fid_cfg["snapshots"]))
     n_samples, splits, batch_size = int(fid_cfg["n_samples"]), int(fid_cfg["splits"]), int(cfg["eval"]["batch_size"])
     # G's BN mode is the evaluating config's choice (evaluation only for a GAN run); with batch
     # statistics every image is generated in a batch of the run's training batch size, so the samples

@@ -1,5 +1,9 @@
 """Accuracy under ℓ∞ PGD (sweeps over ε, two protocols), the train/test gap, and the local Lipschitz value.
 
+The computations only: :mod:`robgan.evaluation.context` opens a run and draws the evaluation images,
+:mod:`robgan.evaluation.commands` turns these computations into the ``pgd``, ``gap`` and
+``lipschitz`` records.
+
 Library functions take a classifier ``model`` (images float [0,1] ``(N,C,H,W)`` → logits ``(N,K)``,
 already on ``device`` and in eval mode), images ``x`` float [0,1] ``(N,C,H,W)`` and labels ``y``
 int64 ``(N,)`` on the CPU; they batch, move batches to ``device`` and return CPU tensors. Every ε is in
@@ -20,7 +24,8 @@ Definitions shared by every command:
 * **Random starts** come from a CPU ``torch.Generator`` seeded with ``eval.attack_seed`` afresh for
   every (protocol, ε), so a sweep is reproducible and identical on CPU and GPU for the same batch size.
 * **Evaluation images**: ``robgan.data.fixed_indices(N_split, n, eval.index_seed)`` — the same images
-  for every method (and nested: a smaller n is a prefix).
+  for every method (and nested: a smaller n is a prefix); see
+  :func:`robgan.evaluation.context.eval_subset`.
 * **Local Lipschitz value (llv)**: mean over examples of the per-example ‖∇ₓ CE(c(x), y)‖₂ with x
   the image in **[0,1]** units (the gradient w.r.t. the authors' [-1,1] input is half of it).
 """
@@ -29,10 +34,8 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -49,12 +52,8 @@ log = logging.getLogger("robgan.evaluation")
 PROTOCOLS = ("clean", "paper", "strong")
 
 
-class NotAClassifierError(RuntimeError):
-    """The run has no classifier (``sngan``'s projection discriminator is not one)."""
-
-
 # --------------------------------------------------------------------------------------------------
-# protocols and data
+# protocols and batching
 
 
 @dataclass(frozen=True)
@@ -84,29 +83,6 @@ class PGDProtocol:
 
 
 PAPER = PGDProtocol("paper", steps=20, step_fraction=0.2, restarts=1, random_start=False)
-
-
-def to_unit(images_u8: torch.Tensor) -> torch.Tensor:
-    """uint8 [0,255] → float32 [0,1] (no noise, no augmentation: evaluation sees the data as is)."""
-    return images_u8.float().div_(255.0)
-
-
-def eval_subset(data_cfg: Mapping[str, Any], split: str, n: int, index_seed: int
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The fixed evaluation subset of a split.
-
-    Returns:
-        ``(x, y, idx)``: images float [0,1] ``(m,C,H,W)``, labels int64 ``(m,)``, indices into the
-        split int64 ``(m,)``, with ``m = min(n, len(split))``; on the CPU.
-    """
-    from robgan.data import fixed_indices, load_split
-
-    images, labels = load_split(dict(data_cfg), split)
-    idx = fixed_indices(int(labels.shape[0]), int(n), int(index_seed))
-    if idx.numel() < n:
-        log.warning("%s split has only %d images; evaluating %d instead of %d", split, idx.numel(),
-                    idx.numel(), n)
-    return to_unit(images[idx]), labels[idx].clone(), idx
 
 
 def progress_bar(total: int, desc: str, enabled: bool | None = None) -> tqdm:
@@ -296,225 +272,22 @@ def input_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, 
 
 
 # --------------------------------------------------------------------------------------------------
-# run-level evaluations (what the CLI calls): each returns a validated record
+# train/test gap
 
 
-@dataclass
-class EvalContext:
-    """A run opened for evaluation: its classifier, the evaluation config, device, checkpoint section."""
+def clean_and_robust(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, *,
+                     batch_size: int, device: torch.device | str, seed: int, progress: bool | None = None,
+                     desc: str = "pgd") -> tuple[torch.Tensor, torch.Tensor]:
+    """bool ``(N,)`` pair ``(clean-correct, robust under threat)`` of one image set (a split of the gap).
 
-    run_dir: Path
-    run: Any  # robgan.api.Run
-    cfg: dict  # resolved evaluation config (the `eval` section is used; data/model come from the run)
-    device: torch.device
-    model: nn.Module
-    checkpoint: dict
-
-    @property
-    def eval_cfg(self) -> dict:
-        return self.cfg["eval"]
-
-    @property
-    def data_cfg(self) -> dict:
-        return self.run.config["data"]
-
-    @property
-    def n_classes(self) -> int:
-        from robgan.data import dataset_info
-
-        return dataset_info(self.data_cfg).n_classes
-
-
-def check_classifier(run_dir: str | Path) -> None:
-    """Raise :class:`NotAClassifierError` for runs whose discriminator is not a classifier (sngan)."""
-    from robgan.api import load_run
-    from robgan.training.methods import get_method
-
-    run = load_run(run_dir)
-    if not get_method(run.method).has_classifier:
-        raise NotAClassifierError(
-            f"{run.method}'s projection discriminator is not a classifier: there is nothing to evaluate "
-            f"in {run.dir} (robustness evaluations apply to advtrain, robgan, robgan_ft and the AC-GAN "
-            f"ablations)")
-
-
-def checkpoint_info(path: str | Path) -> dict[str, Any]:
-    """The record's checkpoint section for a model file (its ``iteration`` and ``train_seconds``)."""
-    from robgan.provenance import torch_load
-    from robgan.report.records import checkpoint_section
-
-    payload = torch_load(path, map_location="cpu")
-    return checkpoint_section(Path(path).name, int(payload["iteration"]), float(payload["train_seconds"]))
-
-
-def channels_last_of(cfg: Mapping[str, Any]) -> bool:
-    """Whether evaluations run the classifier in channels-last format (``performance.channels_last``)."""
-    return bool(cfg.get("performance", {}).get("channels_last", False))
-
-
-def open_run(run_dir: str | Path, cfg: Mapping[str, Any], device: torch.device | str,
-             *, load_model: bool = True) -> EvalContext:
-    """Open a finished run for evaluation (raises :class:`NotAClassifierError` for sngan)."""
-    from robgan.api import RunError, load_classifier, load_run
-
-    run_dir = Path(run_dir)
-    check_classifier(run_dir)
-    run = load_run(run_dir)
-    model_path = run_dir / "model.pt"
-    if not model_path.is_file():
-        raise RunError(f"{model_path} does not exist: the run in {run_dir} is unfinished")
-    device = torch.device(device)
-    for key in ("name", "resolution"):
-        if key in cfg.get("data", {}) and cfg["data"][key] != run.config["data"][key]:
-            log.warning("evaluation config has data.%s=%r but the run was trained with %r; evaluating on "
-                        "the run's data", key, cfg["data"][key], run.config["data"][key])
-    model = (load_classifier(run_dir, device, channels_last=channels_last_of(cfg)) if load_model else None)
-    return EvalContext(run_dir, run, dict(cfg), device, model, checkpoint_info(model_path))
-
-
-def _finish(kind: str, ctx: EvalContext, settings: dict, rows: list, flags: dict, t0: float,
-            checkpoint: dict | None = None) -> dict[str, Any]:
-    from robgan.provenance import device_name
-    from robgan.report.records import make_record
-
-    if ctx.device.type == "cuda":
-        torch.cuda.synchronize(ctx.device)
-    return make_record(kind, run_dir=ctx.run_dir, checkpoint=checkpoint or ctx.checkpoint, settings=settings,
-                       results=rows, flags=flags, elapsed_seconds=time.perf_counter() - t0,
-                       device=device_name(ctx.device))
-
-
-def _common_settings(ctx: EvalContext, split: str | list[str], n_requested: int, n: int) -> dict[str, Any]:
-    return {"split": split, "n_examples": int(n), "n_examples_requested": int(n_requested),
-            "index_seed": int(ctx.eval_cfg["index_seed"]), "batch_size": int(ctx.eval_cfg["batch_size"]),
-            "n_classes": ctx.n_classes,
-            "eps_units": "[0,1] pixels (eps_pm1 = 2 eps is the authors' [-1,1] value)"}
-
-
-def evaluate_pgd(ctx: EvalContext, *, progress: bool | None = None) -> dict[str, Any]:
-    """The ``pgd`` record: clean + paper + strong protocols over ``eval.pgd.eps`` on the test subset,
-    plus the paper protocol at ``eval.pgd.large_eps`` (kept in ``settings.sanity``, not in the rows,
-    so that the rows are exactly the configured grid)."""
-    t0 = time.perf_counter()
-    ev, pcfg = ctx.eval_cfg, ctx.eval_cfg["pgd"]
-    x, y, _ = eval_subset(ctx.data_cfg, "test", pcfg["n_examples"], ev["index_seed"])
-    n = int(y.numel())
-    protocols = [PGDProtocol.from_config(name, pcfg[name]) for name in ("paper", "strong")]
-    seed, bs = int(ev["attack_seed"]), int(ev["batch_size"])
-    sweep = pgd_sweep(ctx.model, x, y, pcfg["eps"], protocols, batch_size=bs, device=ctx.device,
-                      attack_seed=seed, progress=progress)
-    large = float(pcfg["large_eps"])
-    bar = progress_bar(n_batches(int(sweep.clean.sum()), bs), f"pgd large eps {large:g}", progress)
-    large_ok = robust_correct(ctx.model, x, y, protocols[0].threat(large), batch_size=bs, device=ctx.device,
-                              seed=seed, attack_mask=sweep.clean, progress=bar)
-    bar.close()
-    large_acc = accuracy(large_ok)
-    chance = fl.largest_class_share(y.tolist())
-    flags = sweep_flags(sweep, n, large_eps=large, large_eps_accuracy=large_acc, chance=chance)
-    settings = {
-        **_common_settings(ctx, "test", pcfg["n_examples"], n),
-        "attack_seed": seed,
-        "eps": sorted({float(e) for e in pcfg["eps"]}),
-        "protocols": list(PROTOCOLS),
-        "protocol_settings": {p.name: p.settings() for p in protocols},
-        "robust_definition": "clean-correct and correct on the attacked image; only clean-correct images "
-                             "are attacked; with restarts the worst case per example is kept",
-        "sanity": {"large_eps": {"eps": large, "eps_pm1": 2 * large, "protocol": "paper",
-                                 "n": n, "n_correct": int(large_ok.sum()), "accuracy": large_acc,
-                                 "largest_class_share": chance}},
-        "tolerance": fl.noise_tolerance(n),
-    }
-    return _finish("pgd", ctx, settings, sweep.rows, flags, t0)
-
-
-def evaluate_gap(ctx: EvalContext, *, progress: bool | None = None) -> dict[str, Any]:
-    """The ``gap`` record: paper-protocol PGD at ``eval.gap.eps`` (and clean accuracy) on fixed
-    subsets of the training and the test split (``eval.gap.n_examples`` each, same index seed)."""
-    t0 = time.perf_counter()
-    ev, gcfg = ctx.eval_cfg, ctx.eval_cfg["gap"]
-    eps, seed, bs = float(gcfg["eps"]), int(ev["attack_seed"]), int(ev["batch_size"])
-    proto = PGDProtocol.from_config("paper", ev["pgd"]["paper"])
-    rows, ns = [], {}
-    for split in ("train", "test"):
-        x, y, _ = eval_subset(ctx.data_cfg, split, gcfg["n_examples"], ev["index_seed"])
-        clean = clean_correct(ctx.model, x, y, batch_size=bs, device=ctx.device)
-        bar = progress_bar(n_batches(int(clean.sum()), bs), f"gap {split}", progress)
-        adv = robust_correct(ctx.model, x, y, proto.threat(eps), batch_size=bs, device=ctx.device, seed=seed,
-                             attack_mask=clean, progress=bar)
-        bar.close()
-        ns[split] = int(y.numel())
-        rows.append({"split": split, "eps": eps, "n": ns[split],
-                     "accuracy_clean": accuracy(clean),
-                     "accuracy_adv": accuracy(adv)})
-        log.info("gap %s: clean %.4f adv %.4f (n=%d)", split, rows[-1]["accuracy_clean"],
-                 rows[-1]["accuracy_adv"], ns[split])
-    settings = {
-        **_common_settings(ctx, ["train", "test"], gcfg["n_examples"], min(ns.values())),
-        "n_examples_by_split": ns,
-        "attack_seed": seed,
-        "eps": eps,
-        "protocol": "paper",
-        "protocol_settings": {"paper": proto.settings()},
-        "gap_adv": rows[0]["accuracy_adv"] - rows[1]["accuracy_adv"],
-        "gap_clean": rows[0]["accuracy_clean"] - rows[1]["accuracy_clean"],
-    }
-    return _finish("gap", ctx, settings, rows, {}, t0)
-
-
-def _model_files(run_dir: Path) -> list[Path]:
-    """Every snapshot and ``model.pt``; ``model.pt`` is dropped when a snapshot has its iteration
-    (the loop writes the last snapshot and model.pt from the same weights)."""
-    from robgan.api import snapshots
-    from robgan.provenance import torch_load
-
-    files = list(snapshots(run_dir))
-    iters = set()
-    for f in files:
-        iters.add(int(torch_load(f)["iteration"]))
-    final = run_dir / "model.pt"
-    if int(torch_load(final)["iteration"]) not in iters:
-        files.append(final)
-    return files
-
-
-def evaluate_lipschitz(ctx: EvalContext, *, progress: bool | None = None) -> dict[str, Any]:
-    """The ``lipschitz`` record: llv (mean per-example ‖∇ₓ CE‖₂, x in [0,1]) of every classifier
-    snapshot and the final model on fixed train and test subsets (``eval.lipschitz.n_examples``)."""
-    from robgan.api import load_classifier
-
-    t0 = time.perf_counter()
-    ev, lcfg = ctx.eval_cfg, ctx.eval_cfg["lipschitz"]
-    bs = int(ev["batch_size"])
-    data = {s: eval_subset(ctx.data_cfg, s, lcfg["n_examples"], ev["index_seed"]) for s in ("train", "test")}
-    files = _model_files(ctx.run_dir)
-    total = len(files) * sum(n_batches(int(d[1].numel()), bs) for d in data.values())
-    bar = progress_bar(total, "lipschitz", progress)
-    rows, used = [], []
+    Only the clean-correct examples are attacked (:func:`robust_correct` with ``seed``); the progress
+    bar counts their batches.
+    """
+    clean = clean_correct(model, x, y, batch_size=batch_size, device=device)
+    bar = progress_bar(n_batches(int(clean.sum()), batch_size), desc, progress)
     try:
-        for f in files:
-            info = checkpoint_info(f)
-            model = load_classifier(ctx.run_dir, ctx.device, checkpoint=f, channels_last=channels_last_of(ctx.cfg))
-            used.append({"file": str(f.relative_to(ctx.run_dir)), "iteration": info["iteration"],
-                         "train_seconds": info["train_seconds"]})
-            for split, (x, y, _) in data.items():
-                norms = input_gradient_norms(model, x, y, batch_size=bs, device=ctx.device, norm="l2",
-                                             progress=bar)
-                rows.append({"iteration": info["iteration"], "train_seconds": info["train_seconds"],
-                             "split": split, "norm": "l2", "n": int(y.numel()), "llv": float(norms.mean())})
+        adv = robust_correct(model, x, y, threat, batch_size=batch_size, device=device, seed=seed,
+                             attack_mask=clean, progress=bar)
     finally:
         bar.close()
-    rows.sort(key=lambda r: (r["iteration"], r["split"]))
-    last = max(used, key=lambda u: u["iteration"])
-    settings = {
-        **_common_settings(ctx, ["train", "test"], lcfg["n_examples"],
-                           min(int(d[1].numel()) for d in data.values())),
-        "n_examples_by_split": {s: int(d[1].numel()) for s, d in data.items()},
-        "quantity": "mean over examples of per-example ||grad_x CE(c(x), y)||_2",
-        "norm": "l2",
-        "input_scale": "[0,1] (the gradient w.r.t. the authors' [-1,1] input is half of it)",
-        "checkpoints": used,
-    }
-    from robgan.report.records import checkpoint_section
-
-    checkpoint = checkpoint_section("snapshots", last["iteration"], last["train_seconds"])
-    return _finish("lipschitz", ctx, settings, rows, {}, t0, checkpoint=checkpoint)
+    return clean, adv

@@ -181,7 +181,8 @@ def test_evaluations_follow_performance_channels_last(advtrain_run):
 
     from robgan.attacks import ThreatModel
     from robgan.config import load_config
-    from robgan.evaluation.robustness import eval_subset, open_run, robust_correct
+    from robgan.evaluation.context import eval_subset, open_run
+    from robgan.evaluation.robustness import robust_correct
 
     cfg = load_config(REPO / "config" / "config.yaml")
     assert cfg["performance"]["channels_last"] is True

@@ -12,8 +12,10 @@ import pytest
 import torch
 
 from robgan.config import ConfigError, load_config
+from robgan.evaluation import feature_extractor as fx
 from robgan.evaluation import fidelity as fd
 from robgan.evaluation import reference as rf
+from robgan.evaluation import reference_cnn as cnn
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config" / "config.yaml"
@@ -129,7 +131,7 @@ def test_fid_rejects_mismatched_shapes():
 
 def test_to_rgb_u8_rounds_and_repeats_grayscale():
     x = torch.tensor([0.0, 0.4 / 255, 0.6 / 255, 0.5, 1.0, 1.2, -0.1]).reshape(1, 1, 1, 7)
-    out = rf.to_rgb_u8(x)
+    out = fx.to_rgb_u8(x)
     assert out.dtype == torch.uint8 and out.shape == (1, 3, 1, 7)
     assert out[0, 0, 0].tolist() == [0, 0, 1, 128, 255, 255, 0]
     assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(out[:, 0], out[:, 2])
@@ -186,7 +188,7 @@ def test_generate_images_full_batches_puts_every_image_in_a_full_batch():
     g = torch.Generator().manual_seed(5)
     torch.randint(3, (10,), generator=g)
     z = torch.randn(10, 2, generator=g)
-    expected = rf.to_rgb_u8(gen(z[[8, 9, 0, 1]], None)[:2])
+    expected = fx.to_rgb_u8(gen(z[[8, 9, 0, 1]], None)[:2])
     assert torch.equal(full[8:], expected)
 
 
@@ -213,26 +215,26 @@ def random_cnn_weights(tmp_path_factory) -> Path:
     """An untrained :class:`ReferenceCNN` whose batch-norm statistics are calibrated on toy images (so that
     its features vary with the input), saved as classifier.pt."""
     torch.manual_seed(0)
-    model = rf.ReferenceCNN()
+    model = cnn.ReferenceCNN()
     for m in model.modules():
         if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
             m.momentum = None  # cumulative average
     images, _ = fd.generate_images(_ToyGenerator(), 256, n_classes=10, z_dim=8, seed=99, batch_size=256)
     with torch.no_grad():
         model.train()(images[:, :1].float() / 255)
-    path = tmp_path_factory.mktemp("cnn") / rf.CLASSIFIER_FILE
-    rf.save_classifier(model.eval(), path)
+    path = tmp_path_factory.mktemp("cnn") / cnn.CLASSIFIER_FILE
+    cnn.save_classifier(model.eval(), path)
     return path
 
 
 def test_extractor_features_do_not_depend_on_batch_size(random_cnn_weights):
     from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
-    rf.register_mnist_extractor()
+    fx.register_mnist_extractor()
     fe = create_feature_extractor("mnist-cnn", ["feat", "logits_unbiased"], cuda=False,
                                   feature_extractor_weights_path=str(random_cnn_weights), verbose=False)
     images, _ = fd.generate_images(_ToyGenerator(), 150, n_classes=10, z_dim=8, seed=0, batch_size=150)
-    ds = rf.UInt8Images(images)
+    ds = fx.UInt8Images(images)
     small = get_featuresdict_from_dataset(ds, fe, batch_size=7, cuda=False, save_cpu_ram=True, verbose=False)
     large = get_featuresdict_from_dataset(ds, fe, batch_size=64, cuda=False, save_cpu_ram=True, verbose=False)
     assert small["feat"].shape == (150, 128) and small["logits_unbiased"].shape == (150, 10)
@@ -249,14 +251,14 @@ def _fake_reference(tmp: Path, weights: Path, images_u8: torch.Tensor) -> Path:
 
     ref_dir = tmp / "ref"
     (ref_dir / rf.CACHE_DIR).mkdir(parents=True)
-    shutil.copyfile(weights, ref_dir / rf.CLASSIFIER_FILE)
+    shutil.copyfile(weights, ref_dir / cnn.CLASSIFIER_FILE)
     name = rf.reference_cache_name("mnist5k", 32)
-    rf.register_mnist_extractor()
-    kwargs = rf.fidelity_kwargs("mnist-cnn", cuda=False, batch_size=50, splits=2, rng_seed=0,
-                                weights_path=str(ref_dir / rf.CLASSIFIER_FILE), cache_root=ref_dir / rf.CACHE_DIR,
+    fx.register_mnist_extractor()
+    kwargs = fx.fidelity_kwargs("mnist-cnn", cuda=False, batch_size=50, splits=2, rng_seed=0,
+                                weights_path=str(ref_dir / cnn.CLASSIFIER_FILE), cache_root=ref_dir / rf.CACHE_DIR,
                                 reference_cache_name=name, verbose=False)
     kwargs["input1_cache_name"] = name
-    ds = rf.UInt8Images(rf.to_rgb_u8(images_u8))
+    ds = fx.UInt8Images(fx.to_rgb_u8(images_u8))
     torch_fidelity.calculate_metrics(input1=ds, input2=ds, **kwargs)
     ref = {"dataset": "mnist5k", "resolution": 32, "extractor": "mnist-cnn", "cache_dir": rf.CACHE_DIR,
            "cache_name": name, "cache_files": rf.reference_cache_files(name, "mnist-cnn")}
@@ -271,8 +273,8 @@ def test_fidelity_of_images_deterministic_and_zero_fid_on_reference(random_cnn_w
     fake, _ = fd.generate_images(_ToyGenerator(), 120, n_classes=10, z_dim=8, seed=12, batch_size=64)
     fake = 255 - fake  # another distribution than the reference's
     with fd._cache_root(ref_dir, ref, tmp_path / "work") as cache:
-        kwargs = rf.fidelity_kwargs("mnist-cnn", cuda=False, batch_size=32, splits=3, rng_seed=5,
-                                    weights_path=str(ref_dir / rf.CLASSIFIER_FILE), cache_root=cache,
+        kwargs = fx.fidelity_kwargs("mnist-cnn", cuda=False, batch_size=32, splits=3, rng_seed=5,
+                                    weights_path=str(ref_dir / cnn.CLASSIFIER_FILE), cache_root=cache,
                                     reference_cache_name=ref["cache_name"], verbose=False)
         a = fd.fidelity_of_images(fake, kwargs, ref_dir)
         b = fd.fidelity_of_images(fake, {**kwargs, "batch_size": 50}, ref_dir)
@@ -286,9 +288,9 @@ def test_fidelity_of_images_deterministic_and_zero_fid_on_reference(random_cnn_w
     from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
     fe = create_feature_extractor("mnist-cnn", ["feat", "logits_unbiased"], cuda=False,
-                                  feature_extractor_weights_path=str(ref_dir / rf.CLASSIFIER_FILE), verbose=False)
-    feats = get_featuresdict_from_dataset(rf.UInt8Images(fake), fe, 64, False, True, False)
-    real_feats = get_featuresdict_from_dataset(rf.UInt8Images(real), fe, 64, False, True, False)
+                                  feature_extractor_weights_path=str(ref_dir / cnn.CLASSIFIER_FILE), verbose=False)
+    feats = get_featuresdict_from_dataset(fx.UInt8Images(fake), fe, 64, False, True, False)
+    real_feats = get_featuresdict_from_dataset(fx.UInt8Images(real), fe, 64, False, True, False)
     ours = fd.frechet_distance(*fd.feature_stats(feats["feat"]), *fd.feature_stats(real_feats["feat"]))["fid"]
     assert ours == pytest.approx(a["fid"], rel=1e-4)
     is_ours = fd.inception_score_from_logits(feats["logits_unbiased"], splits=3, shuffle=True, seed=5)
@@ -304,7 +306,7 @@ def test_fidelity_of_images_deterministic_and_zero_fid_on_reference(random_cnn_w
 def test_kwargs_for_inception_use_standard_layers_and_known_options(tmp_path):
     from torch_fidelity.defaults import DEFAULTS
 
-    kw = rf.fidelity_kwargs("inception-v3-compat", cuda=True, batch_size=250, splits=10, rng_seed=3,
+    kw = fx.fidelity_kwargs("inception-v3-compat", cuda=True, batch_size=250, splits=10, rng_seed=3,
                             weights_path="/w/pt_inception.pth", cache_root=tmp_path, reference_cache_name="ref",
                             verbose=False)
     assert set(kw) <= set(DEFAULTS), set(kw) - set(DEFAULTS)  # every key is a torch-fidelity option
@@ -315,14 +317,14 @@ def test_kwargs_for_inception_use_standard_layers_and_known_options(tmp_path):
     assert kw["cuda"] is True and kw["batch_size"] == 250 and kw["isc_splits"] == 10 and kw["rng_seed"] == 3
     assert kw["cache_root"] == str(tmp_path) and kw["input2_cache_name"] == "ref" and kw["input1_cache_name"] is None
     assert kw["save_cpu_ram"] is True and kw["samples_shuffle"] is True
-    none = rf.fidelity_kwargs("inception-v3-compat", cuda=False, batch_size=1, splits=1, rng_seed=0, weights_path=None,
+    none = fx.fidelity_kwargs("inception-v3-compat", cuda=False, batch_size=1, splits=1, rng_seed=0, weights_path=None,
                               cache_root=tmp_path, reference_cache_name="ref", verbose=True)
     assert none["feature_extractor_weights_path"] is None and none["cuda"] is False  # download on first use
-    mn = rf.fidelity_kwargs("mnist-cnn", cuda=False, batch_size=1, splits=1, rng_seed=0, weights_path="c.pt",
+    mn = fx.fidelity_kwargs("mnist-cnn", cuda=False, batch_size=1, splits=1, rng_seed=0, weights_path="c.pt",
                             cache_root=tmp_path, reference_cache_name="ref", verbose=False)
     assert (mn["feature_layer_isc"], mn["feature_layer_fid"]) == ("logits_unbiased", "feat")
     with pytest.raises(ValueError, match="weights_path"):
-        rf.fidelity_kwargs("mnist-cnn", cuda=False, batch_size=1, splits=1, rng_seed=0, weights_path=None,
+        fx.fidelity_kwargs("mnist-cnn", cuda=False, batch_size=1, splits=1, rng_seed=0, weights_path=None,
                            cache_root=tmp_path, reference_cache_name="ref", verbose=False)
 
 
@@ -337,11 +339,11 @@ def test_torch_fidelity_accepts_weights_path_kwarg():
 
 def test_missing_inception_weights_is_a_clear_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"eval\.fidelity\.inception_weights") as exc:
-        rf.inception_weights({"inception_weights": str(tmp_path / "nope.pth")})
+        fx.inception_weights({"inception_weights": str(tmp_path / "nope.pth")})
     assert "nope.pth" in str(exc.value)
     (tmp_path / "w.pth").write_bytes(b"x")
-    assert rf.inception_weights({"inception_weights": str(tmp_path / "w.pth")})[0] == str(tmp_path / "w.pth")
-    assert rf.inception_weights({"inception_weights": None})[0] is None
+    assert fx.inception_weights({"inception_weights": str(tmp_path / "w.pth")})[0] == str(tmp_path / "w.pth")
+    assert fx.inception_weights({"inception_weights": None})[0] is None
 
 
 def test_train_reference_cli_reports_missing_inception_weights(tmp_path, caplog):
@@ -561,7 +563,7 @@ def test_rgb_path_with_local_inception_weights(random_inception_weights, tmp_pat
                                                                                     "fid": "2048"}
     assert ref["weights_path"] == str(random_inception_weights.resolve()) and ref["classifier"] is None
     assert ref["test_accuracy"] is None and (ref_dir / rf.METRICS_FILE).is_file()
-    assert not (ref_dir / rf.CLASSIFIER_FILE).exists()
+    assert not (ref_dir / cnn.CLASSIFIER_FILE).exists()
 
     out = tmp_path / "fid" / "robgan_seed0.csv"
     run = _fake_cifar_run(tmp_path)
