@@ -57,17 +57,24 @@ def optimiser(cfg: Mapping[str, Any] | None, label: str) -> str | None:
     return f"Adam(lr_d {t.get('lr_d'):g}, lr_g {t.get('lr_g'):g}, betas {b})"
 
 
+def _grouped(values: Mapping[str, str]) -> str:
+    """``"a, b: X vs c: Y"``: labels that share a value listed together, in first-seen order."""
+    groups: dict[str, list[str]] = {}
+    for lab, v in values.items():
+        groups.setdefault(v, []).append(lab)
+    return " vs ".join(f"{', '.join(labs)}: {v}" for v, labs in groups.items())
+
+
 def unlike_discriminators(cfg: Mapping[str, Any] | None, labels: Sequence[str]) -> str | None:
     """A sentence when ``labels`` train discriminators of different families or with different optimisers
     (not like for like), else None."""
     parts = []
     described = {lab: discriminator(cfg, lab) for lab in labels}
     if all(v is not None for v in described.values()) and len({v[0] for v in described.values()}) > 1:
-        what = " vs ".join(f"{lab}: {desc}" for lab, (_, desc) in described.items())
-        parts.append(f"different discriminator families ({what})")
+        parts.append(f"different discriminator families ({_grouped({lab: d for lab, (_, d) in described.items()})})")
     opts = {lab: optimiser(cfg, lab) for lab in labels}
     if all(v is not None for v in opts.values()) and len(set(opts.values())) > 1:
-        parts.append("different optimisers (" + " vs ".join(f"{lab}: {o}" for lab, o in opts.items()) + ")")
+        parts.append(f"different optimisers ({_grouped(opts)})")
     if not parts:
         return None
     return (f"not like for like: {'; '.join(parts)}; a difference mixes the method with the architecture "

@@ -26,6 +26,7 @@ from robgan.report.records import RecordError
 from robgan.report.stats import difference
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REPO = Path(__file__).resolve().parents[2]
 RECORDS = FIXTURES / "records"
 EXPECTED = FIXTURES / "expected"
 
@@ -390,3 +391,16 @@ def test_summary_of_no_values_is_nan():
 
     s = summarise([])
     assert s["n"] == 0 and math.isnan(s["mean"])
+
+
+def test_unlike_names_pooling_and_optimiser_overrides_grouped():
+    from robgan.config import load_config
+    from robgan.report.methods import unlike_discriminators
+
+    quick = load_config(REPO / "config" / "config.yaml")
+    text = unlike_discriminators(quick, ["robgan", "acgan", "sngan"])
+    assert "robgan, acgan: ResNet (mean-pooled), AC head vs sngan: SN-ResNet, projection head" in text
+    assert "sngan: Adam(lr_d 0.0002, lr_g 0.0002, betas 0/0.9)" in text
+    assert unlike_discriminators(quick, ["robgan", "acgan"]) is None          # same D, same optimiser
+    same = load_config(REPO / "config" / "config.yaml", ["train.method_overrides={}", "model.d_pool=sum"])
+    assert unlike_discriminators(same, ["robgan", "sngan"]) is None           # like for like
