@@ -47,6 +47,9 @@ def test_prepare_writes_the_split_summary(tmp_path, monkeypatch):
 
 
 def test_main_reports_a_config_error_with_status_2(tmp_path, caplog):
-    assert cli.main(["prepare", "--config", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "s.json")]) == 2
+    import robgan.cli
+
+    assert robgan.cli.main(["data", "prepare", "--config", str(tmp_path / "missing.yaml"),
+                            "--out", str(tmp_path / "s.json")]) == 2
     assert "missing.yaml' does not exist" in caplog.text
     assert not (tmp_path / "s.json").exists()

@@ -1,7 +1,6 @@
 """``robgan data ...``: prepare an experiment's dataset once, and build ImageNet-143.
 
-``register(subparsers)`` adds the ``data`` command (with its sub-commands) to the ``robgan`` parser;
-``python -m robgan.data.cli prepare ...`` runs the same sub-commands on their own.
+``register(subparsers)`` adds the ``data`` command (with its sub-commands) to the ``robgan`` parser.
 
 ``prepare`` is the workflow's ``data`` rule: loading both splits through :func:`robgan.data.load_split`
 downloads CIFAR-10 (``data.download``) or fills the ImageNet-143 decode cache (``data.cache_dir``) exactly
@@ -11,14 +10,12 @@ sizes, class counts) whose existence the training rules require.
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from robgan.config import ConfigError, load_config
+from robgan.config import load_config
 
 _log = logging.getLogger("robgan.data")
 
@@ -80,27 +77,3 @@ def register(subparsers) -> None:
     """Add ``robgan data`` to the ``robgan`` parser's sub-commands."""
     p = subparsers.add_parser("data", help="dataset tools")
     add_commands(p.add_subparsers(dest="data_command", required=True))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m robgan.data.cli SUB-COMMAND ...``: exit status 0, 2 on a config error, 1 on others."""
-    parser = argparse.ArgumentParser(prog="robgan data", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true")
-    add_commands(parser.add_subparsers(dest="data_command", required=True))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    try:
-        return int(args.func(args) or 0)
-    except ConfigError as exc:
-        _log.error("%s", exc)
-        return 2
-    except (FileNotFoundError, RuntimeError, ValueError) as exc:
-        if args.verbose:
-            raise
-        _log.error("%s: %s (rerun with -v for the traceback)", type(exc).__name__, exc)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

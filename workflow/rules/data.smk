@@ -23,4 +23,4 @@ rule data:
         SOFTWARE_ENV
     # `robgan data prepare` once robgan/cli.py registers robgan.data.cli.
     shell:
-        "python -m robgan.data.cli prepare --config {params.config} --out {output.summary} > {log} 2>&1"
+        "robgan data prepare --config {params.config} --out {output.summary} > {log} 2>&1"

@@ -1,0 +1,54 @@
+"""README.md's results block is generated from the committed results (robgan/report/readme.py): it must
+equal what the committed files render, and a number changed in a committed table must show up."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from robgan.report import readme
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_readme_block_equals_the_committed_results():
+    problem = readme.check(REPO)
+    assert problem is None, f"{problem}\n(run `robgan readme` and commit README.md)"
+
+
+def test_committed_quick_results_exist():
+    # the README quotes them and CI compares a fresh quick run with them
+    for rel in ("claims.md", "claims.json", "config.yaml", "dag_run.json", "tables/generation.md",
+                "tables/robust_accuracy.md"):
+        assert (REPO / "results" / "quick" / rel).is_file(), rel
+
+
+@pytest.fixture
+def copy_of_repo(tmp_path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    shutil.copy(REPO / "README.md", root / "README.md")
+    shutil.copytree(REPO / "results", root / "results")
+    return root
+
+
+def test_a_changed_committed_number_is_caught(copy_of_repo):
+    table = copy_of_repo / "results" / "quick" / "tables" / "generation.md"
+    text = table.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and any(c.isdigit() for c in line)]
+    line = rows[-1]
+    digit = next(i for i, c in enumerate(line) if c.isdigit())
+    changed = line[:digit] + str((int(line[digit]) + 1) % 10) + line[digit + 1:]
+    table.write_text(text.replace(line, changed))
+    problem = readme.check(copy_of_repo)
+    assert problem is not None and changed.strip() in problem
+    assert readme.update(copy_of_repo) is True
+    assert readme.check(copy_of_repo) is None and changed in (copy_of_repo / "README.md").read_text()
+
+
+def test_missing_markers_are_an_error(copy_of_repo):
+    (copy_of_repo / "README.md").write_text("# no block\n")
+    with pytest.raises(readme.ReadmeError, match="marker"):
+        readme.check(copy_of_repo)
