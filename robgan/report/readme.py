@@ -58,7 +58,18 @@ def _first_table(md: str) -> str:
     return "\n".join(lines)
 
 
-def _dag_time(exp_dir: Path) -> str:
+def _rows_where(md: str, column: str, value: str) -> str:
+    """The first table of ``md`` with only the rows whose ``column`` is ``value`` (lines copied verbatim)."""
+    lines = _first_table(md).splitlines()
+    cells = [c.strip() for c in lines[0].strip("|").split("|")]
+    if column not in cells:
+        raise ReadmeError(f"the table has no column '{column}'")
+    i = cells.index(column)
+    rows = [ln for ln in lines[2:] if [c.strip() for c in ln.strip("|").split("|")][i] == value]
+    return "\n".join(lines[:2] + rows)
+
+
+def _dag_time(exp_dir: Path, rel: Path) -> str:
     """One sentence on the DAG's time: the recorded wall-clock of the run (``dag_run.json``) and the
     summed per-job time from the benchmark files."""
     jobs = read_jobs(exp_dir)
@@ -72,7 +83,7 @@ def _dag_time(exp_dir: Path) -> str:
         wall = (f"The DAG took **{run['wall_seconds'] / 60:.1f} min** wall-clock ({run['wall_seconds']:.0f} s, "
                 f"{run['cores']} cores, {run['jobs']} jobs, commit `{run['git_commit'][:7]}`, {run['host']}). ")
     return (f"{wall}Its {len(jobs)} jobs took {total:.0f} s summed (where the time went: {top}; "
-            f"`python workflow/scripts/job_times.py {exp_dir.as_posix()}`).")
+            f"`python workflow/scripts/job_times.py {rel.as_posix()}`).")
 
 
 def render_experiment(root: Path, exp: str) -> str:
@@ -90,9 +101,10 @@ def render_experiment(root: Path, exp: str) -> str:
            _first_table(_section(claims_md, "Checks")), "",
            f"Robust accuracy, paper PGD protocol (`{rel}/tables/robust_accuracy.md`):", "",
            _first_table((exp_dir / "tables" / "robust_accuracy.md").read_text()), "",
-           f"Generators (`{rel}/tables/generation.md`):", "",
-           _first_table((exp_dir / "tables" / "generation.md").read_text()), "",
-           _dag_time(exp_dir)]
+           f"Generators, final models (`{rel}/tables/generation.md` also has the best snapshot and equal "
+           "budgets):", "",
+           _rows_where((exp_dir / "tables" / "generation.md").read_text(), "point", "final"), "",
+           _dag_time(exp_dir, rel)]
     figs = [f for f in FIGURES_INLINE if (exp_dir / "figures" / f"{f}.png").is_file()]
     samples = sorted((exp_dir / "figures").glob("samples_*.png"))
     if exp == "mnist5k" and (figs or samples):

@@ -202,7 +202,7 @@ PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "5c0000000049454e44ae426082")
 argv = sys.argv[1:]
 if argv[:1] == ["data"]:  # the data step runs for real (it loads the embedded digits)
-    os.execv(sys.executable, [sys.executable, "-m", "robgan.data.cli", *argv[1:]])
+    os.execv(sys.executable, [sys.executable, "-m", "robgan", *argv])
 with open(os.environ["ROBGAN_STUB_CALLS"], "a") as fh:
     fh.write(json.dumps(argv) + "\n")
 opt = lambda name: Path(argv[argv.index(name) + 1])
@@ -257,7 +257,7 @@ def stub_setup(root: Path, fake_data: bool = True) -> tuple[Path, dict]:
     stub.chmod(0o755)
     work = root / "work"
     work.mkdir()
-    if fake_data:  # the data step runs the real robgan.data.cli (not the stub): pretend it ran
+    if fake_data:  # the data step runs the real `robgan data` (not the stub): pretend it ran
         (work / "results" / "quick" / "data").mkdir(parents=True)
         (work / "results" / "quick" / "data" / "summary.json").write_text("{}")
     path = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]])
