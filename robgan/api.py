@@ -100,13 +100,14 @@ def load_classifier(run_dir: str | Path, device: str | torch.device = "cpu",
     GPUs alike; the evaluations follow the config's ``performance.channels_last``).
     Raises ``RunError`` for runs without a classifier (``sngan``: its projection D is not one).
     """
+    from robgan import registry
     from robgan.models import ClassifierView
     from robgan.training.methods import get_method
 
     run = load_run(run_dir)
     if not get_method(run.method).has_classifier:
         raise RunError(f"{run.dir} is a '{run.method}' run: its discriminator has a projection head and is "
-                       f"not a classifier; use an advtrain, robgan, robgan_ft or AC-GAN ablation run")
+                       f"not a classifier; use a run of {', '.join(registry.classifier_labels())}")
     d = load_discriminator(run_dir, device, checkpoint)
     if channels_last:
         d = d.to(memory_format=torch.channels_last)

@@ -285,8 +285,9 @@ NON_TRAINING_KEYS = ("eval", "seeds", "methods", "finetune_lambdas", "device", "
 # Keys of `data` that say where the data lives, not what it is.
 DATA_LOCATION_KEYS = ("root", "download", "cache_dir")
 
-# The budget/optimiser section that each method reads; the other two do not affect its run.
-METHOD_SECTIONS = ("train", "advtrain", "finetune")
+# The budget/optimiser section that each method reads (MethodInfo.section); the others do not affect
+# its run.
+METHOD_SECTIONS = tuple(dict.fromkeys(m.section for m in METHODS.values()))
 
 
 # Switches that only let validation accept a configuration; they never change what a run computes.
@@ -301,7 +302,9 @@ SAMPLING_KEYS = ("g_sample_bn",)
 # docs/architecture.md): a run directory trained by other model code is then refused on resume
 # instead of failing to load its checkpoint.
 ARCHITECTURE_VERSION = 2
-SAMPLING_METHODS = ("robgan_ft",)
+# The methods whose training uses G's samples (:data:`SAMPLING_KEYS`): those that start from another
+# method's run and train on its generator's fakes (MethodInfo.from_run).
+SAMPLING_METHODS = tuple(m.name for m in METHODS.values() if m.from_run is not None)
 
 
 def method_section(method: str) -> str:

@@ -28,6 +28,7 @@ import yaml
 from robgan import registry
 from robgan.config import (
     DATA_LOCATION_KEYS,
+    METHOD_SECTIONS,
     SAMPLING_KEYS,
     SAMPLING_METHODS,
     ConfigError,
@@ -298,14 +299,16 @@ def training_signature(cfg: Mapping[str, Any], method: str, finetune_lam: float 
     """
     view = training_view(cfg)
     view["data"] = _data_view(cfg)
-    own = registry.method_info(method).section
-    for section in ("train", "advtrain", "finetune"):
-        if section != own and not (own == "finetune" and section == "train"):
+    info = registry.method_info(method)
+    # whose run it is: the method's own, or for fine-tuning the run it starts from (MethodInfo.from_run)
+    base = registry.METHODS[info.from_run] if info.from_run is not None else info
+    for section in METHOD_SECTIONS:
+        if section not in (info.section, base.section):
             view.pop(section, None)
     if finetune_lam is not None:
         view["finetune"] = {**view["finetune"], "lam": float(finetune_lam)}
-    if own in ("train", "finetune"):  # a GAN's own optimiser overrides (fine-tuning: robgan's)
-        view["train"] = method_section_view(cfg, method if own == "train" else "robgan")
+    if base.section == "train":  # a GAN's own optimiser overrides (fine-tuning: its source run's)
+        view["train"] = method_section_view(cfg, base.name)
     if method not in SAMPLING_METHODS:  # how G samples changes only fine-tuning's training
         view["model"] = {k: v for k, v in view["model"].items() if k not in SAMPLING_KEYS}
     return config_hash(view)

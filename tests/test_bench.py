@@ -12,9 +12,11 @@ import pytest
 import torch
 
 from robgan.bench import measure
+from robgan.bench.efficiency import paired_ratio
 from robgan.bench.report import project_hours, render_projection, write_result
+from robgan.bench.settings import DEFINITIONS
 from robgan.bench.shapes import SHAPES, BenchContext, ContextFactory, synthetic_info
-from robgan.bench.suite import DEFINITIONS, images_per_iter, paired_ratio
+from robgan.bench.steps import images_per_iter
 from robgan.cli import main as cli_main
 from robgan.config import load_config
 from robgan.data import dataset_info, load_split

@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from robgan import pipeline
+from robgan import pipeline, registry
 from robgan.config import ConfigError, config_hash, load_config, method_section_view, training_view
 
 REPO = Path(__file__).resolve().parent.parent
 RESOURCES = REPO / "workflow" / "profiles" / "resources.yaml"
 
-ALL_METHODS = ["sngan", "advtrain", "robgan", "acgan", "acgan_newloss", "robgan_oldloss"]
+# every method trained from scratch (what a config's `methods` lists; fine-tuning follows from robgan)
+ALL_METHODS = [m for m, info in registry.METHODS.items() if info.from_run is None]
 CLASSIFIERS = ["advtrain", "robgan", "robgan_ft", "robgan_ft_nofake", "acgan", "acgan_newloss", "robgan_oldloss"]
 GENERATORS = ["robgan", "acgan", "acgan_newloss", "robgan_oldloss", "sngan"]
 

@@ -2,9 +2,13 @@
 PGD at three problem shapes, the Rob-GAN step's cost breakdown, PGD efficiency, and GPU-hour
 projections of an experiment config. See ``benchmarks/README.md``.
 
-Modules: :mod:`robgan.bench.measure` (timing, memory, FLOPs, device peaks), :mod:`robgan.bench.shapes`
-(shapes and contexts over synthetic data), :mod:`robgan.bench.suite` (the measurements),
-:mod:`robgan.bench.report` (Markdown, files, projections).
+Modules: :mod:`robgan.bench.measure` (timing, memory, FLOPs, device peaks), :mod:`robgan.bench.syncs`
+(host-sync counting), :mod:`robgan.bench.shapes` (shapes and contexts over synthetic data),
+:mod:`robgan.bench.settings` (what a result holds: definitions, targets, repeats),
+:mod:`robgan.bench.common` (what the measurements share), :mod:`robgan.bench.steps` (training-step and
+PGD throughput), :mod:`robgan.bench.efficiency` (the Rob-GAN step breakdown and PGD efficiency),
+:mod:`robgan.bench.suite` (the whole benchmark: one result), :mod:`robgan.bench.report` (Markdown, files,
+projections).
 """
 
 from __future__ import annotations
@@ -14,9 +18,21 @@ import logging
 import sys
 from pathlib import Path
 
+from robgan import registry
+
 log = logging.getLogger("robgan.bench")
 
-__all__ = ["main_bench", "register"]
+__all__ = ["PROXIES", "default_methods", "main_bench", "register"]
+
+#: Methods that are not benchmarked by default: each is timed by the benchmarked step closest to it
+#: (:func:`robgan.bench.report.project_hours`).
+PROXIES = {"acgan": "sngan", "acgan_newloss": "sngan", "robgan_oldloss": "robgan"}
+
+
+def default_methods() -> list[str]:
+    """What ``--methods`` measures by default: every method of :data:`robgan.registry.METHODS` without a
+    proxy, then the paper's PGD (``"pgd"``)."""
+    return [*(m for m in registry.METHODS if m not in PROXIES), "pgd"]
 
 
 def _csv(text: str) -> list[str]:
@@ -34,8 +50,9 @@ def register(sub) -> None:
     p.add_argument("--shapes", default="auto",
                    help="comma list of embedded, cifar10, imagenet143 (default auto: embedded on the CPU, "
                         "all three on CUDA)")
-    p.add_argument("--methods", default="sngan,advtrain,robgan,robgan_ft,pgd",
-                   help="comma list of training methods (any of robgan train's, plus robgan_ft) and 'pgd'")
+    p.add_argument("--methods", default=",".join(default_methods()),
+                   help="comma list of training methods (any of robgan train's, plus robgan_ft) and 'pgd' "
+                        "(default %(default)s)")
     add_device_arg(p, default="auto")
     p.add_argument("--repeats", type=int, default=None, help="timed repeats (default 5; --quick: 2)")
     p.add_argument("--warmup", type=int, default=None, help="untimed warm-up calls (default 2; --quick: 1)")
@@ -90,8 +107,9 @@ def main_bench(args: argparse.Namespace) -> int:
 
     from robgan import provenance as prov
     from robgan.bench.report import write_result
+    from robgan.bench.settings import BenchSettings
     from robgan.bench.shapes import SHAPES, get_shape
-    from robgan.bench.suite import BenchSettings, run_bench
+    from robgan.bench.suite import run_bench
 
     device = prov.resolve_device(args.device)
     prov.configure_threads(args.threads)

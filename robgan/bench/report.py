@@ -9,6 +9,7 @@ from pathlib import Path
 
 from robgan import provenance as prov
 from robgan import registry
+from robgan.bench import PROXIES
 from robgan.bench.shapes import SHAPE_OF_DATASET
 
 _MIB = 1024 * 1024
@@ -147,9 +148,8 @@ def newest_result(directory: str | Path) -> Path:
 # --------------------------------------------------------------------------------------------------
 # GPU-hour projection
 
-#: Methods that are not benchmarked by default, timed by the closest benchmarked step (a label is
-#: timed by its own measurement, else by its method's: robgan_ft_nofake by robgan_ft).
-PROXIES = {"acgan": "sngan", "acgan_newloss": "sngan", "robgan_oldloss": "robgan"}
+# A label is timed by its own measurement, else by its method's (robgan_ft_nofake by robgan_ft), else
+# by its proxy (PROXIES: the methods not benchmarked by default).
 _PROXY_NOTES = {
     "acgan": "proxy sngan (same G/D passes, no attack; AC head instead of SN + projection)",
     "acgan_newloss": "proxy sngan (same G/D passes, no attack; AC head instead of SN + projection)",

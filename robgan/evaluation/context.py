@@ -150,6 +150,7 @@ class EvalContext:
 
 def check_classifier(run_dir: str | Path) -> None:
     """Raise :class:`NotAClassifierError` for runs whose discriminator is not a classifier (sngan)."""
+    from robgan import registry
     from robgan.api import load_run
     from robgan.training.methods import get_method
 
@@ -157,8 +158,7 @@ def check_classifier(run_dir: str | Path) -> None:
     if not get_method(run.method).has_classifier:
         raise NotAClassifierError(
             f"{run.method}'s projection discriminator is not a classifier: there is nothing to evaluate "
-            f"in {run.dir} (robustness evaluations apply to advtrain, robgan, robgan_ft and the AC-GAN "
-            f"ablations)")
+            f"in {run.dir} (robustness evaluations apply to {', '.join(registry.classifier_labels())})")
 
 
 def channels_last_of(cfg: Mapping[str, Any]) -> bool:
