@@ -38,3 +38,22 @@ def test_an_invocation_without_jobs_keeps_the_previous_record(tmp_path):
     assert dag_run.finish(results, cores=2, root=tmp_path) is None
     assert json.loads((results / "dag_run.json").read_text()) == {"wall_seconds": 500.0}
     assert dag_run.finish(results, cores=2, root=tmp_path) is None   # no stamp: nothing to do
+
+
+def test_git_dirty_ignores_the_results_the_run_rewrites(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "table.csv").write_text("a\n1\n")
+    git("add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "c")
+    (tmp_path / "results" / "table.csv").write_text("a\n2\n")          # the run rewrote a committed output
+    commit, dirty = dag_run._git_commit(tmp_path)
+    assert len(commit) == 40 and dirty is False
+    (tmp_path / "code.py").write_text("x = 2\n")                       # a code edit is dirty
+    assert dag_run._git_commit(tmp_path)[1] is True
