@@ -149,7 +149,7 @@ def check_records(root: Path, cfg: dict) -> tuple[list[str], list[str], dict[str
     expected: list[str] = []
     labels = registry.experiment_labels(cfg)
     want = {root / "records" / kind / f"{label}_seed{seed}.json"
-            for kind in registry.EVALUATIONS for label in registry.evaluation_labels(kind, labels)
+            for kind in registry.EVALUATIONS for label in registry.evaluation_labels(kind, labels, cfg)
             for seed in cfg.get("seeds", [])}
     for path in sorted(want):
         if not path.is_file():

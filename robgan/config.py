@@ -18,7 +18,16 @@ from typing import Any
 
 import yaml
 
-from robgan.registry import METHODS, experiment_labels, finetune_labels, label_info, method_info, training_budget
+from robgan.registry import (
+    METHODS,
+    configured_labels,
+    evaluation_labels,
+    experiment_labels,
+    finetune_labels,
+    label_info,
+    method_info,
+    training_budget,
+)
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 CONFIG_SCHEMA = SCHEMA_DIR / "config.schema.yaml"
@@ -200,6 +209,14 @@ def check_consistency(cfg: Mapping) -> None:
             f"this attack on purpose (recorded in every run's config and manifest).")
 
     labels = experiment_labels(cfg)
+    chosen = configured_labels(cfg, "autoattack")
+    if chosen is not None:
+        allowed = evaluation_labels("autoattack", labels)
+        wrong = [lb for lb in chosen if lb not in allowed]
+        if wrong:
+            raise _error("eval.autoattack.labels",
+                         f"{', '.join(map(repr, wrong))} is not a classifier of this experiment. Fix: choose "
+                         f"from {', '.join(allowed)} (or null for all of them).")
     ft = [lb for lb in labels if label_info(lb).info.section == "finetune"]
     if "advtrain" in labels and ft and not cfg["advtrain"]["allow_smaller_budget"]:
         adv, rob = training_budget(cfg, "advtrain"), training_budget(cfg, ft[0])

@@ -122,9 +122,10 @@ def finetune_lambda(cfg: Mapping[str, Any], label: str) -> float:
 
 
 def evaluation_labels(cfg: Mapping[str, Any]) -> dict[str, list[str]]:
-    """``{kind: [label, ...]}``: the runs of this experiment each evaluation applies to."""
+    """``{kind: [label, ...]}``: the runs of this experiment each evaluation applies to (its
+    ``eval.<kind>.labels`` subset applied)."""
     labels = run_labels(cfg)
-    return {kind: registry.evaluation_labels(kind, labels) for kind in registry.EVALUATIONS}
+    return {kind: registry.evaluation_labels(kind, labels, cfg) for kind in registry.EVALUATIONS}
 
 
 def trained_labels() -> list[str]:

@@ -29,6 +29,7 @@ __all__ = [
     "MethodInfo",
     "classifier_labels",
     "evaluation_labels",
+    "configured_labels",
     "experiment_labels",
     "finetune_label",
     "finetune_labels",
@@ -221,14 +222,30 @@ EVALUATIONS: dict[str, Evaluation] = {
 }
 
 
-def evaluation_labels(kind: str, labels: Sequence[str] | None = None) -> list[str]:
-    """The labels (all, or those of ``labels``) that evaluation ``kind`` applies to, in display order."""
+def evaluation_labels(kind: str, labels: Sequence[str] | None = None,
+                      cfg: Mapping[str, Any] | None = None) -> list[str]:
+    """The labels (all, or those of ``labels``) that evaluation ``kind`` applies to, in display order.
+
+    With ``cfg``, a configured subset ``eval.<kind>.labels`` (a list; null or absent = every label) is
+    applied too: e.g. ``eval.autoattack.labels`` keeps the costly standard AutoAttack to the classifiers
+    that the claims compare."""
     try:
         ev = EVALUATIONS[kind]
     except KeyError:
         raise ValueError(f"unknown evaluation {kind!r}: choose one of {', '.join(EVALUATIONS)}") from None
     have = classifier_labels(labels) if ev.needs == "classifier" else generator_labels(labels)
-    return [lb for lb in have if ev.only is None or lb in ev.only]
+    chosen = configured_labels(cfg, kind)
+    return [lb for lb in have if (ev.only is None or lb in ev.only) and (chosen is None or lb in chosen)]
+
+
+def configured_labels(cfg: Mapping[str, Any] | None, kind: str) -> list[str] | None:
+    """``eval.<kind>.labels`` of ``cfg``: the labels the experiment restricts evaluation ``kind`` to,
+    or None (no restriction, or no config)."""
+    if not cfg:
+        return None
+    sub = (cfg.get("eval") or {}).get(kind) or {}
+    chosen = sub.get("labels") if isinstance(sub, Mapping) else None
+    return None if chosen is None else list(chosen)
 
 
 # What `robgan report` writes: tables/<name>.{csv,md,tex}; figures/<name>.{png,pdf} and one

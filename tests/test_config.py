@@ -473,3 +473,17 @@ def test_method_overrides_refuse_budgets_and_unknown_methods():
         load_config(REPO / "config" / "config.yaml", ["train.method_overrides={sngan: {n_dis: 5}}"])
     with pytest.raises(ConfigError, match="train.method_overrides"):
         load_config(REPO / "config" / "config.yaml", ["train.method_overrides={advtrain: {lr_d: 0.1}}"])
+
+
+def test_autoattack_labels_must_be_classifiers_of_the_experiment():
+    cfg = load_config(REPO / "config" / "config.yaml", ["eval.autoattack.labels=[robgan_ft, advtrain]"])
+    assert cfg["eval"]["autoattack"]["labels"] == ["robgan_ft", "advtrain"]
+    assert load_config(REPO / "config" / "config.yaml")["eval"]["autoattack"]["labels"] is None  # default: all
+    for wrong in ("[sngan]", "[robgan_ft, robgan_typo]"):  # sngan has no classifier; a typo is no label
+        with pytest.raises(ConfigError) as info:
+            load_config(REPO / "config" / "config.yaml", [f"eval.autoattack.labels={wrong}"])
+        msg = str(info.value)
+        assert "'eval.autoattack.labels'" in msg and "is not a classifier of this experiment" in msg
+        assert "choose from advtrain, robgan, robgan_ft, robgan_ft_nofake" in msg
+    with pytest.raises(ConfigError, match="'robgan_ft'"):  # no fine-tuning run in this experiment
+        load_config(REPO / "config" / "config.yaml", ["finetune_lambdas=[]", "eval.autoattack.labels=[robgan_ft]"])

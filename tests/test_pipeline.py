@@ -112,6 +112,19 @@ def test_evaluation_labels(cfg):
     assert ev["fidelity"] == ["robgan", "sngan"]
 
 
+def test_autoattack_labels_subset_the_autoattack_jobs_only(cfg):
+    sub = edited(cfg, lambda c: c["eval"]["autoattack"].update(labels=["advtrain", "robgan_ft"]))
+    ev = pipeline.evaluation_labels(sub)
+    assert ev["autoattack"] == ["advtrain", "robgan_ft"]  # display order, not the config's order
+    assert ev["pgd"] == ev["lipschitz"] == CLASSIFIERS and ev["fidelity"] == GENERATORS
+    records = pipeline.record_paths(sub)
+    assert "results/t/records/autoattack/robgan_ft_seed3.json" in records
+    assert "results/t/records/autoattack/robgan_seed0.json" not in records
+    assert len(records) == 2 * (7 + 2 + 4 + 7 + 5 * 2)
+    assert registry.evaluation_labels("autoattack", None, sub) == ["advtrain", "robgan_ft"]
+    assert registry.evaluation_labels("autoattack") == CLASSIFIERS  # no config: no subset
+
+
 def test_trained_and_finetuned_labels_and_their_wildcard_regex():
     import re
 

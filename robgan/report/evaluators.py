@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from robgan.registry import configured_labels
 from robgan.report.aggregate import (
     EPS_ATOL,
     EXTRACTOR_NAMES,
@@ -157,6 +158,11 @@ def _absent(ctx: Context, labels: Sequence[str], kind: str, name: str | None = N
     if not_made:
         return NOT_EVALUATED, (f"the experiment config does not produce {', '.join(not_made)} "
                                f"(methods / finetune_lambdas)")
+    chosen = configured_labels(ctx.cfg, name or kind)
+    left_out = [lab for lab in missing if chosen is not None and lab not in chosen]
+    if left_out:
+        return NOT_EVALUATED, (f"eval.{name or kind}.labels leaves out {', '.join(left_out)} "
+                               f"(evaluated: {', '.join(chosen) or 'none'})")
     return INCONCLUSIVE, f"missing data: no {name or kind} records for {', '.join(missing)}"
 
 

@@ -245,6 +245,21 @@ def test_missing_data_is_inconclusive_and_absent_methods_not_evaluated(frames, d
     assert res["claim2b"].verdict == V.NOT_EVALUATED and "robgan_ft_nofake" in res["claim2b"].reason
 
 
+def test_autoattack_left_out_by_eval_labels_is_not_evaluated(frames, doc, cfg):
+    cfg2 = copy.deepcopy(cfg)
+    cfg2["eval"]["autoattack"]["labels"] = ["robgan_ft", "advtrain"]
+    keep = ["robgan_ft", "advtrain"]
+    sub = _with_frames(frames, autoattack=frames.autoattack[frames.autoattack["label"].isin(keep)],
+                       autoattack_meta=frames.autoattack_meta[frames.autoattack_meta["label"].isin(keep)])
+    res = {r.id: r for r in C.evaluate_claims(sub, doc, cfg2)}
+    assert res["claim6c"].verdict == V.NOT_EVALUATED
+    assert "eval.autoattack.labels leaves out robgan, robgan_ft_nofake" in res["claim6c"].reason
+    assert res["claim6b"].verdict == {r.id: r for r in C.evaluate_claims(frames, doc, cfg)}["claim6b"].verdict
+    # without the subset, the same missing records are missing data
+    res = {r.id: r for r in C.evaluate_claims(sub, doc, cfg)}
+    assert res["claim6c"].verdict == V.INCONCLUSIVE and "missing data" in res["claim6c"].reason
+
+
 def test_claim4c_needs_imagenet143(frames, doc, cfg):
     res = {r.id: r for r in C.evaluate_claims(frames, doc, cfg)}
     assert res["claim4c"].verdict == V.NOT_EVALUATED and "imagenet143" in res["claim4c"].reason
