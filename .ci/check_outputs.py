@@ -198,7 +198,7 @@ def check(root: Path, claims_spec: Path = CLAIMS, dry_run: bool = True) -> tuple
         for ext in registry.TABLE_FORMATS:
             problems += check_table(root / "tables" / f"{name}.{ext}")
     generators = registry.generator_labels(registry.experiment_labels(cfg))
-    for name in [*registry.FIGURES, *(f"samples_{g}" for g in generators)]:
+    for name in [*registry.FIGURES, *registry.RUN_FIGURES, *(f"samples_{g}" for g in generators)]:
         for ext in registry.FIGURE_FORMATS:
             problems += check_figure(root / "figures" / f"{name}.{ext}")
     claim_problems, n_parts = check_claims(root / "claims.json", claims_spec)

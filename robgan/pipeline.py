@@ -256,7 +256,7 @@ def figure_outputs(cfg: Mapping[str, Any]) -> list[Output]:
     """figures/<name>.{png,pdf} and figures/samples_<label>.{png,pdf} (one per generator label); the
     PNGs are shown in the HTML report (one caption, samples.rst, for all sample grids)."""
     lay = Layout.of(cfg)
-    figures = [(f, f, "Plots", {"figure": f}) for f in registry.FIGURES]
+    figures = [(f, f, "Plots", {"figure": f}) for f in (*registry.FIGURES, *registry.RUN_FIGURES)]
     figures += [(f"samples_{lb}", "samples", "Samples", {"figure": "samples", "model": lb})
                 for lb in evaluation_labels(cfg)["fidelity"]]
     out = []

@@ -255,6 +255,8 @@ TABLE_FORMATS = ("csv", "md", "tex")
 FIGURES = ("is_vs_time", "is_vs_iter", "fid_vs_time", "fid_vs_iter", "accuracy_vs_eps", "robustness_gap",
            "lipschitz")
 FIGURE_FORMATS = ("png", "pdf")
+# Figures drawn from the runs' training logs (``robgan report --runs``), not from records.
+RUN_FIGURES = ("training_curves",)
 
 
 def training_budget(cfg: Mapping[str, Any], label: str) -> dict[str, int]:

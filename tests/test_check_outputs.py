@@ -70,9 +70,10 @@ def valid_tree(tmp_path_factory) -> Path:
     _complete_records(FIXTURES / "records", root / "records", cfg)
     make_report(cfg, root / "records", root)
     figures = root / "figures"
-    for label in registry.generator_labels(registry.experiment_labels(cfg)):  # stand-ins for the sample grids
+    stand_ins = [f"samples_{label}" for label in registry.generator_labels(registry.experiment_labels(cfg))]
+    for name in [*stand_ins, *registry.RUN_FIGURES]:  # stand-ins for the figures drawn from runs
         for ext in registry.FIGURE_FORMATS:
-            shutil.copy(figures / f"is_vs_iter.{ext}", figures / f"samples_{label}.{ext}")
+            shutil.copy(figures / f"is_vs_iter.{ext}", figures / f"{name}.{ext}")
     return root
 
 

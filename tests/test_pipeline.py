@@ -171,9 +171,9 @@ def test_run_models_and_records(cfg):
 
 def test_report_outputs_and_what_the_html_report_shows(cfg):
     tables, figures = pipeline.table_outputs(cfg), pipeline.figure_outputs(cfg)
-    assert len(tables) == 5 * 3 and len(figures) == (7 + 5) * 2
+    assert len(tables) == 5 * 3 and len(figures) == (7 + 1 + 5) * 2  # record figures, training curves, samples
     shown = {o.path: o for o in tables + figures if o.caption}
-    assert len(shown) == 5 + 12 and all(p.endswith((".csv", ".png")) for p in shown)
+    assert len(shown) == 5 + 13 and all(p.endswith((".csv", ".png")) for p in shown)
     t = shown["results/t/tables/robust_accuracy.csv"]
     assert (t.caption, t.category, t.subcategory, t.labels) == ("robust_accuracy", "Tables", None,
                                                                 {"table": "robust_accuracy"})
@@ -185,7 +185,7 @@ def test_report_outputs_and_what_the_html_report_shows(cfg):
     hidden = [o for o in tables + figures if not o.caption]
     assert all(o.category is None and o.labels == {} for o in hidden)
     out = pipeline.report_outputs(cfg)
-    assert len(out) == len(set(out)) == 15 + 24 + 2
+    assert len(out) == len(set(out)) == 15 + 26 + 2
     assert out[-2:] == ["results/t/claims.md", "results/t/claims.json"]
     assert "results/t/figures/samples_robgan_ft.png" not in out
 

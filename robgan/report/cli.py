@@ -46,7 +46,7 @@ def make_report(cfg: Mapping[str, Any] | None, records_dir: str | Path, out_dir:
         robgan.report.records.RecordError: a record is invalid (the message names the file).
     """
     from robgan.report import claims as claims_mod
-    from robgan.report import figures, tables
+    from robgan.report import figures, tables, training_curves
     from robgan.report.aggregate import build_frames, load_records
 
     records = load_records(records_dir)
@@ -63,6 +63,7 @@ def make_report(cfg: Mapping[str, Any] | None, records_dir: str | Path, out_dir:
     g_sample_bn = ((cfg or {}).get("model") or {}).get("g_sample_bn")
     paths += figures.write_sample_grids(runs_dir, out_dir / "figures", frames, seed=sample_seed, log=log,
                                         g_sample_bn=g_sample_bn)
+    paths += training_curves.write_training_curves(runs_dir, out_dir / "figures", frames.dataset, frames.experiment)
     results = claims_mod.evaluate_claims(frames, claims_doc, cfg)
     paths += claims_mod.write_claims(results, claims_doc, frames, out_dir)
     counts: dict[str, int] = {}

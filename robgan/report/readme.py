@@ -29,7 +29,7 @@ EXPERIMENTS: dict[str, str] = {
                "mnist5k test set, standard AutoAttack)",
     "quick": "`config/config.yaml`: the default smoke-scale run (`snakemake --cores all`, one seed)",
 }
-FIGURES_INLINE = ("accuracy_vs_eps", "robustness_gap", "is_vs_iter", "is_vs_time", "lipschitz")
+FIGURES_INLINE = ("training_curves", "is_vs_iter", "accuracy_vs_eps", "robustness_gap", "is_vs_time", "lipschitz")
 
 
 class ReadmeError(RuntimeError):

@@ -72,7 +72,7 @@ def report_dir(tmp_path_factory):
 
 
 def test_every_figure_is_written_as_png_and_pdf(report_dir):
-    for name in [*registry.FIGURES, "samples_robgan"]:
+    for name in [*registry.FIGURES, *registry.RUN_FIGURES, "samples_robgan"]:
         assert _is_png(report_dir / "figures" / f"{name}.png"), name
         assert _is_pdf(report_dir / "figures" / f"{name}.pdf"), name
     assert not (report_dir / "figures" / "samples_advtrain.png").exists()  # advtrain trains no generator

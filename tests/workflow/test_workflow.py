@@ -235,7 +235,7 @@ elif cmd == "report":
             (out / "tables" / f"{{t}}.{{ext}}").write_text("stub")
     gens = [p.name for p in opt("--runs").iterdir() if p.name in GENERATORS]
     figs = ["is_vs_time", "is_vs_iter", "fid_vs_time", "fid_vs_iter", "accuracy_vs_eps",
-            "robustness_gap", "lipschitz"] + [f"samples_{{g}}" for g in gens]
+            "robustness_gap", "lipschitz", "training_curves"] + [f"samples_{{g}}" for g in gens]
     for f in figs:
         (out / "figures" / f"{{f}}.png").write_bytes(PNG)
         (out / "figures" / f"{{f}}.pdf").write_text("stub")
