@@ -52,3 +52,18 @@ def test_missing_markers_are_an_error(copy_of_repo):
     (copy_of_repo / "README.md").write_text("# no block\n")
     with pytest.raises(readme.ReadmeError, match="marker"):
         readme.check(copy_of_repo)
+
+
+def test_mnist5k_shows_its_figures_inline_before_quick(copy_of_repo):
+    results = copy_of_repo / "results"
+    if not (results / "mnist5k" / "claims.md").is_file():  # stand-in: quick's files under the mnist5k name
+        shutil.rmtree(results / "mnist5k", ignore_errors=True)
+        shutil.copytree(results / "quick", results / "mnist5k")
+    (results / "mnist5k" / "figures" / "training_curves.png").write_bytes(b"png")
+    block = readme.render(copy_of_repo)
+    assert block.index("### `mnist5k`") < block.index("### `quick`")
+    mnist = block[block.index("### `mnist5k`"):block.index("### `quick`")]
+    assert '<img src="results/mnist5k/figures/training_curves.png" width="860"' in mnist
+    assert '<img src="results/mnist5k/figures/is_vs_iter.png" width="420"' in mnist
+    assert '<img src="results/mnist5k/figures/samples_robgan.png" width="200"' in mnist
+    assert "<img" not in block[block.index("### `quick`"):]  # quick: tables only

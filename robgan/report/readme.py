@@ -30,6 +30,7 @@ EXPERIMENTS: dict[str, str] = {
     "quick": "`config/config.yaml`: the default smoke-scale run (`snakemake --cores all`, one seed)",
 }
 FIGURES_INLINE = ("training_curves", "is_vs_iter", "accuracy_vs_eps", "robustness_gap", "is_vs_time", "lipschitz")
+_WIDE = {"training_curves": 860}  # pixels in the README; the others 420
 
 
 class ReadmeError(RuntimeError):
@@ -108,7 +109,8 @@ def render_experiment(root: Path, exp: str) -> str:
     figs = [f for f in FIGURES_INLINE if (exp_dir / "figures" / f"{f}.png").is_file()]
     samples = sorted((exp_dir / "figures").glob("samples_*.png"))
     if exp == "mnist5k" and (figs or samples):
-        out += ["", "<p>"] + [f'<img src="{rel.as_posix()}/figures/{f}.png" width="420" alt="{f}">' for f in figs]
+        out += ["", "<p>"] + [f'<img src="{rel.as_posix()}/figures/{f}.png" width="{_WIDE.get(f, 420)}" alt="{f}">'
+                              for f in figs]
         out += ["</p>", "", "Sample grids (one row per class):", "", "<p>"]
         out += [f'<img src="{rel.as_posix()}/figures/{p.name}" width="200" alt="{p.stem}">' for p in samples]
         out += ["</p>"]
