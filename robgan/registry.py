@@ -264,14 +264,16 @@ def training_budget(cfg: Mapping[str, Any], label: str) -> dict[str, int]:
 
     Returns ``{"d_updates": int, "real_images": int}``: optimiser steps of the discriminator (or
     classifier) and real training images it saw, over its whole history — a fine-tuned classifier
-    counts its ``robgan`` co-training too. GAN methods make ``train.n_dis`` D updates of
-    ``train.batch_size`` real images per iteration.
+    counts its ``robgan`` co-training too. GAN methods make ``train.n_dis`` D updates (their
+    ``train.method_overrides`` entry may set another) of ``train.batch_size`` real images per iteration.
     """
-    info = label_info(label).info
+    lab = label_info(label)
+    info = lab.info
 
     def gan() -> dict[str, int]:
         t = cfg["train"]
-        n = int(t["iterations"]) * int(t.get("n_dis", 1))
+        own = ((t.get("method_overrides") or {}).get(info.from_run or lab.method) or {})
+        n = int(t["iterations"]) * int(own.get("n_dis", t.get("n_dis", 1)))
         return {"d_updates": n, "real_images": n * int(t["batch_size"])}
 
     if info.section == "train":

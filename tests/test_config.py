@@ -469,8 +469,9 @@ def test_method_overrides_change_only_their_method(quick):
 
 
 def test_method_overrides_refuse_budgets_and_unknown_methods():
-    with pytest.raises(ConfigError, match="train.method_overrides"):
-        load_config(REPO / "config" / "config.yaml", ["train.method_overrides={sngan: {n_dis: 5}}"])
+    for budget in ("iterations: 10", "batch_size: 8", "n_dis: 0"):
+        with pytest.raises(ConfigError, match="train.method_overrides"):
+            load_config(REPO / "config" / "config.yaml", [f"train.method_overrides={{sngan: {{{budget}}}}}"])
     with pytest.raises(ConfigError, match="train.method_overrides"):
         load_config(REPO / "config" / "config.yaml", ["train.method_overrides={advtrain: {lr_d: 0.1}}"])
 
@@ -487,3 +488,18 @@ def test_autoattack_labels_must_be_classifiers_of_the_experiment():
         assert "choose from advtrain, robgan, robgan_ft, robgan_ft_nofake" in msg
     with pytest.raises(ConfigError, match="'robgan_ft'"):  # no fine-tuning run in this experiment
         load_config(REPO / "config" / "config.yaml", ["finetune_lambdas=[]", "eval.autoattack.labels=[robgan_ft]"])
+
+
+def test_method_override_n_dis_counts_in_budget_hash_and_optimiser_text():
+    from robgan.report.methods import optimiser, unlike_discriminators
+
+    cfg = load_config(REPO / "config" / "config.yaml", ["train.method_overrides={sngan: {n_dis: 5}}"])
+    assert method_section_view(cfg, "sngan")["n_dis"] == 5 and method_section_view(cfg, "robgan")["n_dis"] == 1
+    assert training_budget(cfg, "sngan") == {"d_updates": 400 * 5, "real_images": 400 * 5 * 32}
+    assert training_budget(cfg, "robgan")["d_updates"] == 400 and training_budget(cfg, "robgan_ft")["d_updates"] == 500
+    base = load_config(REPO / "config" / "config.yaml", ["train.method_overrides={}"])
+    assert training_hash(cfg, "sngan") != training_hash(base, "sngan")
+    assert training_hash(cfg, "robgan") == training_hash(base, "robgan")
+    assert optimiser(cfg, "sngan") == "Adam(lr_d 0.002, lr_g 0.002, betas 0/0.9), n_dis 5"
+    assert optimiser(cfg, "robgan") == optimiser(base, "sngan") == "Adam(lr_d 0.002, lr_g 0.002, betas 0/0.9)"
+    assert "n_dis 5" in unlike_discriminators(cfg, ["robgan", "sngan"])

@@ -386,3 +386,20 @@ def test_sigterm_writes_checkpoint_and_exits_nonzero(tmp_path, default_config, t
     state = torch_load(run / "checkpoint.pt")
     assert 10 <= state["iteration"] < 400
     assert not (run / "model.pt").exists()
+
+
+def test_method_override_n_dis_sets_that_methods_d_updates(tmp_path, default_config, tiny_overrides, monkeypatch):
+    calls: list[int] = []
+    orig = methods_mod.GanIteration.d_update
+
+    def counting(self, ctx, *args):
+        calls.append(1)
+        return orig(self, ctx, *args)
+
+    monkeypatch.setattr(methods_mod.GanIteration, "d_update", counting)
+    extra = ["train.iterations=2", "train.n_dis=1", "train.method_overrides={sngan: {n_dis: 3}}"]
+    train_run(_cfg(default_config, tiny_overrides, "sngan", extra=extra), tmp_path / "sngan", progress=False)
+    assert len(calls) == 2 * 3  # 2 generator iterations x its own 3 D updates
+    calls.clear()
+    train_run(_cfg(default_config, tiny_overrides, "acgan", extra=extra), tmp_path / "acgan", progress=False)
+    assert len(calls) == 2 * 1  # the other GAN methods keep train.n_dis

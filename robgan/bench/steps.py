@@ -22,6 +22,7 @@ from robgan.bench.efficiency import eval_pgd_efficiency
 from robgan.bench.settings import BenchSettings
 from robgan.bench.shapes import ContextFactory, Shape
 from robgan.bench.syncs import probe_host_syncs
+from robgan.config import method_section_view
 from robgan.training.context import Context
 from robgan.training.methods import METHODS
 
@@ -36,7 +37,7 @@ def images_per_iter(method: str, cfg: dict) -> tuple[int, int]:
     section = cfg[spec.section]
     bs = int(section["batch_size"])
     if spec.section == "train":
-        return int(cfg["train"]["n_dis"]) * bs, 0
+        return int(method_section_view(cfg, method)["n_dis"]) * bs, 0
     if spec.section == "finetune":  # λ > 0: one generated image per real one
         return bs, (bs if float(cfg["finetune"]["lam"]) > 0 else 0)
     return bs, 0
@@ -63,10 +64,11 @@ def bench_step(factory: ContextFactory, shape: Shape, method: str, s: BenchSetti
     with eager_forwards(ctx):
         syncs = probe_host_syncs(one, ctx.device)
     real, fake = images_per_iter(method, cfg)
+    n_dis = int(method_section_view(cfg, method)["n_dis"]) if spec.section == "train" else 1
     med = timing.median
     rec = {
         "shape": shape.name, "method": method, "kind": "train_step", "section": spec.section,
-        "batch_size": ctx.batch_size, "n_dis": int(cfg["train"]["n_dis"]) if spec.section == "train" else 1,
+        "batch_size": ctx.batch_size, "n_dis": n_dis,
         "images_per_iter": real, "fake_images_per_iter": fake,
         "seconds_per_iter": timing.as_dict(), "iterations_per_s": 1.0 / med, "images_per_s": real / med,
         "memory": memory, **throughput(flops, med, ctx.device, device_name, ctx.bf16),

@@ -54,7 +54,8 @@ def optimiser(cfg: Mapping[str, Any] | None, label: str) -> str | None:
         return None
     t = method_section_view(cfg, method)
     b = "/".join(f"{x:g}" for x in t.get("betas", ()))
-    return f"Adam(lr_d {t.get('lr_d'):g}, lr_g {t.get('lr_g'):g}, betas {b})"
+    n_dis = "" if t.get("n_dis") == cfg["train"].get("n_dis") else f", n_dis {t.get('n_dis')}"
+    return f"Adam(lr_d {t.get('lr_d'):g}, lr_g {t.get('lr_g'):g}, betas {b}){n_dis}"
 
 
 def _grouped(values: Mapping[str, str]) -> str:

@@ -164,7 +164,7 @@ class GanIteration:
         return loss_g.detach()
 
     def __call__(self, ctx: Context) -> dict[str, torch.Tensor]:
-        n_dis = int(ctx.cfg["train"]["n_dis"])
+        n_dis = int(ctx.section["n_dis"])  # the method's own (train.method_overrides may set it)
         acc = torch.zeros((), device=ctx.device)
         for _ in range(n_dis):
             x, y = self.data(ctx)
