@@ -57,3 +57,30 @@ def test_git_dirty_ignores_the_results_the_run_rewrites(tmp_path):
     assert len(commit) == 40 and dirty is False
     (tmp_path / "code.py").write_text("x = 2\n")                       # a code edit is dirty
     assert dag_run._git_commit(tmp_path)[1] is True
+
+
+def test_an_interrupted_invocation_counts_in_the_total(tmp_path):
+    results = tmp_path / "r"
+    t0 = time.time()
+    dag_run.start(results)                                       # killed: never reaches finish
+    (results / ".dag_run_start").write_text(repr(t0 - 1000))     # (it started 1000 s ago)
+    _bench(results, "train/a_seed0.tsv", t0 - 900)               # its two jobs; the last ended 600 s in
+    _bench(results, "train/b_seed0.tsv", t0 - 400)
+    dag_run.start(results)                                       # the rerun that completes the DAG
+    _bench(results, "train/b_seed0.tsv", time.time() + 1)
+    rec = dag_run.finish(results, cores=2, root=tmp_path)
+    assert rec["jobs"] == 1 and rec["jobs_in_experiment"] == 2
+    [gone] = rec["interrupted"]
+    assert gone["jobs"] == 2 and abs(gone["wall_seconds"] - 600) < 2  # from its start to its last job
+    assert rec["wall_seconds_total"] == round(rec["wall_seconds"] + gone["wall_seconds"], 1)
+    assert not (results / ".dag_run_interrupted.json").exists()
+    dag_run.start(results)
+    _bench(results, "report.tsv", time.time() + 1)
+    assert "interrupted" not in dag_run.finish(results, cores=2, root=tmp_path)  # counted once
+
+
+def test_a_stamp_without_jobs_is_not_an_interrupted_invocation(tmp_path):
+    results = tmp_path / "r"
+    dag_run.start(results)
+    dag_run.start(results)
+    assert not (results / ".dag_run_interrupted.json").exists()

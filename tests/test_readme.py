@@ -67,3 +67,17 @@ def test_mnist5k_shows_its_figures_inline_before_quick(copy_of_repo):
     assert '<img src="results/mnist5k/figures/is_vs_iter.png" width="420"' in mnist
     assert '<img src="results/mnist5k/figures/samples_robgan.png" width="200"' in mnist
     assert "<img" not in block[block.index("### `quick`"):]  # quick: tables only
+
+
+def test_an_interrupted_invocation_is_named_with_the_total(copy_of_repo):
+    import json
+
+    run_file = copy_of_repo / "results" / "quick" / "dag_run.json"
+    run = json.loads(run_file.read_text())
+    run.update(wall_seconds=100.0, jobs=3, wall_seconds_total=700.0,
+               interrupted=[{"started": "2026-01-01T00:00:00Z", "wall_seconds": 600.0, "jobs": 40}])
+    run_file.write_text(json.dumps(run))
+    block = readme.render(copy_of_repo)
+    assert "The DAG took **11.7 min** wall-clock in all (700 s, 2 cores" in block
+    assert ("an interrupted invocation of 600 s (40 jobs, started 2026-01-01T00:00:00Z); then the invocation "
+            "that completed it, 100 s (3 jobs)") in block

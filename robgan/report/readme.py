@@ -83,6 +83,14 @@ def _dag_time(exp_dir: Path, rel: Path) -> str:
         run = json.loads(run_file.read_text())
         wall = (f"The DAG took **{run['wall_seconds'] / 60:.1f} min** wall-clock ({run['wall_seconds']:.0f} s, "
                 f"{run['cores']} cores, {run['jobs']} jobs, commit `{run['git_commit'][:7]}`, {run['host']}). ")
+        if run.get("interrupted"):
+            gone = run["interrupted"]
+            wall = (f"The DAG took **{run['wall_seconds_total'] / 60:.1f} min** wall-clock in all "
+                    f"({run['wall_seconds_total']:.0f} s, {run['cores']} cores, {run['host']}): "
+                    + "; ".join(f"an interrupted invocation of {r['wall_seconds']:.0f} s ({r['jobs']} jobs, "
+                                f"started {r['started']})" for r in gone)
+                    + f"; then the invocation that completed it, {run['wall_seconds']:.0f} s ({run['jobs']} jobs) "
+                    f"at commit `{run['git_commit'][:7]}`. ")
     return (f"{wall}Its {len(jobs)} jobs took {total:.0f} s summed (where the time went: {top}; "
             f"`python workflow/scripts/job_times.py {rel.as_posix()}`).")
 
