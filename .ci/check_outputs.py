@@ -13,6 +13,8 @@ Fails (exit 1, one ``PROBLEM:`` line each) when
   check) of ``config/paper_claims.yaml``;
 - a generator's final samples do not show their class (fidelity ``class_accuracy`` below
   :data:`MIN_CLASS_ACCURACY`, mnist5k);
+- a classifier did not learn (clean test accuracy of its pgd record below :data:`MIN_CLEAN_ACCURACY`):
+  a comparison with a dead baseline would say nothing;
 - Snakemake still has work to do (skipped with ``--no-dry-run``).
 
 Usage: python .ci/check_outputs.py results/quick [--claims config/paper_claims.yaml] [--no-dry-run]
@@ -49,6 +51,9 @@ EXPECTED_CLASS_ACCURACY_FAILURES: dict[tuple[str, str], str] = {
     ("quick", "acgan_newloss"): "the new loss without the attacker collapses at the quick budget (IS 1.0 "
                                 "from the first snapshot; also at lr 1e-3)",
 }
+# Clean test accuracy every classifier must reach (chance on 10 classes: 0.10); a classifier below it is
+# a problem (a dead baseline makes every comparison with it empty).
+MIN_CLEAN_ACCURACY = 0.5
 # A figure smaller than this (pixels, either side) is not a figure; the report's are 500+ px.
 MIN_PNG_SIDE = 100
 MIN_PDF_BYTES = 1024
@@ -172,6 +177,11 @@ def check_records(root: Path, cfg: dict) -> tuple[list[str], list[str], dict[str
                                 f"{EXPECTED_FLAG_FAILURES[key]}")
             else:
                 problems.append(f"{path}: sanity flag {name} failed: {flag['detail']}")
+        if kind == "pgd":
+            clean = [r["accuracy"] for r in rec["results"] if r.get("protocol") == "clean"]
+            if clean and min(clean) < MIN_CLEAN_ACCURACY:
+                problems.append(f"{path}: clean test accuracy {min(clean):.3f} < {MIN_CLEAN_ACCURACY} "
+                                f"(the classifier did not learn)")
         if kind == "fidelity":
             final = max(rec["results"], key=lambda r: r["iteration"])
             acc = final.get("class_accuracy")

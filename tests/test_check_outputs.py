@@ -220,3 +220,14 @@ def test_unrecognisable_samples_fail_unless_documented(tree, monkeypatch):
     monkeypatch.setitem(checker.EXPECTED_CLASS_ACCURACY_FAILURES, (rec["run"]["experiment"], "robgan"), "known")
     problems, expected = checker.check(tree, dry_run=False)
     assert problems == [] and len(expected) == 1 and "expected: known" in expected[0]
+
+
+def test_a_classifier_at_chance_fails(tree):
+    path = tree / "records" / "pgd" / "advtrain_seed0.json"
+    rec = json.loads(path.read_text())
+    for r in rec["results"]:
+        if r["protocol"] == "clean":
+            r["accuracy"], r["n_correct"] = 0.098, round(0.098 * r["n"])
+    path.write_text(json.dumps(rec))
+    problems = _problems(tree)
+    assert any(str(path) in p and "clean test accuracy 0.098 < 0.5" in p for p in problems), problems
