@@ -50,6 +50,9 @@ EXPECTED_CLASS_ACCURACY_FAILURES: dict[tuple[str, str], str] = {
                         "optimiser but is not yet class-conditional after 400 quick iterations",
     ("quick", "acgan_newloss"): "the new loss without the attacker collapses at the quick budget (IS 1.0 "
                                 "from the first snapshot; also at lr 1e-3)",
+    ("mnist5k", "acgan_newloss"): "the new loss without the attacker collapses on some seeds (seed 0: one "
+                                  "class from the first snapshot on) and recovers on others; the generation "
+                                  "table's mean ± std over seeds shows it",
 }
 # Clean test accuracy every classifier must reach (chance on 10 classes: 0.10); a classifier below it is
 # a problem (a dead baseline makes every comparison with it empty).
