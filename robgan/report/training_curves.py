@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from robgan.registry import LABELS
 from robgan.report.aggregate import sort_labels
-from robgan.report.figures import _band, _new_figure, _no_data, _suptitle, method_color, save_figure
+from robgan.report.figures import _band, _curve_over_seeds, _new_figure, _no_data, _suptitle, method_color, save_figure
 
 LOG_NAME = "train_log.csv"
 # (panel title, y label, columns in order of preference)
@@ -81,9 +81,7 @@ def training_curves_figure(logs: pd.DataFrame, dataset: str, experiment: str) ->
             if col is None:
                 continue
             sel = sel[sel[col].notna()]
-            g = sel.groupby("iteration")
-            c = pd.DataFrame({"x": g["x"].mean(), "mean": g[col].mean(), "lo": g[col].min(),
-                              "hi": g[col].max(), "n": g[col].count()}).reset_index(drop=True)
+            c = _curve_over_seeds(sel, "iteration", "x", col)
             _band(ax, c["x"], c["mean"], c["lo"], c["hi"], method_color(label),
                   f"{label}: {col} (n={int(c['n'].max())})", marker="")
             drawn += 1
