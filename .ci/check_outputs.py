@@ -39,15 +39,14 @@ from robgan.report.records import non_finite, read_record
 REPO = Path(__file__).resolve().parents[1]
 CLAIMS = REPO / "config" / "paper_claims.yaml"
 
-# Final class accuracy of every quick generator must clear this (chance: 0.10), so that a training
-# regression that leaves the sample grids unrecognisable fails CI; a generator listed in
+# Final class accuracy (chance: 0.10) every generator of an embedded experiment must reach: 0.9 for the
+# AC-GAN family, 0.6 for the SN-GAN baseline (the bars of the "Trustworthy comparisons" issue), so that a
+# training regression that leaves the sample grids unrecognisable fails CI; a generator listed in
 # EXPECTED_CLASS_ACCURACY_FAILURES is printed as an expected, documented failure instead.
-MIN_CLASS_ACCURACY = 0.4
-# (experiment, label) -> why its samples are known not to show their class. Measured with the reference
-# discriminators in the quick config (results/quick/tables/generation.md; README "Known deviations").
+MIN_CLASS_ACCURACY = 0.9
+MIN_CLASS_ACCURACY_OF = {"sngan": 0.6}
+# (experiment, label) -> why its samples are known not to show their class (README "Known deviations").
 EXPECTED_CLASS_ACCURACY_FAILURES: dict[tuple[str, str], str] = {
-    ("quick", "sngan"): "the SN-GAN baseline with the reference discriminator trains at its reference "
-                        "optimiser but is not yet class-conditional after 400 quick iterations",
     ("quick", "acgan_newloss"): "the new loss without the attacker collapses at the quick budget (IS 1.0 "
                                 "from the first snapshot; also at lr 1e-3)",
     ("mnist5k", "acgan_newloss"): "the new loss without the attacker collapses on some seeds (seed 0: one "
@@ -189,10 +188,11 @@ def check_records(root: Path, cfg: dict) -> tuple[list[str], list[str], dict[str
             final = max(rec["results"], key=lambda r: r["iteration"])
             acc = final.get("class_accuracy")
             known = EXPECTED_CLASS_ACCURACY_FAILURES.get((rec["run"]["experiment"], label))
-            if acc is not None and acc < MIN_CLASS_ACCURACY and known:
-                expected.append(f"{path}: final class accuracy {acc:.3f} < {MIN_CLASS_ACCURACY}; expected: {known}")
-            elif acc is not None and acc < MIN_CLASS_ACCURACY:
-                problems.append(f"{path}: final class accuracy {acc:.3f} < {MIN_CLASS_ACCURACY} "
+            bar = MIN_CLASS_ACCURACY_OF.get(rec["run"]["method"], MIN_CLASS_ACCURACY)
+            if acc is not None and acc < bar and known:
+                expected.append(f"{path}: final class accuracy {acc:.3f} < {bar}; expected: {known}")
+            elif acc is not None and acc < bar:
+                problems.append(f"{path}: final class accuracy {acc:.3f} < {bar} "
                                 f"(the generator's samples do not show their class)")
             rows_path = path.with_suffix(".csv")
             if rows_path.is_file():

@@ -130,7 +130,7 @@ def test_bench_context_equals_context(default_config):
 
 def _parts_in_order(step: GanIteration, ctx: Context) -> dict[str, torch.Tensor]:
     """What ``bench_breakdown`` times, run in the order of a training iteration."""
-    n_dis = int(ctx.cfg["train"]["n_dis"])
+    n_dis = int(ctx.section["n_dis"])  # the method's own (train.method_overrides may set it)
     accs = []
     for _ in range(n_dis):
         x, y = step.data(ctx)
@@ -149,12 +149,13 @@ def _parts_in_order(step: GanIteration, ctx: Context) -> dict[str, torch.Tensor]
 def test_gan_parts_compose_to_the_training_step(default_config, method, n_dis):
     """The breakdown times the parts of the very step that trains: running them in order is the step,
     bit for bit (same losses, same weights after two iterations)."""
-    cfg = load_config(default_config, [*TINY_BENCH, f"train.n_dis={n_dis}"])
+    cfg = load_config(default_config, [*TINY_BENCH, f"train.n_dis={n_dis}", "train.method_overrides={}"])
     cfg["run"] = {"method": method, "label": method, "seed": 0, "init_from": None}
     spec, dev = METHODS[method], torch.device("cpu")
     assert isinstance(spec.step, GanIteration)
     torch.manual_seed(0)
     a = Context(cfg, spec, dev)
+    assert a.section["n_dis"] == n_dis
     torch.manual_seed(0)
     b = Context(cfg, spec, dev)
     for _ in range(2):

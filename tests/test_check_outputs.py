@@ -222,6 +222,23 @@ def test_unrecognisable_samples_fail_unless_documented(tree, monkeypatch):
     assert problems == [] and len(expected) == 1 and "expected: known" in expected[0]
 
 
+@pytest.mark.parametrize(("label", "acc", "fails"), [
+    ("robgan", 0.89, True), ("robgan", 0.90, False), ("acgan_newloss", 0.85, True),
+    ("sngan", 0.59, True), ("sngan", 0.70, False),   # the SN-GAN baseline's bar is 0.6, the AC family's 0.9
+])
+def test_class_accuracy_bar_is_per_family(tree, label, acc, fails):
+    path = tree / "records" / "fidelity" / f"{label}_seed0.json"
+    rec = json.loads(path.read_text())
+    max(rec["results"], key=lambda r: r["iteration"])["class_accuracy"] = acc
+    path.write_text(json.dumps(rec))
+    problems = _problems(tree)
+    assert bool(problems) == fails, problems
+    if fails:
+        bar = 0.6 if label == "sngan" else 0.9
+        assert problems == [f"{path}: final class accuracy {acc:.3f} < {bar} "
+                            f"(the generator's samples do not show their class)"]
+
+
 def test_a_classifier_at_chance_fails(tree):
     path = tree / "records" / "pgd" / "advtrain_seed0.json"
     rec = json.loads(path.read_text())

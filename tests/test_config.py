@@ -79,7 +79,7 @@ def test_defaults_filled(quick):
     }
     # config.yaml overrides part of `strong`; the rest comes from the $def's defaults.
     assert quick["eval"]["pgd"]["strong"] == {
-        "steps": 20, "step_fraction": 0.15, "restarts": 2, "random_start": True,
+        "steps": 20, "step_fraction": 0.15, "restarts": 1, "random_start": True,
     }
     assert quick["device"] == "auto"
     assert quick["threads"] == 0
@@ -92,7 +92,7 @@ def test_defaults_filled(quick):
     assert quick["advtrain"]["schedule"] == {"kind": "constant", "milestones": [], "every": 0,
                                              "factor": 0.5, "reset_optimizer": False, "start": 0}
     assert quick["finetune"]["betas"] == [0.9, 0.999]
-    assert quick["finetune"]["schedule"]["milestones"] == [50, 75]
+    assert quick["finetune"]["schedule"]["milestones"] == [75, 113]
     assert quick["finetune"]["schedule"]["reset_optimizer"] is False
     assert quick["data"]["root"] == "resources/data"
     assert quick["eval"]["fidelity"]["inception_weights"] is None
@@ -384,18 +384,18 @@ def test_shipped_advtrain_is_madry_with_at_least_robgans_budget(name):
 
 
 def test_advtrain_budget_below_robgan_ft_is_refused_naming_the_fields():
-    # quick: Rob-GAN w/ FT = 400 x 1 co-training + 100 fine-tuning D updates
+    # quick: Rob-GAN w/ FT = 600 x 1 co-training + 150 fine-tuning D updates
     with pytest.raises(ConfigError) as info:
-        load_config(REPO / "config" / "config.yaml", ["advtrain.iterations=499"])
+        load_config(REPO / "config" / "config.yaml", ["advtrain.iterations=749"])
     msg = str(info.value)
-    assert "'advtrain.iterations'" in msg and "499" in msg and "(500 = train.iterations 400" in msg
-    assert "train.n_dis 1 + finetune.iterations 100" in msg
-    assert "--set advtrain.iterations=600" in msg and "advtrain.allow_smaller_budget=true" in msg
-    for ok in (["advtrain.iterations=500"],
+    assert "'advtrain.iterations'" in msg and "749" in msg and "(750 = train.iterations 600" in msg
+    assert "train.n_dis 1 + finetune.iterations 150" in msg
+    assert "--set advtrain.iterations=900" in msg and "advtrain.allow_smaller_budget=true" in msg
+    for ok in (["advtrain.iterations=750"],
                ["advtrain.iterations=10", "advtrain.allow_smaller_budget=true"],
                ["advtrain.iterations=10", "methods=[sngan, advtrain]"],        # no robgan: nothing to match
                ["advtrain.iterations=10", "finetune_lambdas=[]"]):            # no fine-tuning run
-        assert load_config(REPO / "config" / "config.yaml", ok)["advtrain"]["iterations"] in (500, 10)
+        assert load_config(REPO / "config" / "config.yaml", ok)["advtrain"]["iterations"] in (750, 10)
     # n_dis counts: 1 generator iteration x 5 D updates + 1 fine-tuning update = 6 > 5
     with pytest.raises(ConfigError) as info:
         load_config({"experiment": "x", "train": {"iterations": 1}, "finetune": {"iterations": 1},
@@ -460,8 +460,8 @@ def test_permission_switches_are_not_in_any_training_hash(quick, override):
 
 def test_method_overrides_change_only_their_method(quick):
     base = load_config(REPO / "config" / "config.yaml", ["train.method_overrides={}"])
-    assert quick["train"]["method_overrides"] == {"sngan": {"lr_d": 0.0002, "lr_g": 0.0002}}
-    assert method_section_view(quick, "sngan")["lr_d"] == 0.0002
+    assert quick["train"]["method_overrides"] == {"sngan": {"n_dis": 5}}
+    assert method_section_view(quick, "sngan")["n_dis"] == 5 and method_section_view(quick, "sngan")["lr_d"] == 0.002
     assert method_section_view(quick, "robgan")["lr_d"] == quick["train"]["lr_d"] == 0.002
     assert "method_overrides" not in method_section_view(quick, "robgan")
     assert training_hash(quick, "robgan") == training_hash(base, "robgan")
@@ -495,8 +495,8 @@ def test_method_override_n_dis_counts_in_budget_hash_and_optimiser_text():
 
     cfg = load_config(REPO / "config" / "config.yaml", ["train.method_overrides={sngan: {n_dis: 5}}"])
     assert method_section_view(cfg, "sngan")["n_dis"] == 5 and method_section_view(cfg, "robgan")["n_dis"] == 1
-    assert training_budget(cfg, "sngan") == {"d_updates": 400 * 5, "real_images": 400 * 5 * 32}
-    assert training_budget(cfg, "robgan")["d_updates"] == 400 and training_budget(cfg, "robgan_ft")["d_updates"] == 500
+    assert training_budget(cfg, "sngan") == {"d_updates": 600 * 5, "real_images": 600 * 5 * 32}
+    assert training_budget(cfg, "robgan")["d_updates"] == 600 and training_budget(cfg, "robgan_ft")["d_updates"] == 750
     base = load_config(REPO / "config" / "config.yaml", ["train.method_overrides={}"])
     assert training_hash(cfg, "sngan") != training_hash(base, "sngan")
     assert training_hash(cfg, "robgan") == training_hash(base, "robgan")

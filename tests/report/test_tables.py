@@ -400,7 +400,7 @@ def test_unlike_names_pooling_and_optimiser_overrides_grouped():
     quick = load_config(REPO / "config" / "config.yaml")
     text = unlike_discriminators(quick, ["robgan", "acgan", "sngan"])
     assert "robgan, acgan: ResNet (mean-pooled), AC head vs sngan: SN-ResNet, projection head" in text
-    assert "sngan: Adam(lr_d 0.0002, lr_g 0.0002, betas 0/0.9)" in text
+    assert "sngan: Adam(lr_d 0.002, lr_g 0.002, betas 0/0.9), n_dis 5" in text
     assert unlike_discriminators(quick, ["robgan", "acgan"]) is None          # same D, same optimiser
     same = load_config(REPO / "config" / "config.yaml", ["train.method_overrides={}", "model.d_pool=sum"])
     assert unlike_discriminators(same, ["robgan", "sngan"]) is None           # like for like
