@@ -88,6 +88,18 @@ def test_every_method_trains_with_finite_losses(method, tmp_path, default_config
     assert ("generator" in payload) == METHODS[method].has_generator
 
 
+def test_an_earlier_runs_log_without_checkpoint_is_replaced_not_appended(tmp_path, default_config, tiny_overrides):
+    # what a clone of the repository holds: results/<exp>/runs/<label>/seed<N>/train_log.csv, no weights
+    out = tmp_path / "acgan"
+    out.mkdir()
+    stale = "iteration,train_seconds,loss_d,loss_g,acc_real\n5,99.0,1,1,0.5\n10,198.0,1,1,0.5\n"
+    (out / "train_log.csv").write_text(stale)
+    train_run(_cfg(default_config, tiny_overrides, "acgan"), out, progress=False)
+    rows = _log_rows(out)
+    assert [int(r["iteration"]) for r in rows] == [5, 10, 15, 20]
+    assert all(float(r["train_seconds"]) < 99.0 for r in rows)
+
+
 def test_training_changes_weights_and_is_seeded(tmp_path, default_config, tiny_overrides):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     extra = ["advtrain.iterations=6"]

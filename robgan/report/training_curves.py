@@ -35,7 +35,8 @@ def load_train_logs(runs_dir: str | Path) -> pd.DataFrame:
     """Every ``<label>/seed<N>/train_log.csv`` under ``runs_dir`` as one frame: columns ``label``,
     ``seed``, ``iteration``, ``x`` (iteration, fine-tuning offset by its co-training run's last logged
     iteration), ``train_seconds`` and the logged values (NaN where a run does not log one). Empty
-    (no rows) when there is no log."""
+    (no rows) when there is no log. Raises ValueError for a log whose iterations do not strictly
+    increase."""
     runs_dir = Path(runs_dir)
     frames = []
     for path in sorted(runs_dir.glob(f"*/seed*/{LOG_NAME}")):
@@ -45,6 +46,10 @@ def load_train_logs(runs_dir: str | Path) -> pd.DataFrame:
         df = pd.read_csv(path)
         if df.empty:
             continue
+        if not df["iteration"].is_monotonic_increasing or df["iteration"].duplicated().any():
+            raise ValueError(f"{path}: iterations are not strictly increasing (a log appended to an earlier "
+                             f"run's?). Fix: rerun that training into an empty directory, or keep the last "
+                             f"row of each iteration.")
         df.insert(0, "seed", int(seed_txt))
         df.insert(0, "label", path.parent.parent.name)
         frames.append(df)

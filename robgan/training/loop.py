@@ -131,6 +131,11 @@ def train_run(cfg: dict, out: str | Path, *, progress: bool | None = None) -> Pa
         start, train_seconds = int(state["iteration"]), float(state["train_seconds"])
         _truncate_log(log_path, start)
         log.info("resuming %s from iteration %d", out, start)
+    elif log_path.exists():
+        # a log without a checkpoint is an earlier run's (e.g. the train logs committed with results/):
+        # this run starts at iteration 0, so its log starts afresh instead of being appended to that one
+        log.info("%s: no checkpoint; replacing the earlier run's %s", out, log_path.name)
+        log_path.unlink()
     if manifest_path.exists():
         import json
 

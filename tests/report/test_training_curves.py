@@ -40,6 +40,14 @@ def test_logs_are_read_with_fine_tuning_after_its_co_training_run(runs):
     assert sn["loss_d"] == pytest.approx(1.9) and math.isnan(sn["acc_real"])  # SN-GAN logs no accuracy
 
 
+def test_a_log_appended_to_an_earlier_runs_is_refused(runs):
+    gan = "iteration,train_seconds,loss_d,loss_g,acc_real"
+    _log(runs / "robgan" / "seed0", gan, [(50, 1.0, 2.0, 1.0, 0.3), (100, 2.0, 1.5, 0.9, 0.5),
+                                         (50, 0.6, 2.0, 1.0, 0.3), (100, 1.2, 1.5, 0.9, 0.5)])
+    with pytest.raises(ValueError, match=r"robgan/seed0/train_log.csv: iterations are not strictly increasing"):
+        tc.load_train_logs(runs)
+
+
 def test_each_panel_draws_mean_over_seeds_of_the_runs_that_log_it(runs):
     fig = tc.training_curves_figure(tc.load_train_logs(runs), "mnist5k", "t")
     d_loss, g_loss, acc = fig.axes[:3]
