@@ -10,7 +10,6 @@ flag passing, then rendered by the real ``robgan report``.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from script_loader import load_script
 
 from robgan import registry
 
@@ -26,14 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "report" / "fixtures"
 
 
-def _load_checker():
-    spec = importlib.util.spec_from_file_location("check_outputs", REPO / ".ci" / "check_outputs.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-checker = _load_checker()
+checker = load_script(REPO / ".ci" / "check_outputs.py")
 
 
 def _complete_records(src: Path, dst: Path, cfg: dict) -> None:

@@ -384,18 +384,19 @@ def test_shipped_advtrain_is_madry_with_at_least_robgans_budget(name):
 
 
 def test_advtrain_budget_below_robgan_ft_is_refused_naming_the_fields():
-    # quick: Rob-GAN w/ FT = 600 x 1 co-training + 150 fine-tuning D updates
+    # quick: Rob-GAN w/ FT = 1000 x 1 co-training + 150 fine-tuning D updates
     with pytest.raises(ConfigError) as info:
-        load_config(REPO / "config" / "config.yaml", ["advtrain.iterations=749"])
+        load_config(REPO / "config" / "config.yaml", ["advtrain.iterations=1149"])
     msg = str(info.value)
-    assert "'advtrain.iterations'" in msg and "749" in msg and "(750 = train.iterations 600" in msg
+    assert "'advtrain.iterations'" in msg and "1149" in msg and "(1150 = train.iterations 1000" in msg
     assert "train.n_dis 1 + finetune.iterations 150" in msg
-    assert "--set advtrain.iterations=900" in msg and "advtrain.allow_smaller_budget=true" in msg
-    for ok in (["advtrain.iterations=750"],
+    # 1300 x 32 = 41,600 = 1000 x 32 + 150 x 64 real images
+    assert "--set advtrain.iterations=1300" in msg and "advtrain.allow_smaller_budget=true" in msg
+    for ok in (["advtrain.iterations=1150"],
                ["advtrain.iterations=10", "advtrain.allow_smaller_budget=true"],
                ["advtrain.iterations=10", "methods=[sngan, advtrain]"],        # no robgan: nothing to match
                ["advtrain.iterations=10", "finetune_lambdas=[]"]):            # no fine-tuning run
-        assert load_config(REPO / "config" / "config.yaml", ok)["advtrain"]["iterations"] in (750, 10)
+        assert load_config(REPO / "config" / "config.yaml", ok)["advtrain"]["iterations"] in (1150, 10)
     # n_dis counts: 1 generator iteration x 5 D updates + 1 fine-tuning update = 6 > 5
     with pytest.raises(ConfigError) as info:
         load_config({"experiment": "x", "train": {"iterations": 1}, "finetune": {"iterations": 1},
@@ -495,8 +496,9 @@ def test_method_override_n_dis_counts_in_budget_hash_and_optimiser_text():
 
     cfg = load_config(REPO / "config" / "config.yaml", ["train.method_overrides={sngan: {n_dis: 5}}"])
     assert method_section_view(cfg, "sngan")["n_dis"] == 5 and method_section_view(cfg, "robgan")["n_dis"] == 1
-    assert training_budget(cfg, "sngan") == {"d_updates": 600 * 5, "real_images": 600 * 5 * 32}
-    assert training_budget(cfg, "robgan")["d_updates"] == 600 and training_budget(cfg, "robgan_ft")["d_updates"] == 750
+    assert training_budget(cfg, "sngan") == {"d_updates": 1000 * 5, "real_images": 1000 * 5 * 32}
+    assert training_budget(cfg, "robgan")["d_updates"] == 1000
+    assert training_budget(cfg, "robgan_ft")["d_updates"] == 1150
     base = load_config(REPO / "config" / "config.yaml", ["train.method_overrides={}"])
     assert training_hash(cfg, "sngan") != training_hash(base, "sngan")
     assert training_hash(cfg, "robgan") == training_hash(base, "robgan")

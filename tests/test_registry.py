@@ -77,15 +77,15 @@ def test_experiment_labels():
 
 # ---------------------------------------------------------------------------------------- budgets
 def test_training_budget_of_the_quick_config(default_config):
-    """config/config.yaml: train 600 × n_dis 1 × batch 32 (SN-GAN: n_dis 5), advtrain 900 × 32, finetune
+    """config/config.yaml: train 1000 × n_dis 1 × batch 32 (SN-GAN: n_dis 5), advtrain 1300 × 32, finetune
     150 × 64."""
     cfg = load_config(default_config)
-    gan = {"d_updates": 600, "real_images": 600 * 32}
+    gan = {"d_updates": 1000, "real_images": 1000 * 32}
     for label in ("robgan", "acgan", "acgan_newloss", "robgan_oldloss"):
         assert registry.training_budget(cfg, label) == gan, label
-    assert registry.training_budget(cfg, "sngan") == {"d_updates": 600 * 5, "real_images": 600 * 5 * 32}
-    assert registry.training_budget(cfg, "advtrain") == {"d_updates": 900, "real_images": 900 * 32}
-    ft = {"d_updates": 600 + 150, "real_images": 600 * 32 + 150 * 64}  # fine-tuning counts its co-training
+    assert registry.training_budget(cfg, "sngan") == {"d_updates": 1000 * 5, "real_images": 1000 * 5 * 32}
+    assert registry.training_budget(cfg, "advtrain") == {"d_updates": 1300, "real_images": 1300 * 32}
+    ft = {"d_updates": 1000 + 150, "real_images": 1000 * 32 + 150 * 64}  # fine-tuning counts its co-training
     assert registry.training_budget(cfg, "robgan_ft") == ft
     assert registry.training_budget(cfg, "robgan_ft_nofake") == ft
 

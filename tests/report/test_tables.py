@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import math
 import shutil
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from script_loader import load_script
 
 from robgan.config import load_config
 from robgan.report import table_format as TF
@@ -32,10 +32,7 @@ EXPECTED = FIXTURES / "expected"
 
 
 def _make_fixtures_module():
-    spec = importlib.util.spec_from_file_location("make_fixtures", FIXTURES / "make_fixtures.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(FIXTURES / "make_fixtures.py")
 
 
 @pytest.fixture(scope="module")

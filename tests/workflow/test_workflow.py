@@ -9,7 +9,6 @@ Snakemake records real metadata (params, inputs, code) to compare later edits ag
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from script_loader import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -322,10 +322,7 @@ def test_data_rule_runs_the_data_command(stub_tree):
 
 
 def _job_times():
-    spec = importlib.util.spec_from_file_location("job_times", REPO / "workflow" / "scripts" / "job_times.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(REPO / "workflow" / "scripts" / "job_times.py")
 
 
 def test_every_job_writes_a_benchmark_file(stub_tree):
