@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -49,3 +50,15 @@ def test_summary_rows_and_projected_autoattack_hours(summarize, tmp_path):
     assert "| 8 | robgan_ft | 16,731 | 230 | 97.0 | 89.0 | 88.0 | 1000, 50 s | 90.0 | 200, 180 s | 1.1 core-h |" in text
     assert "| 16 | advtrain | 66,219 |" in text and "| 200, 1200 s | 7.0 core-h |" in text
     assert len(pd.read_csv(probe / "summary.csv")) == 4
+
+
+def test_committed_summary_is_what_summarize_writes_from_the_committed_records(summarize, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)  # the summary names the config as given: config/mnist5k.yaml
+    committed = REPO / "benchmarks" / "width" / "mnist5k"
+    probe = tmp_path / "mnist5k"
+    shutil.copytree(committed, probe)
+    (probe / "summary.md").unlink()
+    assert summarize.main([str(probe), "--config", "config/mnist5k.yaml"]) == 0
+    body = [(p / "summary.md").read_text().splitlines()[3:] for p in (probe, committed)]  # line 3 names the commit
+    assert body[0] == body[1]
+    assert pd.read_csv(probe / "summary.csv").equals(pd.read_csv(committed / "summary.csv"))
