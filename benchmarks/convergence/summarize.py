@@ -27,6 +27,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from robgan.config import load_config  # noqa: E402
@@ -50,19 +51,22 @@ def late_level(y: pd.Series, n: int = LATE_POINTS) -> tuple[float, float]:
 
 
 def settling_iteration(x: pd.Series, y: pd.Series, tol: float, relative: bool, final: float | None = None,
-                       spread: float = 0.0) -> int:
+                       spread: float = 0.0) -> int | None:
     """First x from which every later y is within a band around ``final`` (default: the last y); the
     band's half-width is the larger of ``tol`` (a fraction of |final| when ``relative``) and
-    ``2 * spread``. x, y: aligned, sorted by x."""
+    ``2 * spread``. None when the last y is outside the band (not settled). x, y: aligned, sorted by x."""
     final = float(y.iloc[-1]) if final is None else final
     bound = max(tol * abs(final) if relative else tol, 2.0 * spread)
-    inside = ((y - final).abs() <= bound).to_numpy()
-    first = len(inside)
-    for i in range(len(inside) - 1, -1, -1):
-        if not inside[i]:
-            break
-        first = i
-    return int(x.iloc[first]) if first < len(inside) else int(x.iloc[-1])
+    outside = np.flatnonzero(((y - final).abs() > bound).to_numpy())
+    if len(outside) == 0:
+        return int(x.iloc[0])
+    if outside[-1] == len(y) - 1:
+        return None
+    return int(x.iloc[outside[-1] + 1])
+
+
+def _settles(value: int | None) -> str:
+    return "not settled" if value is None else str(value)
 
 
 def _at(df: pd.DataFrame, iteration: int, col: str) -> float:
@@ -164,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             vals = " | ".join(f"{_at(df, i, col):.3f}" for i in checkpoints)
             level, sd = late_level(df[col])
             settle = settling_iteration(df["iteration"], df[col], tol, rel, level, sd)
-            out.append(f"| {method} | {col} | {vals} | {level:.3f} ± {sd:.3f} | {settle} |")
+            out.append(f"| {method} | {col} | {vals} | {level:.3f} ± {sd:.3f} | {_settles(settle)} |")
     out += ["", "## Discriminators / classifiers: class accuracy on the training batch (train log)", "",
             f"| method | column | @experiment's end | late level (last {LATE_POINTS}) | settles at |",
             "|---|---|---|---|---|"]
@@ -175,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         end = exp_adv if method == "advtrain" else exp_iters
         level, sd = late_level(log[acc])
         settle = settling_iteration(log["iteration"], log[acc], LOG_TOLERANCE, False, level, sd)
-        out.append(f"| {method} | {acc} | {_at(log, end, acc):.3f} (@{end}) | {level:.3f} ± {sd:.3f} | {settle} |")
+        out.append(f"| {method} | {acc} | {_at(log, end, acc):.3f} (@{end}) | {level:.3f} ± {sd:.3f} "
+                   f"| {_settles(settle)} |")
     committed = args.committed or Path("results") / cfg["experiment"] / "records" / "fidelity"
     out += ["", f"## The first {exp_iters} iterations against the committed `{committed}/<method>_seed0.csv`", "",
             "| method | common snapshots | max abs difference |", "|---|---|---|", *check_prefix(fid, committed), ""]
