@@ -55,7 +55,8 @@ def test_summary_tables_figure_and_prefix_check(summarize, tmp_path):
     pd.DataFrame({"iteration": [100, 200, 300, 400, 500, 600], "train_seconds": [1, 2, 3, 4, 5, 6],
                   "loss": [2.0, 1.5, 1.0, 0.9, 0.9, 0.9], "acc_adv": [0.2, 0.5, 0.8, 0.81, 0.8, 0.82]}
                  ).to_csv(study / "train_logs" / "advtrain.csv", index=False)
-    rc = summarize.main([str(study), "--config", str(REPO / "config" / "mnist5k.yaml"), "--iters", "800",
+    rc = summarize.main([str(study), "--config", str(REPO / "benchmarks" / "convergence" / "mnist5k" / "config.yaml"),
+                         "--iters", "800",
                          "--adv-iters", "600", "--committed", str(committed)])
     assert rc == 0
     text = (study / "summary.md").read_text()
@@ -74,14 +75,14 @@ def test_summary_tables_figure_and_prefix_check(summarize, tmp_path):
     assert len(pd.read_csv(study / "fidelity.csv")) == 8
 
 
-def test_committed_summary_is_what_summarize_writes_from_the_committed_records(summarize, tmp_path):
+def test_committed_summary_is_what_summarize_writes_from_the_committed_records(summarize, tmp_path, monkeypatch):
     committed = REPO / "benchmarks" / "convergence" / "mnist5k"
     study = tmp_path / "mnist5k"
     shutil.copytree(committed, study)
     (study / "summary.md").unlink()
-    rc = summarize.main([str(study), "--config", str(REPO / "config" / "mnist5k.yaml"), "--iters", "1500",
-                         "--adv-iters", "2250", "--committed",
-                         str(REPO / "results" / "mnist5k" / "records" / "fidelity")])
+    monkeypatch.chdir(REPO)  # the summary names the paths as given
+    rc = summarize.main([str(study), "--config", "benchmarks/convergence/mnist5k/config.yaml", "--iters", "1500",
+                         "--adv-iters", "2250", "--committed", "benchmarks/convergence/mnist5k/prefix_records"])
     assert rc == 0
 
     def body(path: Path) -> list[str]:  # the first line after the title names the commit and the path

@@ -53,12 +53,12 @@ def test_summary_rows_and_projected_autoattack_hours(summarize, tmp_path):
 
 
 def test_committed_summary_is_what_summarize_writes_from_the_committed_records(summarize, tmp_path, monkeypatch):
-    monkeypatch.chdir(REPO)  # the summary names the config as given: config/mnist5k.yaml
+    monkeypatch.chdir(REPO)  # the summary names the config as given
     committed = REPO / "benchmarks" / "width" / "mnist5k"
     probe = tmp_path / "mnist5k"
     shutil.copytree(committed, probe)
     (probe / "summary.md").unlink()
-    assert summarize.main([str(probe), "--config", "config/mnist5k.yaml"]) == 0
+    assert summarize.main([str(probe), "--config", "benchmarks/width/mnist5k/config.yaml"]) == 0
     body = [(p / "summary.md").read_text().splitlines()[3:] for p in (probe, committed)]  # line 3 names the commit
     assert body[0] == body[1]
     assert pd.read_csv(probe / "summary.csv").equals(pd.read_csv(committed / "summary.csv"))

@@ -8,6 +8,8 @@
 #
 #   bash benchmarks/width/run.sh                 # NDFS="8 16", N_AA=200: about 40 min on 2 cores
 #
+# The committed probe (benchmarks/width/mnist5k/) ran with the config frozen beside it (ndf 16, 600
+# iterations: config/mnist5k.yaml at 6c8def4): CONFIG=benchmarks/width/mnist5k/config.yaml reproduces it.
 # Weights go to build/width/ (ignored); records to benchmarks/width/<experiment>/ndf<N>/, summarised by
 # summarize.py into benchmarks/width/<experiment>/summary.md.
 set -euo pipefail
@@ -16,7 +18,7 @@ CONFIG=${CONFIG:-config/mnist5k.yaml}
 NDFS=${NDFS:-"8 16"}
 N_AA=${N_AA:-200}
 EXTRA=${EXTRA:-}   # more --set overrides for every command, e.g. EXTRA="train.iterations=20" (smoke tests)
-EXP=$(basename "$CONFIG" .yaml)
+EXP=$(sed -n 's/^experiment: *//p' "$CONFIG" | head -n 1)
 ROOT=${ROOT:-benchmarks/width}   # records (and build/width for weights)
 CORES=$(nproc --all)
 export OMP_NUM_THREADS=1 CONFIG N_AA EXP EXTRA ROOT

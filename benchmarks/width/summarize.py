@@ -7,7 +7,7 @@ AutoAttack ε, AutoAttack's seconds and images, and the AutoAttack hours that th
 classifiers x seeds would take at that cost (every classifier of the experiment, on the probe's number
 of images).
 
-    python benchmarks/width/summarize.py benchmarks/width/mnist5k --config config/mnist5k.yaml
+    python benchmarks/width/summarize.py benchmarks/width/mnist5k --config benchmarks/width/mnist5k/config.yaml
 """
 
 from __future__ import annotations
