@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -56,16 +55,11 @@ def start(results: str | Path) -> None:
 
 
 def _git_commit(root: Path) -> tuple[str, bool]:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                                check=True).stdout.strip()
-        # results/ is left out: a run rewrites the committed outputs it is recording
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                     ":(exclude)results"], cwd=root, capture_output=True, text=True,
-                                    check=True).stdout.strip())
-        return commit, dirty
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown", False
+    """(commit, dirty) of the checkout at ``root``; results/ is left out of dirty (``git_info``)."""
+    from robgan.provenance import git_info
+
+    info = git_info(root)
+    return info["commit"] or "unknown", bool(info["dirty"])
 
 
 def finish(results: str | Path, cores: int, root: str | Path = ".") -> dict | None:

@@ -35,7 +35,10 @@ def seed_everything(seed: int) -> None:
 
 
 def git_info(root: Path = REPO_ROOT) -> dict[str, Any]:
-    """``{"commit": sha or None, "dirty": bool or None}`` of the checkout holding the package."""
+    """``{"commit": sha or None, "dirty": bool or None}`` of the checkout holding the package.
+
+    ``dirty`` ignores ``results/``: a pipeline run rewrites the committed outputs it is recording, so
+    counting them would mark every record of a run on a clean clone as dirty."""
     def _git(*args: str) -> str | None:
         try:
             return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
@@ -43,7 +46,7 @@ def git_info(root: Path = REPO_ROOT) -> dict[str, Any]:
         except (OSError, subprocess.SubprocessError):
             return None
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 

@@ -94,3 +94,62 @@ def test_committed_summary_is_what_summarize_writes_from_the_committed_records(s
     same = "| 100, 200, 300, 400, 500, 600 | is_mean 0, fid 0, class_accuracy 0 |"
     assert (committed / "summary.md").read_text().count(same) == 5
     assert pd.read_csv(study / "fidelity.csv").equals(pd.read_csv(committed / "fidelity.csv"))
+
+
+# ------------------------------------------------- experiment.py: have an experiment's own runs levelled off?
+@pytest.fixture(scope="module")
+def experiment():
+    return load_script(REPO / "benchmarks" / "convergence" / "experiment.py")
+
+
+def test_last_third_change_is_a_fitted_line_not_two_noisy_points(experiment):
+    x = pd.Series(range(100, 1300, 100))  # 100..1200: the last third is 800..1200 (5 points)
+    assert experiment.last_third_change(x, 0.001 * x) == (pytest.approx(0.4), 800)
+    # noise around a flat level: +-0.05 alternating; the end-point difference would say -0.1
+    noisy = pd.Series([0.9 + (0.05 if i % 2 else -0.05) for i in range(12)])
+    change, first = experiment.last_third_change(x, noisy)
+    assert first == 800 and abs(change) < 0.03
+    # too few points in the last third: the last two are fitted
+    two = experiment.last_third_change(pd.Series([100, 200]), pd.Series([1.0, 2.0]))
+    assert two == (pytest.approx(0.01 * 200 / 3), 100)
+
+
+def test_experiment_table_reads_flat_rising_and_falling(experiment, tmp_path):
+    exp = tmp_path / "results" / "toy"
+    (exp / "records" / "fidelity").mkdir(parents=True)
+    its = list(range(100, 1300, 100))
+    flat = [(i, 9.0, 10.0 + (0.3 if i % 200 else -0.3), 0.98) for i in its]
+    _fid_rows("acgan", flat).to_csv(exp / "records" / "fidelity" / "acgan_seed0.csv", index=False)
+    rising = [(i, 1.0 + i / 200, 100.0 - i / 20, 0.5) for i in its]
+    _fid_rows("robgan", rising).to_csv(exp / "records" / "fidelity" / "robgan_seed1.csv", index=False)
+    log = exp / "runs" / "advtrain" / "seed2"
+    log.mkdir(parents=True)
+    pd.DataFrame({"iteration": range(50, 1550, 50), "train_seconds": range(30), "loss": [1.0] * 30,
+                  "acc_adv": [0.5 + 0.0002 * i for i in range(50, 1550, 50)]}
+                 ).to_csv(log / "train_log.csv", index=False)
+    out = tmp_path / "experiment.md"
+    assert experiment.main([str(exp), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "generators 2 of 6, discriminators / classifiers 1 of 1." in text
+    assert "| acgan | 0 | is_mean | 1200 | 9.000 | 9.000 ± 0.000 | +0.000 from 800 (±0.450) | flat |" in text
+    # IS 1 + i/200: +2 over the last 400 iterations; FID 100 - i/20: -20; both beyond the tolerance
+    assert "| robgan | 1 | is_mean | 1200 | 7.000 | 6.000 ± 0.791 | +2.000 from 800 (±0.300) | **rising** |" in text
+    assert "| robgan | 1 | fid | 1200 | 40.000 | 50.000 ± 7.906 | -20.000 from 800 (±5.000) | **falling** |" in text
+    assert "| robgan | 1 | class_accuracy | 1200 | 0.500 | 0.500 ± 0.000 | +0.000 from 800 (±0.020) | flat |" in text
+    # advtrain: 0.0002 per iteration, last third 1000..1500 -> +0.1
+    assert "| advtrain | 2 | acc_adv | 1500 | 0.800 | 0.780 ± 0.016 | +0.100 from 1000 (±0.020) | **rising** |" in text
+    with pytest.raises(SystemExit, match="run the experiment's pipeline first"):
+        experiment.main([str(tmp_path / "empty"), "--out", str(out)])
+
+
+@pytest.mark.parametrize(("experiment_dir", "table"), [
+    ("results/mnist5k", "benchmarks/convergence/mnist5k/experiment.md"),
+    ("benchmarks/attempts/mnist5k-ndf8-bdd4441", "benchmarks/attempts/mnist5k-ndf8-bdd4441/experiment.md"),
+])
+def test_committed_experiment_table_is_what_experiment_writes_from_the_committed_results(
+        experiment, tmp_path, monkeypatch, experiment_dir, table):
+    monkeypatch.chdir(REPO)  # the table names the experiment directory as given
+    out = tmp_path / "experiment.md"
+    assert experiment.main([experiment_dir, "--out", str(out)]) == 0
+    # the line after the title names the commit
+    assert out.read_text().splitlines()[3:] == (REPO / table).read_text().splitlines()[3:]

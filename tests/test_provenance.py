@@ -152,6 +152,14 @@ def test_git_info_of_a_fresh_repo(tmp_path):
     head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True,
                           text=True, check=True).stdout.strip()
     assert git_info(tmp_path) == {"commit": head, "dirty": False}
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "r.csv").write_text("1")
+    git("add", "results/r.csv")
+    git("-c", "commit.gpgsign=false", "commit", "-q", "-m", "results")
+    head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    (tmp_path / "results" / "r.csv").write_text("2")  # a run rewrote a committed output: not dirty
+    assert git_info(tmp_path) == {"commit": head, "dirty": False}
     (tmp_path / "f.txt").write_text("b")
     assert git_info(tmp_path) == {"commit": head, "dirty": True}
     assert re.fullmatch(r"[0-9a-f]{40}", head)

@@ -14,7 +14,8 @@ Reads ``<study>/fidelity/<method>.csv`` (``robgan eval fidelity`` of every snaps
 - a check that the first iterations equal the committed experiment's seed-0 records (training is
   deterministic on the CPU and the GANs' learning rates are constant, so they must).
 
-    python benchmarks/convergence/summarize.py benchmarks/convergence/mnist5k --config benchmarks/convergence/mnist5k/config.yaml
+    python benchmarks/convergence/summarize.py benchmarks/convergence/mnist5k \
+        --config benchmarks/convergence/mnist5k/config.yaml
 """
 
 from __future__ import annotations

@@ -1,0 +1,24 @@
+"""The committed results belong to today's experiment configs: a config changed without rerunning its
+experiment (and committing the new results) fails here, naming the command that regenerates them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from robgan.config import load_config
+from robgan.pipeline import resolved_config_text
+
+REPO = Path(__file__).resolve().parent.parent
+COMMITTED = {"quick": "config/config.yaml", "mnist5k": "config/mnist5k.yaml"}
+
+
+@pytest.mark.parametrize("experiment", sorted(COMMITTED))
+def test_committed_resolved_config_is_the_experiment_files(experiment):
+    committed = REPO / "results" / experiment / "config.yaml"
+    assert committed.is_file(), f"{committed} is not committed"
+    expected = resolved_config_text(load_config(REPO / COMMITTED[experiment]))
+    assert committed.read_text() == expected, (
+        f"{committed} differs from what {COMMITTED[experiment]} resolves to: rerun "
+        f"`snakemake --cores all --configfile {COMMITTED[experiment]}` on a clean clone and commit its results")
