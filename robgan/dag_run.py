@@ -56,6 +56,7 @@ def start(results: str | Path) -> None:
 
 def _git_commit(root: Path) -> tuple[str, bool]:
     """(commit, dirty) of the checkout at ``root``; results/ is left out of dirty (``git_info``)."""
+    # imported here, not at the top: robgan.provenance imports torch, and the Snakefile imports this module
     from robgan.provenance import git_info
 
     info = git_info(root)
