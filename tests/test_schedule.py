@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from robgan.config import load_config
-from robgan.training.schedule import lr_factor, milestones, resets_optimizer
+from robgan.training.schedule import eps_factor, lr_factor, milestones, resets_optimizer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -111,3 +111,9 @@ def test_paper_finetune_schedule_from_config():
     # Stage lengths in epochs of batch 128: 20/20/10/10 (one epoch = 50,000 / 128 ≈ 390.6 batches).
     epochs = [b / (50_000 / 128) for b in (7813, 15625 - 7813, 19531 - 15625, total - 19531)]
     assert epochs == pytest.approx([20, 20, 10, 10], abs=0.01)
+
+
+def test_eps_warmup_factor():
+    assert [eps_factor(4, i) for i in range(6)] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0, 1.0], rel=1e-12)
+    assert [eps_factor(0, i) for i in range(3)] == [1.0, 1.0, 1.0]   # no warm-up: the full attack at once
+    assert eps_factor(300, 149) == pytest.approx(0.5, rel=1e-12)

@@ -234,6 +234,32 @@ def test_advtrain_attack_of_each_shipped_config_reaches_eps_on_a_real_batch(name
     assert x_adv.min().item() >= 0.0 and x_adv.max().item() <= 1.0
 
 
+def test_advtrain_eps_warmup_scales_the_attack_then_restores_it(default_config, tiny_overrides, monkeypatch):
+    """advtrain.eps_warmup 4: updates 0..3 attack with 1/4..4/4 of eps and step size (the same steps and
+    random start), later updates with the configured attack; no pixel moves more than that update's eps."""
+    extra = ["advtrain.eps=0.1", "advtrain.attack_steps=3", "advtrain.attack_step_size=0.083333",
+             "advtrain.attack_random_start=true", "advtrain.eps_warmup=4"]
+    cfg = _cfg(default_config, tiny_overrides, "advtrain", extra=extra)
+    ctx = Context(cfg, METHODS["advtrain"], torch.device("cpu"))
+    seen = _spy_on_pgd_classifier(monkeypatch)
+    for it in range(6):
+        ctx.apply_schedule(it)
+        METHODS["advtrain"].step(ctx)
+    fractions = [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert [t.eps for _, _, t in seen] == pytest.approx([0.1 * f for f in fractions], rel=1e-12)
+    assert [t.step_size for _, _, t in seen] == pytest.approx([0.083333 * f for f in fractions], rel=1e-12)
+    assert all(t.steps == 3 and t.random_start for _, _, t in seen)
+    assert ctx.threat == ctx.full_threat
+    for (x, x_adv, t) in seen:
+        assert (x_adv - x).abs().max().item() <= t.eps + 1e-6
+
+
+def test_eps_warmup_is_absent_from_resolved_configs_unless_set(default_config):
+    """No default: configs without it resolve (and hash) as before the option existed."""
+    assert "eps_warmup" not in load_config(default_config)["advtrain"]
+    assert load_config(default_config, ["advtrain.eps_warmup=300"])["advtrain"]["eps_warmup"] == 300
+
+
 def test_unreachable_coattack_is_run_as_configured_and_recorded(tmp_path, default_config, tiny_overrides, caplog):
     """config/cifar10.yaml's co-training attack (5 x 1/255 < eps 0.035, no random start), kept on purpose:
     the manifest and the log say that it cannot reach eps."""

@@ -7,6 +7,7 @@ exact resume (models, optimisers, data position, every RNG).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -36,7 +37,8 @@ class Context:
         optimizers: ``{"D": Adam, "G": Adam}`` (only ``D`` for classifiers).
         classifier: ``ClassifierView(D)`` for AC discriminators, else None.
         stream: the resumable training-data stream.
-        threat: the training attacker's threat model (None when the method does not attack).
+        threat: the training attacker's threat model at the current iteration (None when the method does
+            not attack); ``full_threat`` is the configured one (they differ during ``eps_warmup``).
         g_sample_bn: how G's batch norm normalises when it makes fine-tuning fakes (``"batch"`` or
             ``"running"``, :mod:`robgan.training.sampling`).
     """
@@ -83,7 +85,8 @@ class Context:
         self.forward = {k: (torch.compile(m) if perf["compile"] else m) for k, m in self.modules.items()}
         self.classifier = ClassifierView(self.forward["D"]) if spec.has_classifier else None
         self.g_sample_bn = str(cfg["model"]["g_sample_bn"])
-        self.threat = self._threat()
+        self.full_threat = self._threat()
+        self.threat = self.full_threat
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self._make_optimizers()
         self.n_classes = self.info.n_classes
@@ -125,7 +128,8 @@ class Context:
 
     # -- per-iteration helpers ----------------------------------------------------------------
     def apply_schedule(self, iteration: int) -> None:
-        """Set every optimiser's lr for 0-based ``iteration``; reset Adam's state at milestones."""
+        """Set every optimiser's lr for 0-based ``iteration``; reset Adam's state at milestones; scale the
+        training attack during an ``eps_warmup`` (``full_threat`` is the configured one)."""
         sch = self.section["schedule"]
         if sched.resets_optimizer(sch, iteration, self.total):
             for opt in self.optimizers.values():
@@ -134,6 +138,11 @@ class Context:
         for opt in self.optimizers.values():
             for group in opt.param_groups:
                 group["lr"] = group["base_lr"] * factor
+        warmup = int(self.section.get("eps_warmup", 0))
+        if warmup and self.full_threat is not None:
+            f = sched.eps_factor(warmup, iteration)
+            full = self.full_threat
+            self.threat = dataclasses.replace(full, eps=full.eps * f, step_size=full.step_size * f)
 
     def sample_latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """z ~ N(0, I) (n, z_dim) and labels uniform over classes (n,), from the run's latent RNG."""

@@ -39,3 +39,11 @@ def resets_optimizer(sched: Mapping, iteration: int, total: int) -> bool:
     """True at a milestone of a ``step`` schedule with ``reset_optimizer`` (the authors' code
     re-creates Adam when it halves the learning rate)."""
     return bool(sched.get("reset_optimizer", False)) and iteration in milestones(sched, total)
+
+
+def eps_factor(warmup: int, iteration: int) -> float:
+    """Fraction of the attack's eps (and step size) at 0-based ``iteration`` of an eps warm-up of
+    ``warmup`` updates: (iteration + 1) / warmup, capped at 1; 1 when ``warmup`` is 0."""
+    if warmup <= 0:
+        return 1.0
+    return min(1.0, (iteration + 1) / warmup)
