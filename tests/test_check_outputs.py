@@ -210,7 +210,10 @@ def test_unrecognisable_samples_fail_unless_documented(tree, monkeypatch):
     path.write_text(json.dumps(rec))
     (problem,) = _problems(tree)
     assert str(path) in problem and "class accuracy 0.050" in problem
-    monkeypatch.setitem(checker.EXPECTED_CLASS_ACCURACY_FAILURES, (rec["run"]["experiment"], "robgan"), "known")
+    # documented for another seed only: still a problem
+    monkeypatch.setitem(checker.EXPECTED_CLASS_ACCURACY_FAILURES, (rec["run"]["experiment"], "robgan", 1), "known")
+    assert len(_problems(tree)) == 1
+    monkeypatch.setitem(checker.EXPECTED_CLASS_ACCURACY_FAILURES, (rec["run"]["experiment"], "robgan", 0), "known")
     problems, expected = checker.check(tree, dry_run=False)
     assert problems == [] and len(expected) == 1 and "expected: known" in expected[0]
 

@@ -9,7 +9,8 @@ Sources (each a directory with the config it ran and its logs; see README.md):
   full attack from the first update),
 - probes a, b, c (this directory: seeds 0-2 of advtrain, and of robgan for probe a, with that run's
   config except the settings named in their config.yaml),
-- the committed results/mnist5k (config/mnist5k.yaml), when its config has model.ndf 8.
+- the second full ndf-8 run (benchmarks/attempts/mnist5k-ndf8-719b94e: the settings these probes chose,
+  with SN-GAN's linear decay over the last fifth for the GANs and Madry).
 
 Per seed: advtrain's first logged iteration with training accuracy under attack >= 0.2 (chance: 0.1)
 and its last logged row; robgan's class accuracy of generated samples (the reference classifier's) at
@@ -26,7 +27,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 ATTEMPT = REPO / "benchmarks" / "attempts" / "mnist5k-ndf8-bdd4441"
-COMMITTED = REPO / "results" / "mnist5k"
+SECOND = REPO / "benchmarks" / "attempts" / "mnist5k-ndf8-719b94e"
 SEEDS = (0, 1, 2)
 LEFT_CHANCE = 0.2   # training accuracy under attack that counts as having left chance (0.1)
 
@@ -41,11 +42,9 @@ def sources() -> list[dict]:
         out.append({"name": f"probe {p}", "config": d / "config.yaml",
                     "adv": {s: d / "advtrain" / f"seed{s}.csv" for s in SEEDS},
                     "fid": {s: d / "robgan" / f"fidelity_seed{s}.csv" for s in SEEDS}})
-    cfg = COMMITTED / "config.yaml"
-    if cfg.is_file() and yaml.safe_load(cfg.read_text())["model"]["ndf"] == 8:
-        out.append({"name": "committed results/mnist5k", "config": cfg,
-                    "adv": {s: COMMITTED / "runs" / "advtrain" / f"seed{s}" / "train_log.csv" for s in SEEDS},
-                    "fid": {s: COMMITTED / "records" / "fidelity" / f"robgan_seed{s}.csv" for s in SEEDS}})
+    out.append({"name": "second ndf-8 run (719b94e)", "config": SECOND / "config.yaml",
+                "adv": {s: SECOND / "runs" / "advtrain" / f"seed{s}" / "train_log.csv" for s in SEEDS},
+                "fid": {s: SECOND / "records" / "fidelity" / f"robgan_seed{s}.csv" for s in SEEDS}})
     return out
 
 
