@@ -117,3 +117,15 @@ def test_eps_warmup_factor():
     assert [eps_factor(4, i) for i in range(6)] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0, 1.0], rel=1e-12)
     assert [eps_factor(0, i) for i in range(3)] == [1.0, 1.0, 1.0]   # no warm-up: the full attack at once
     assert eps_factor(300, 149) == pytest.approx(0.5, rel=1e-12)
+
+
+def test_ema_decay_ramps_to_the_configured_decay():
+    from robgan.training.schedule import ema_decay
+
+    assert ema_decay(0.99, 1) == pytest.approx(2 / 11)
+    assert ema_decay(0.99, 80) == pytest.approx(0.9)
+    assert ema_decay(0.99, 890) == pytest.approx(0.99)
+    assert ema_decay(0.99, 5000) == 0.99
+    assert ema_decay(0.0, 7) == 0.0
+    with pytest.raises(ValueError, match="g_ema"):
+        ema_decay(1.0, 3)

@@ -441,3 +441,49 @@ def test_method_override_n_dis_sets_that_methods_d_updates(tmp_path, default_con
     calls.clear()
     train_run(_cfg(default_config, tiny_overrides, "acgan", extra=extra), tmp_path / "acgan", progress=False)
     assert len(calls) == 2 * 1  # the other GAN methods keep train.n_dis
+
+
+def test_g_ema_averages_the_generator_with_the_ramped_decay(default_config, tiny_overrides):
+    """train.g_ema 0.9: after update t the average moves 1 - min(0.9, (1+t)/(10+t)) of the way to G's
+    weights (t = 1: 9/11, t = 2: 3/4); G's batch-norm statistics are copied."""
+    cfg = _cfg(default_config, tiny_overrides, "robgan", extra=["train.g_ema=0.9"])
+    ctx = Context(cfg, METHODS["robgan"], torch.device("cpu"))
+    avg = [p.detach().clone() for p in ctx.modules["G"].parameters()]
+    for it, weight in ((0, 9 / 11), (1, 3 / 4)):
+        ctx.apply_schedule(it)
+        METHODS["robgan"].step(ctx)
+        avg = [a + weight * (p.detach() - a) for a, p in zip(avg, ctx.modules["G"].parameters(), strict=True)]
+        for a, e in zip(ctx.g_ema.parameters(), avg, strict=True):
+            torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-6)
+    assert not torch.equal(next(ctx.g_ema.parameters()), next(ctx.modules["G"].parameters()))
+    for b_avg, b in zip(ctx.g_ema.buffers(), ctx.modules["G"].buffers(), strict=True):
+        assert torch.equal(b_avg, b)
+    # the checkpoint carries the average: a fresh context resumes with it
+    other = Context(cfg, METHODS["robgan"], torch.device("cpu"))
+    other.load_state_dict(copy.deepcopy(ctx.state_dict()))
+    assert _state_equal(other.g_ema.state_dict(), ctx.g_ema.state_dict())
+
+
+def test_g_ema_changes_the_saved_generator_not_the_training(tmp_path, default_config, tiny_overrides):
+    """With train.g_ema the run trains exactly as without (generator_raw and D equal the plain run's);
+    model.pt's generator is the average; methods without a trained generator ignore the option."""
+    plain, ema = tmp_path / "plain", tmp_path / "ema"
+    train_run(_cfg(default_config, tiny_overrides, "acgan"), plain, progress=False)
+    train_run(_cfg(default_config, tiny_overrides, "acgan", extra=["train.g_ema=0.99"]), ema, progress=False)
+    a, b = torch_load(plain / "model.pt"), torch_load(ema / "model.pt")
+    assert "generator_raw" not in a
+    assert _state_equal(a["generator"], b["generator_raw"])
+    assert _state_equal(a["discriminator"], b["discriminator"])
+    assert not _state_equal(b["generator"], b["generator_raw"])
+    snaps = sorted((ema / "snapshots").glob("iter_*.pt"))
+    assert snaps and all("generator_raw" in torch_load(s) for s in snaps)
+    ctx = Context(_cfg(default_config, tiny_overrides, "advtrain", extra=["train.g_ema=0.99"]),
+                  METHODS["advtrain"], torch.device("cpu"))
+    assert ctx.g_ema is None
+
+
+def test_g_ema_is_absent_from_resolved_configs_unless_set(default_config):
+    assert "g_ema" not in load_config(default_config)["train"]
+    assert load_config(default_config, ["train.g_ema=0.99"])["train"]["g_ema"] == 0.99
+    with pytest.raises(Exception, match="g_ema"):
+        load_config(default_config, ["train.g_ema=1.0"])

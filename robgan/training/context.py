@@ -7,6 +7,7 @@ exact resume (models, optimisers, data position, every RNG).
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 from pathlib import Path
 
@@ -41,6 +42,9 @@ class Context:
             not attack); ``full_threat`` is the configured one (they differ during ``eps_warmup``).
         g_sample_bn: how G's batch norm normalises when it makes fine-tuning fakes (``"batch"`` or
             ``"running"``, :mod:`robgan.training.sampling`).
+        g_ema: the moving average of G's weights when ``train.g_ema`` is set and the method trains G
+            (:meth:`update_g_ema`), else None; snapshots and ``model.pt`` hold it as their generator.
+        iteration: the 0-based iteration of the last :meth:`apply_schedule` call.
     """
 
     def __init__(self, cfg: dict, spec, device: torch.device, init_from: Path | None = None, *,
@@ -85,6 +89,10 @@ class Context:
         self.forward = {k: (torch.compile(m) if perf["compile"] else m) for k, m in self.modules.items()}
         self.classifier = ClassifierView(self.forward["D"]) if spec.has_classifier else None
         self.g_sample_bn = str(cfg["model"]["g_sample_bn"])
+        self.g_ema_decay = self.section.get("g_ema") if spec.info.has_generator else None
+        self.g_ema = (copy.deepcopy(self.modules["G"]).requires_grad_(False)
+                      if self.g_ema_decay is not None else None)
+        self.iteration = 0
         self.full_threat = self._threat()
         self.threat = self.full_threat
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
@@ -130,6 +138,7 @@ class Context:
     def apply_schedule(self, iteration: int) -> None:
         """Set every optimiser's lr for 0-based ``iteration``; reset Adam's state at milestones; scale the
         training attack during an ``eps_warmup`` (``full_threat`` is the configured one)."""
+        self.iteration = iteration
         sch = self.section["schedule"]
         if sched.resets_optimizer(sch, iteration, self.total):
             for opt in self.optimizers.values():
@@ -143,6 +152,19 @@ class Context:
             f = sched.eps_factor(warmup, iteration)
             full = self.full_threat
             self.threat = dataclasses.replace(full, eps=full.eps * f, step_size=full.step_size * f)
+
+    @torch.no_grad()
+    def update_g_ema(self) -> None:
+        """After the G update of iteration ``self.iteration``: move the average's parameters towards G's
+        by ``1 - ema_decay(g_ema, iteration + 1)`` and copy G's buffers (batch-norm statistics). A no-op
+        without ``train.g_ema``."""
+        if self.g_ema is None:
+            return
+        decay = sched.ema_decay(float(self.g_ema_decay), self.iteration + 1)
+        for p_avg, p in zip(self.g_ema.parameters(), self.modules["G"].parameters(), strict=True):
+            p_avg.lerp_(p, 1.0 - decay)
+        for b_avg, b in zip(self.g_ema.buffers(), self.modules["G"].buffers(), strict=True):
+            b_avg.copy_(b)
 
     def sample_latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """z ~ N(0, I) (n, z_dim) and labels uniform over classes (n,), from the run's latent RNG."""
@@ -160,8 +182,11 @@ class Context:
 
     # -- state --------------------------------------------------------------------------------
     def state_dict(self) -> dict:
+        modules = {k: m.state_dict() for k, m in self.modules.items()}
+        if self.g_ema is not None:
+            modules["G_ema"] = self.g_ema.state_dict()
         return {
-            "modules": {k: m.state_dict() for k, m in self.modules.items()},
+            "modules": modules,
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "stream": self.stream.state_dict(),
             "latent_gen": self.latent_gen.get_state(),
@@ -172,6 +197,8 @@ class Context:
     def load_state_dict(self, state: dict) -> None:
         for k, m in self.modules.items():
             m.load_state_dict(state["modules"][k])
+        if self.g_ema is not None:
+            self.g_ema.load_state_dict(state["modules"]["G_ema"])
         for k, o in self.optimizers.items():
             o.load_state_dict(state["optimizers"][k])
             for group in o.param_groups:  # base_lr is config-derived; keep it authoritative
@@ -182,8 +209,12 @@ class Context:
         torch.set_rng_state(state["cpu_rng"])
 
     def model_payload(self) -> dict:
-        """The weights that a snapshot / ``model.pt`` holds (generator and/or discriminator)."""
+        """The weights that a snapshot / ``model.pt`` holds (generator and/or discriminator). With
+        ``train.g_ema`` the generator is the weight average and the trained weights are ``generator_raw``."""
         out = {"discriminator": self.modules["D"].state_dict()}
-        if "G" in self.modules:
+        if self.g_ema is not None:
+            out["generator"] = self.g_ema.state_dict()
+            out["generator_raw"] = self.modules["G"].state_dict()
+        elif "G" in self.modules:
             out["generator"] = self.modules["G"].state_dict()
         return out

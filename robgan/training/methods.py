@@ -174,6 +174,7 @@ class GanIteration:
             if a is not None:
                 acc = acc + a
         out = {"loss_d": loss_d, "loss_g": self.g_update(ctx)}
+        ctx.update_g_ema()
         if self.loss_kind != "hinge":
             out["acc_real"] = acc / n_dis
         return out

@@ -47,3 +47,13 @@ def eps_factor(warmup: int, iteration: int) -> float:
     if warmup <= 0:
         return 1.0
     return min(1.0, (iteration + 1) / warmup)
+
+
+def ema_decay(decay: float, updates: int) -> float:
+    """Decay of the generator's weight average after ``updates`` (>= 1) generator updates:
+    ``min(decay, (1 + updates) / (10 + updates))``, TensorFlow's ``ExponentialMovingAverage`` with
+    ``num_updates`` (the ramp keeps the first, untrained weights from dominating a short run's
+    average: 0.18 after the first update, 0.9 after 80, ``decay`` = 0.99 from 890 on)."""
+    if not 0.0 <= decay < 1.0:
+        raise ValueError(f"train.g_ema must be in [0, 1), got {decay}")
+    return min(decay, (1.0 + updates) / (10.0 + updates))
