@@ -47,13 +47,7 @@ MIN_CLASS_ACCURACY = 0.9
 MIN_CLASS_ACCURACY_OF = {"sngan": 0.6}
 # (experiment, label, seed) -> why its samples are known not to show their class (README "Known
 # deviations"); a seed not listed fails.
-EXPECTED_CLASS_ACCURACY_FAILURES: dict[tuple[str, str, int], str] = {
-    ("mnist5k", "acgan_newloss", 0): "the new loss without the attacker stays at chance on this seed (the reference "
-                                  "classifier puts its samples in one class at every snapshot up to 600; the "
-                                  "convergence study, benchmarks/convergence/mnist5k/summary.md, shows it "
-                                  "class-conditional after 800) and becomes class-conditional on seeds 1 and 2; "
-                                  "the generation table's mean ± std over seeds shows it",
-}
+EXPECTED_CLASS_ACCURACY_FAILURES: dict[tuple[str, str, int], str] = {}
 # Clean test accuracy every classifier must reach (chance on 10 classes: 0.10); a classifier below it is
 # a problem (a dead baseline makes every comparison with it empty).
 MIN_CLEAN_ACCURACY = 0.5
