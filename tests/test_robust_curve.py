@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 STUDY = REPO / "benchmarks" / "convergence" / "mnist5k"
+PROBE = REPO / "benchmarks" / "probes" / "mnist5k-long"
 
 
 def _module():
@@ -22,15 +24,32 @@ def _module():
     return mod
 
 
-def test_committed_summary_is_what_summarize_writes_from_the_committed_csv(tmp_path):
-    csv = tmp_path / "mnist5k" / "robust_over_training.csv"
+@pytest.mark.parametrize("csv_path", [
+    STUDY / "robust_over_training.csv",
+    REPO / "benchmarks" / "attempts" / "mnist5k-ndf8-e8ff864-stopped" / "robust_over_training.csv",
+    PROBE / "robust_over_training.csv",
+    PROBE / "robust_until_2400.csv",
+], ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_committed_summary_is_what_summarize_writes_from_the_committed_csv(tmp_path, csv_path):
+    csv = tmp_path / csv_path.parent.name / csv_path.name
     csv.parent.mkdir()
-    shutil.copy(STUDY / "robust_over_training.csv", csv)
+    shutil.copy(csv_path, csv)
     _module().summarize(csv)
     # line 3 names the commit and the CSV's folder; the tables and counts must match
     assert csv.with_suffix(".md").read_text().splitlines()[4:] == \
-        (STUDY / "robust_over_training.md").read_text().splitlines()[4:]
+        csv_path.with_suffix(".md").read_text().splitlines()[4:]
     assert csv.with_suffix(".png").stat().st_size > 10_000
+
+
+def test_probe_cut_is_the_full_probe_curve_up_to_the_run_length():
+    """robust_until_2400.csv: Rob-GAN's rows up to 2,400 and Madry's up to 2,750 of the full probe, unchanged."""
+    full = pd.read_csv(PROBE / "robust_over_training.csv")
+    cut = pd.read_csv(PROBE / "robust_until_2400.csv")
+    keep = ((full["label"] == "robgan") & (full["iteration"] <= 2400)) | \
+        ((full["label"] == "advtrain") & (full["iteration"] <= 2750))
+    pd.testing.assert_frame_equal(cut, full[keep].reset_index(drop=True))
+    assert cut.groupby("label")["iteration"].max().to_dict() == {"advtrain": 2750, "robgan": 2400}
+    assert full.groupby("label")["iteration"].max().to_dict() == {"advtrain": 5000, "robgan": 4000}
 
 
 def test_last_checkpoint_equals_the_committed_gap_record():
@@ -61,3 +80,18 @@ def test_curve_rows_read_a_rising_and_a_flat_run():
     assert abs(rows[("a", "robust_accuracy")]["change"] - 0.04) < 1e-9  # 1e-4 per iteration over 400
     assert rows[("b", "robust_accuracy")]["trend"] == "flat"
     assert rows[("a", "clean_accuracy")]["trend"] == "flat"
+
+
+def test_a_run_with_one_checkpoint_has_no_trend_and_is_not_counted_as_moving(tmp_path):
+    mod = _module()
+    df = pd.DataFrame({"label": ["ft"], "seed": [0], "iteration": [150], "train_seconds": [30.0], "eps": [0.1],
+                       "n": [1000], "clean_correct": [980], "robust_correct": [920], "clean_accuracy": [0.98],
+                       "robust_accuracy": [0.92]})
+    rows = mod.curve_rows(df)
+    assert {r["trend"] for r in rows} == {"one point"}
+    csv = tmp_path / "exp" / "robust_over_training.csv"
+    csv.parent.mkdir()
+    df.to_csv(csv, index=False)
+    md = mod.summarize(csv)
+    assert "under attack 0 of 1, clean 0 of 1. 1 runs have a single checkpoint" in md
+    assert "| ft | 0 | robust_accuracy | 150 | 0.920 | 0.920 ± 0.000 | — | one point |" in md

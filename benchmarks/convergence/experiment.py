@@ -36,6 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import summarize as study  # noqa: E402
 
 _SEED = re.compile(r"^(?P<label>.+)_seed(?P<seed>\d+)$")
+#: the trend of a curve with a single point (not counted as moving)
+ONE_POINT = "one point"
 
 
 def last_third_change(x: pd.Series, y: pd.Series) -> tuple[float, int]:
@@ -50,6 +52,9 @@ def last_third_change(x: pd.Series, y: pd.Series) -> tuple[float, int]:
 def curve_row(x: pd.Series, y: pd.Series, tol: float, relative: bool) -> dict[str, float | int | str]:
     """End value, late level ± std, last-third trend and its reading (flat / rising / falling) of one curve."""
     level, sd = study.late_level(y)
+    if len(x) < 2:  # one checkpoint (e.g. a fine-tuning shorter than snapshot_every): no trend to read
+        return {"end": int(x.iloc[-1]), "value": float(y.iloc[-1]), "level": level, "sd": sd,
+                "change": float("nan"), "from": int(x.iloc[-1]), "bound": tol, "trend": ONE_POINT}
     change, first = last_third_change(x, y)
     bound = tol * abs(level) if relative else tol
     trend = "flat" if abs(change) <= bound else ("rising" if change > 0 else "falling")
@@ -86,10 +91,11 @@ def _table(rows: list[dict]) -> list[str]:
     out = [f"| label | seed | curve | end | value at end | late level (last {study.LATE_POINTS}) "
            "| fitted change over the last third (tolerance) | trend |", "|---|---:|---|---:|---:|---:|---:|---|"]
     for r in rows:
-        trend = r["trend"] if r["trend"] == "flat" else f"**{r['trend']}**"
+        trend = r["trend"] if r["trend"] in ("flat", ONE_POINT) else f"**{r['trend']}**"
+        change = "—" if r["trend"] == ONE_POINT else \
+            f"{r['change']:+.3f} from {r['from']} (±{r['bound']:.3f})"
         out.append(f"| {r['label']} | {r['seed']} | {r['metric']} | {r['end']} | {r['value']:.3f} "
-                   f"| {r['level']:.3f} ± {r['sd']:.3f} | {r['change']:+.3f} from {r['from']} (±{r['bound']:.3f}) "
-                   f"| {trend} |")
+                   f"| {r['level']:.3f} ± {r['sd']:.3f} | {change} | {trend} |")
     return out
 
 
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{args.experiment}: no records/fidelity/*_seed*.csv and no runs/*/seed*/train_log.csv; "
                          "run the experiment's pipeline first")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    moving = {k: sum(r["trend"] != "flat" for r in rows) for k, rows in (("gen", gen), ("cls", cls))}
+    moving = {k: sum(r["trend"] in ("rising", "falling") for r in rows) for k, rows in (("gen", gen), ("cls", cls))}
     out = [f"# Have the runs of `{args.experiment}` levelled off?", "",
            f"Written by `benchmarks/convergence/experiment.py` from the experiment's files (commit {commit} when "
            f"written). Late level: mean ± sample std of the last {study.LATE_POINTS} points. Trend: the change "

@@ -171,8 +171,10 @@ def summarize(csv: Path) -> str:
     eps, n = float(df["eps"].iloc[0]), int(df["n"].iloc[0])
     rows = curve_rows(df)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    moving = {col: sum(r["trend"] != "flat" for r in rows if r["metric"] == col) for col, _ in CURVES}
+    moving = {col: sum(r["trend"] in ("rising", "falling") for r in rows if r["metric"] == col)
+              for col, _ in CURVES}
     runs = len(rows) // len(CURVES)
+    single = sum(r["trend"] == exp_table.ONE_POINT for r in rows if r["metric"] == CURVES[0][0])
     png = csv.with_suffix(".png")
     figure(df, f"Held-out accuracy over training: {csv.parent.name}; paper PGD at eps {eps:g} on {n} test "
                "images; mean over seeds, band = min–max", png)
@@ -185,7 +187,9 @@ def summarize(csv: Path) -> str:
              f"±{study.LOG_TOLERANCE} (the test set's own standard error at these accuracies is about "
              f"{100 * (0.25 / n) ** 0.5:.1f} pp per point at most).", "",
              f"Runs whose held-out accuracy is still moving over the last third: under attack "
-             f"{moving['robust_accuracy']} of {runs}, clean {moving['clean_accuracy']} of {runs}.", "",
+             f"{moving['robust_accuracy']} of {runs}, clean {moving['clean_accuracy']} of {runs}."
+             + (f" {single} runs have a single checkpoint (their training is shorter than `snapshot_every`): "
+                "no trend is read from them." if single else ""), "",
              f"![held-out accuracy over training]({png.name})", ""]
     for col, what in CURVES:
         lines += [f"## {what}", "", *exp_table._table([r for r in rows if r["metric"] == col]), ""]
