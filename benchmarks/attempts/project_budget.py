@@ -8,12 +8,13 @@ count their own time. Summed job seconds / ``--cores`` is a lower bound of the D
 finished mnist5k runs took 1-2 % more than that bound). Writes a Markdown table:
 
     python benchmarks/attempts/project_budget.py benchmarks/attempts/mnist5k-ndf8-e8ff864-stopped \
-        benchmarks/attempts/mnist5k-ndf8-a533557 --cores 2 --out .../projection.md
+        results/mnist5k --cores 2 --out benchmarks/attempts/mnist5k-ndf8-e8ff864-stopped/projection.md
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from robgan.report.job_times import read_jobs  # noqa: E402
 
 def project(partial: Path, reference: Path) -> list[dict]:
     """Per rule: ``rule``, ``done`` / ``jobs`` (finished / all), ``done_seconds``, ``ratio`` (median of
-    partial/reference over common jobs, 1.0 if none), ``projected_seconds`` (all jobs of the rule)."""
+    partial/reference over common jobs, 1.0 if none), ``projected_seconds`` and ``reference_seconds`` (all
+    jobs of the rule)."""
     ref = {(j["rule"], j["job"]): j["seconds"] for j in read_jobs(reference)}
     got = {(j["rule"], j["job"]): j["seconds"] for j in read_jobs(partial)}
     unknown = sorted(set(got) - set(ref))
@@ -32,31 +34,28 @@ def project(partial: Path, reference: Path) -> list[dict]:
     rows = []
     for rule in sorted({r for r, _ in ref}):
         keys = [k for k in ref if k[0] == rule]
-        common = sorted(got[k] / ref[k] for k in keys if k in got and ref[k] > 0)
-        ratio = common[len(common) // 2] if len(common) % 2 else (
-            (common[len(common) // 2 - 1] + common[len(common) // 2]) / 2 if common else 1.0)
+        common = [got[k] / ref[k] for k in keys if k in got and ref[k] > 0]
+        ratio = statistics.median(common) if common else 1.0
         done = [k for k in keys if k in got]
         rows.append({"rule": rule, "done": len(done), "jobs": len(keys),
                      "done_seconds": sum(got[k] for k in done), "ratio": ratio,
-                     "projected_seconds": sum(got[k] if k in got else ref[k] * ratio for k in keys)})
+                     "projected_seconds": sum(got[k] if k in got else ref[k] * ratio for k in keys),
+                     "reference_seconds": sum(ref[k] for k in keys)})
     return sorted(rows, key=lambda r: -r["projected_seconds"])
 
 
 def markdown(rows: list[dict], partial: Path, reference: Path, cores: int) -> str:
     total = sum(r["projected_seconds"] for r in rows)
-    ref_total = sum(j["seconds"] for j in read_jobs(reference))
+    ref_total = sum(r["reference_seconds"] for r in rows)
     lines = [f"# Projected job time of `{partial.name}` (unfinished jobs scaled from `{reference.name}`)", "",
              "Written by `benchmarks/attempts/project_budget.py`. Per rule: jobs the stopped run finished, "
              "their summed seconds, the median time ratio stopped/reference over the jobs both finished "
              "(1 where none), and the projected summed seconds of all the rule's jobs.", "",
              "| rule | finished / jobs | finished (s) | ratio to reference | projected (s) | reference (s) |",
              "|---|--:|--:|--:|--:|--:|"]
-    ref_by_rule: dict[str, float] = {}
-    for j in read_jobs(reference):
-        ref_by_rule[j["rule"]] = ref_by_rule.get(j["rule"], 0.0) + j["seconds"]
     for r in rows:
         lines.append(f"| {r['rule']} | {r['done']} / {r['jobs']} | {r['done_seconds']:.0f} | {r['ratio']:.2f} | "
-                     f"{r['projected_seconds']:.0f} | {ref_by_rule[r['rule']]:.0f} |")
+                     f"{r['projected_seconds']:.0f} | {r['reference_seconds']:.0f} |")
     lines += ["", f"Projected: **{total:.0f} s** of job time, at least **{total / cores / 60:.1f} min** "
               f"wall-clock on {cores} cores (reference: {ref_total:.0f} s, {ref_total / cores / 60:.1f} min).", ""]
     return "\n".join(lines)
