@@ -33,8 +33,8 @@ from pathlib import Path
 import yaml
 
 from robgan import registry
+from robgan.records import non_finite, read_record
 from robgan.report.compare import claim_verdicts
-from robgan.report.records import non_finite, read_record
 
 REPO = Path(__file__).resolve().parents[1]
 CLAIMS = REPO / "config" / "paper_claims.yaml"

@@ -16,7 +16,7 @@ Modules, one job each:
 * :mod:`.flags` — pure sanity checks; :mod:`.cli` and :mod:`.fidelity_cli` — ``robgan eval ...`` and
   ``robgan train-reference``.
 
-Every command writes one record (``robgan.report.records``); see ``docs/architecture.md``.
+Every command writes one record (``robgan.records``); see ``docs/architecture.md``.
 """
 
 from __future__ import annotations

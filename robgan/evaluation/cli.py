@@ -3,7 +3,7 @@
 
 Each command reads a finished run directory, takes its evaluation settings from ``--config``
 (default: the run's own ``config.yaml``) with ``--set`` overrides (section ``eval``; the dataset and
-model always come from the run), and writes one validated record (``robgan.report.records``) to
+model always come from the run), and writes one validated record (``robgan.records``) to
 ``--out``. Exit status: 0 written, 1 runtime error, 2 configuration error or a run that has no
 classifier (``sngan``: its projection discriminator is not a classifier — nothing is written).
 
@@ -25,7 +25,7 @@ log = logging.getLogger("robgan.evaluation")
 def _run(args, evaluate) -> int:
     from robgan import provenance as prov
     from robgan.evaluation.context import NotAClassifierError, check_classifier, open_run
-    from robgan.report.records import write_record
+    from robgan.records import write_record
 
     try:
         check_classifier(args.run)

@@ -3,7 +3,7 @@
 Each command takes a run opened by :func:`robgan.evaluation.context.open_run`, measures with
 :mod:`robgan.evaluation.robustness` on the fixed evaluation images
 (:func:`robgan.evaluation.context.eval_subset`) and returns one validated record
-(``robgan.report.records``). :func:`finish_record` and :func:`common_settings` are shared with the
+(``robgan.records``). :func:`finish_record` and :func:`common_settings` are shared with the
 ``autoattack`` record (:mod:`robgan.evaluation.autoattack`).
 """
 
@@ -38,7 +38,7 @@ def finish_record(kind: str, ctx: EvalContext, settings: dict, rows: list, flags
     """The validated record of an evaluation that started at ``time.perf_counter() == t0``
     (``checkpoint``: default the run's ``model.pt`` section)."""
     from robgan.provenance import device_name
-    from robgan.report.records import make_record
+    from robgan.records import make_record
 
     if ctx.device.type == "cuda":
         torch.cuda.synchronize(ctx.device)
@@ -126,7 +126,7 @@ def evaluate_lipschitz(ctx: EvalContext, *, progress: bool | None = None) -> dic
     """The ``lipschitz`` record: llv (mean per-example ‖∇ₓ CE‖₂, x in [0,1]) of every classifier
     snapshot and the final model (:func:`robgan.evaluation.context.run_checkpoints`) on fixed train
     and test subsets (``eval.lipschitz.n_examples``)."""
-    from robgan.report.records import checkpoint_section
+    from robgan.records import checkpoint_section
 
     t0 = time.perf_counter()
     ev, lcfg = ctx.eval_cfg, ctx.eval_cfg["lipschitz"]

@@ -85,7 +85,7 @@ def run_checkpoints(run_dir: str | Path, *, with_snapshots: bool = True) -> list
 
 def checkpoint_info(path: str | Path) -> dict[str, Any]:
     """The record's checkpoint section for a model file (its ``iteration`` and ``train_seconds``)."""
-    from robgan.report.records import checkpoint_section
+    from robgan.records import checkpoint_section
 
     ckpt = Checkpoint.read(path)
     return checkpoint_section(ckpt.path.name, ckpt.iteration, ckpt.train_seconds)

@@ -255,7 +255,7 @@ def evaluate_fidelity(
 
     from robgan.api import load_generator, load_run
     from robgan.data import dataset_info
-    from robgan.report.records import checkpoint_section, make_record
+    from robgan.records import checkpoint_section, make_record
 
     start = time.perf_counter()
     run_dir, ref_dir, device = Path(run_dir), Path(ref_dir), torch.device(device)

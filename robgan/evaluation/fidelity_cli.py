@@ -44,7 +44,7 @@ def _cmd_fidelity(args) -> int:
     from robgan import provenance as prov
     from robgan.api import load_run
     from robgan.evaluation.fidelity import evaluate_fidelity, write_csv
-    from robgan.report.records import write_record
+    from robgan.records import write_record
     from robgan.training.methods import get_method
 
     out = Path(args.out)

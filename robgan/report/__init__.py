@@ -1,6 +1,6 @@
 """Records → tables, figures and claim verdicts (``robgan report``).
 
-- :mod:`robgan.report.records`: the record format (schema, read/validate/write).
+- the record format lives below evaluation and report, in :mod:`robgan.records`.
 - :mod:`robgan.report.aggregate`: records → tidy pandas frames and per-seed estimates.
 - :mod:`robgan.report.stats`: standard errors of differences, Student-t, Holm, seeds needed.
 - :mod:`robgan.report.methods`: what each label was trained with (discriminator, sampling, budget).
@@ -12,5 +12,5 @@
   :mod:`robgan.report.checks` (sanity checks) and :mod:`robgan.report.claims_render` (rendering).
 - :mod:`robgan.report.cli`: the ``robgan report`` command (:func:`robgan.report.cli.make_report`).
 
-Kept import-light: evaluation code imports :mod:`robgan.report.records` without pandas or matplotlib.
+Kept import-light: evaluation code imports :mod:`robgan.records` without pandas or matplotlib.
 """

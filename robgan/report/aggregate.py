@@ -1,6 +1,6 @@
 """Records → tidy pandas frames, and the seed statistics every table, figure and claim shares.
 
-Everything the report shows is computed here from validated records (``robgan.report.records``);
+Everything the report shows is computed here from validated records (``robgan.records``);
 nothing is typed in by hand. Conventions:
 
 - a *label* is a run label (``advtrain``, ``robgan``, ``robgan_ft``, ``robgan_ft_nofake``, ``sngan``,
@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from robgan.records import RecordError, read_record
 from robgan.registry import LABELS, experiment_labels
-from robgan.report.records import RecordError, read_record
 from robgan.report.stats import Binomial, Estimate, binomial_se
 
 EPS_ATOL = 5e-6

@@ -43,7 +43,7 @@ def make_report(cfg: Mapping[str, Any] | None, records_dir: str | Path, out_dir:
     Returns the written paths.
 
     Raises:
-        robgan.report.records.RecordError: a record is invalid (the message names the file).
+        robgan.records.RecordError: a record is invalid (the message names the file).
     """
     from robgan.report import claims as claims_mod
     from robgan.report import figures, tables, training_curves

@@ -12,7 +12,7 @@ import yaml
 import robgan.cli
 from robgan.evaluation import flags as fl
 from robgan.evaluation.cli import get_eval_subparsers, register
-from robgan.report.records import RecordError, read_record, validate_record
+from robgan.records import RecordError, read_record, validate_record
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -403,7 +403,7 @@ def _eval(run: Path, ref: Path, out: Path, extra=()) -> int:
 @pytest.mark.slow
 def test_eval_fidelity_end_to_end(tiny_gan_run, tiny_reference, tmp_path):
     from robgan.api import snapshots
-    from robgan.report.records import read_record
+    from robgan.records import read_record
 
     out = tmp_path / "fid" / "robgan_seed0.csv"
     assert _eval(tiny_gan_run, tiny_reference, out) == 0
@@ -546,7 +546,7 @@ def _fake_cifar_run(tmp: Path) -> Path:
 def test_rgb_path_with_local_inception_weights(random_inception_weights, tmp_path, monkeypatch):
     import robgan.cli
     import robgan.data
-    from robgan.report.records import read_record
+    from robgan.records import read_record
 
     g = torch.Generator().manual_seed(0)
     train = (torch.rand(12, 3, 32, 32, generator=g) * 255).to(torch.uint8)  # stands in for CIFAR-10 (offline)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from robgan.provenance import atomic_write_json
-from robgan.report.records import RecordError, non_finite, read_record, validate_record, write_record
+from robgan.records import RecordError, non_finite, read_record, validate_record, write_record
 
 RECORD = Path(__file__).resolve().parent / "fixtures" / "records" / "pgd" / "advtrain_seed0.json"
 

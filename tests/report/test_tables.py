@@ -13,6 +13,7 @@ import pytest
 from script_loader import load_script
 
 from robgan.config import load_config
+from robgan.records import RecordError
 from robgan.report import table_format as TF
 from robgan.report import tables
 from robgan.report.aggregate import (
@@ -22,7 +23,6 @@ from robgan.report.aggregate import (
     load_records,
     pgd_estimate,
 )
-from robgan.report.records import RecordError
 from robgan.report.stats import difference
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
