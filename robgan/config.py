@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from robgan.registry import (
+    DATASETS,
     METHODS,
     configured_labels,
     evaluation_labels,
@@ -46,9 +47,10 @@ def _read_schema(path: Path) -> dict:
 def load_schema(path: str | Path = CONFIG_SCHEMA) -> dict:
     """Read a YAML/JSON schema file (cached; a fresh copy of the config schema each call).
 
-    The config schema's lists of method names are not in the file: they are filled in from
+    The config schema's lists of method and dataset names are not in the file: they are filled in from
     :data:`robgan.registry.METHODS` (``methods``: the methods trained from scratch;
-    ``train.method_overrides``: the GAN methods; ``run.method``: every method).
+    ``train.method_overrides``: the GAN methods; ``run.method``: every method) and
+    :data:`robgan.registry.DATASETS` (``data.name``).
     """
     schema = _read_schema(Path(path).resolve())
     if Path(path).resolve() != CONFIG_SCHEMA.resolve():
@@ -60,6 +62,7 @@ def load_schema(path: str | Path = CONFIG_SCHEMA) -> dict:
     props["train"]["properties"]["method_overrides"]["propertyNames"]["enum"] = [
         m.name for m in methods if m.section == "train"]
     props["run"]["properties"]["method"]["enum"] = [m.name for m in methods]
+    props["data"]["properties"]["name"]["enum"] = list(DATASETS)
     return schema
 
 
@@ -85,6 +88,14 @@ def _field(path: Iterable[Any]) -> str:
     return ".".join(parts) if parts else "<top level>"
 
 
+def _closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice ``word`` most likely misspells (``difflib``, similarity ≥ 0.6), or None."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def validate(cfg: dict, schema: dict | None = None, fill_defaults: bool = True) -> dict:
     """Validate ``cfg`` against the config schema and return a copy with every default filled in.
 
@@ -107,15 +118,28 @@ def validate(cfg: dict, schema: dict | None = None, fill_defaults: bool = True) 
     if errors:
         err = errors[0]
         field = _field(err.absolute_path)
+        fix = f"Fix the value in your config file or with --set {field}=..."
         if err.validator == "additionalProperties":
-            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            allowed = sorted(err.schema.get("properties", {}))
+            extra = sorted(set(err.instance) - set(allowed))
             field = _field([*err.absolute_path, extra[0]]) if extra else field
-            msg = (f"config error at '{field}': unknown field. Allowed fields here: "
-                   f"{', '.join(sorted(err.schema.get('properties', {})))}.")
+            msg = f"config error at '{field}': unknown field."
+            fix = (f"Remove it from your config file (or --set), or use one of the allowed fields here: "
+                   f"{', '.join(allowed)}")
+            close = _closest(extra[0], allowed) if extra else None
+            if close is not None:
+                right = _field([*err.absolute_path, close])
+                msg = f"config error at '{field}': unknown field; did you mean `{close}`?"
+                fix = (f"Rename it to `{close}` in your config file, or set it with --set {right}=... "
+                       f"(allowed fields here: {', '.join(allowed)})")
+        elif err.validator == "enum" and isinstance(err.instance, str):
+            close = _closest(err.instance, [str(v) for v in err.validator_value])
+            msg = f"config error at '{field}': {err.message}" + (f"; did you mean `{close}`?" if close else ".")
+            if close is not None:
+                fix = f"Fix it in your config file or with --set {field}={close}"
         else:
             msg = f"config error at '{field}': {err.message}."
-        raise ConfigError(f"{msg} Fix the value in your config file or with --set {field}=...; "
-                          f"every field is documented in {CONFIG_SCHEMA.name}.")
+        raise ConfigError(f"{msg} {fix}; every field is documented in {CONFIG_SCHEMA.name}.")
     if check:
         check_consistency(out)
     return out

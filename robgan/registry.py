@@ -1,4 +1,5 @@
-"""The one list of what the suite trains and evaluates: methods, run labels, and their budgets.
+"""The one list of what the suite trains and evaluates: methods, run labels, their budgets, datasets,
+evaluations, tables and figures.
 
 Torch-free (it is read by the Snakefile, the config checks and the report as well as by training), so
 every other module takes its method and label lists from here instead of re-typing them.
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "DATASETS",
     "EVALUATIONS",
     "FIGURES",
     "FIGURE_FORMATS",
@@ -24,12 +26,14 @@ __all__ = [
     "METHODS",
     "TABLES",
     "TABLE_FORMATS",
+    "DatasetSpec",
     "Evaluation",
     "Label",
     "MethodInfo",
     "classifier_labels",
     "evaluation_labels",
     "configured_labels",
+    "dataset_spec",
     "experiment_labels",
     "finetune_label",
     "finetune_labels",
@@ -191,6 +195,47 @@ def generator_labels(labels: Sequence[str] | None = None) -> list[str]:
     """The labels (all, or those of ``labels``) whose run yields a generator, in display order."""
     keep = set(LABELS if labels is None else labels)
     return [lb for lb, info in LABELS.items() if lb in keep and info.info.has_generator]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset (``data.name``): everything the suite needs to know about it is here or in its module.
+
+    Attributes:
+        name: the ``data.name`` value (the config schema's enum is this registry's keys,
+            :func:`robgan.config.load_schema`).
+        module: its module, which defines ``info(data_cfg) -> robgan.data.DatasetInfo`` (classes,
+            channels, resolution, without loading images) and ``load(data_cfg, split)`` (one split
+            whole, as uint8 tensors; :func:`robgan.data.load_split` documents the contract).
+        resolutions: the ``data.resolution`` values it exists at; None: any (it is resized).
+        extractor: the IS/FID feature extractor (:mod:`robgan.evaluation.feature_extractor`):
+            ``"mnist-cnn"``, a small CNN that ``robgan train-reference`` trains on the dataset itself
+            (grayscale digits, far from ImageNet), or ``"inception-v3-compat"``, torch-fidelity's
+            ImageNet Inception-v3 (the paper's IS/FID).
+    """
+
+    name: str
+    module: str
+    resolutions: tuple[int, ...] | None
+    extractor: str
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    d.name: d
+    for d in (
+        DatasetSpec("mnist5k", "robgan.data.mnist5k", resolutions=(32,), extractor="mnist-cnn"),
+        DatasetSpec("cifar10", "robgan.data.cifar10", resolutions=(32,), extractor="inception-v3-compat"),
+        DatasetSpec("imagenet143", "robgan.data.imagenet143", resolutions=None, extractor="inception-v3-compat"),
+    )
+}
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """The :class:`DatasetSpec` of ``name``; ``ValueError`` naming the choices otherwise."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ValueError(f"data.name: unknown dataset {name!r}; allowed values: {', '.join(DATASETS)}") from None
 
 
 @dataclass(frozen=True)

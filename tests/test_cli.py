@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import robgan.cli
+import robgan.cli_args
 
 REPO = Path(__file__).resolve().parents[1]
 COMMANDS = {"train", "finetune", "data", "config", "eval", "train-reference", "report", "compare", "readme", "bench"}
@@ -56,7 +57,7 @@ def test_shared_arguments_are_the_same_everywhere():
                     "overrides", "KEY.SUB=VALUE", "_AppendAction", []), name
             if "--device" in action.option_strings:
                 seen["--device"] += 1
-                assert tuple(action.choices) == robgan.cli.DEVICES, name
+                assert tuple(action.choices) == robgan.cli_args.DEVICES, name
             if "--config" in action.option_strings:
                 seen["--config"] += 1
                 assert action.type is Path and action.dest == "config", name
@@ -125,3 +126,18 @@ def test_train_methods_come_from_the_registry():
     (method,) = [a for a in train._actions if a.dest == "method"]
     assert list(method.choices) == [m for m, info in METHODS.items() if info.from_run is None]
     assert "robgan_ft" not in method.choices and "robgan" in method.choices
+
+
+def test_an_error_is_one_line_without_a_log_prefix(tmp_path):
+    """A configuration error (exit 2) and an error a command logs (exit 2 here) are each one stderr line
+    ``robgan: error: ...``: no time stamp, logger name or level in front of the message."""
+    bad = subprocess.run([sys.executable, "-m", "robgan", "config", "--config", "config/config.yaml", "--set",
+                          "train.batchsize=32"], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.startswith("robgan: error: config error at 'train.batchsize': unknown field; did you mean "
+                                 "`batch_size`?") and bad.stderr.count("\n") == 1
+    gone = subprocess.run([sys.executable, "-m", "robgan", "compare", str(tmp_path / "a"), str(tmp_path / "b")],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert gone.returncode == 2
+    assert gone.stderr == (f"robgan: error: {tmp_path / 'a'}: not a directory (give two results/<experiment> "
+                           "directories)\n")

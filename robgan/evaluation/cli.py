@@ -8,14 +8,15 @@ model always come from the run), and writes one validated record (``robgan.recor
 classifier (``sngan``: its projection discriminator is not a classifier — nothing is written).
 
 The ``eval`` group and the arguments every ``eval`` command shares are defined once, in
-:mod:`robgan.cli` (which registers this module and ``fidelity_cli``; neither imports the other).
+:mod:`robgan.cli_args`; :mod:`robgan.cli` registers this module and ``fidelity_cli`` (neither imports
+the other, nor :mod:`robgan.cli`).
 """
 
 from __future__ import annotations
 
 import logging
 
-from robgan.cli import add_eval_args, eval_config, get_eval_subparsers
+from robgan.cli_args import add_eval_args, eval_config, get_eval_subparsers
 
 __all__ = ["add_eval_args", "eval_config", "get_eval_subparsers", "register"]
 

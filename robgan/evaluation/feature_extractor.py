@@ -1,7 +1,8 @@
 """The feature extractors of IS/FID in torch-fidelity, and how images and settings are handed to it.
 
-Two extractors: torch-fidelity's Inception-v3 (``"inception-v3-compat"``) for RGB datasets and, for
-mnist5k, the small digit CNN (:class:`robgan.evaluation.reference_cnn.ReferenceCNN`) registered with
+Two extractors, each dataset's named by its registry entry (:data:`robgan.registry.DATASETS`):
+torch-fidelity's Inception-v3 (``"inception-v3-compat"``) for RGB datasets and, for mnist5k, the small
+digit CNN (:class:`robgan.evaluation.reference_cnn.ReferenceCNN`) registered with
 torch-fidelity as ``"mnist-cnn"``. Their values are *not* comparable: every record names the extractor
 (``metric_label``). Images go to torch-fidelity as uint8 RGB (:func:`to_rgb_u8`, :class:`UInt8Images`)
 and :func:`fidelity_kwargs` holds every setting of ``torch_fidelity.calculate_metrics``.
@@ -34,8 +35,10 @@ INCEPTION_WEIGHTS_SOURCE = ("torch-fidelity download (pt_inception-2015-12-05, "
 
 
 def extractor_for(dataset: str) -> str:
-    """The feature extractor of a dataset: the small CNN for mnist5k, torch-fidelity's Inception otherwise."""
-    return MNIST_EXTRACTOR if dataset == "mnist5k" else INCEPTION_EXTRACTOR
+    """The feature extractor of a dataset: its registry entry's (:data:`robgan.registry.DATASETS`)."""
+    from robgan.registry import dataset_spec
+
+    return dataset_spec(dataset).extractor
 
 
 # --------------------------------------------------------------------------------------------------

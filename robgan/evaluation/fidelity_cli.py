@@ -11,7 +11,7 @@
     snapshot): ``FILE.csv`` (one row per checkpoint) and ``FILE.json`` (the fidelity record).
 
 :mod:`robgan.cli` registers this module beside :mod:`robgan.evaluation.cli`; the ``eval`` group and
-the shared arguments come from :mod:`robgan.cli`.
+the shared arguments come from :mod:`robgan.cli_args`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import logging
 import sys
 from pathlib import Path
 
-from robgan.cli import add_config_args, add_device_arg, add_eval_args, eval_config, get_eval_subparsers
+from robgan.cli_args import add_config_args, add_device_arg, add_eval_args, eval_config, get_eval_subparsers
 from robgan.config import ConfigError, load_config
 
 log = logging.getLogger("robgan.evaluation")

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from robgan import provenance as prov
 from robgan.config import ConfigError
+from robgan.evaluation.feature_extractor import MNIST_EXTRACTOR, extractor_for
 from robgan.evaluation.reference_cnn import ReferenceCNN, accuracy
 
 
@@ -59,8 +60,9 @@ def train_reference_classifier(
     from robgan.data import dataset_info, load_split
 
     info = dataset_info(data_cfg)
-    if info.name != "mnist5k":
-        raise ConfigError(f"data.name: the reference CNN is for mnist5k, not {info.name!r}")
+    if extractor_for(info.name) != MNIST_EXTRACTOR:
+        raise ConfigError(f"data.name: the reference CNN is for the datasets whose IS/FID extractor is "
+                          f"{MNIST_EXTRACTOR!r}; {info.name!r} uses {extractor_for(info.name)!r}")
     x_train, y_train = load_split(data_cfg, "train")
     x_test, y_test = load_split(data_cfg, "test")
     device = torch.device(device)

@@ -8,9 +8,11 @@ Writes ``tables/*.{csv,md,tex}``, ``figures/*.{png,pdf}`` and ``claims.{md,json}
 
     robgan compare REFERENCE CANDIDATE [--rtol 1e-9] [--timing-rtol R] [--claims config/paper_claims.yaml]
 
-Prints the differences as a table (:mod:`robgan.report.compare` says what is compared and within
-which tolerance); exit status 0 when none is beyond tolerance, 1 otherwise, 2 when a directory is not
-an experiment directory.
+Prints a summary first (the tolerances, a warning when the two experiments' configs differ, the claim
+verdicts that changed, per file how many values differ and the largest relative difference), then the
+differences as a table (:mod:`robgan.report.compare` says what is compared and within which tolerance);
+exit status 0 when none is beyond tolerance (a config difference alone is a warning), 1 otherwise, 2
+when a directory is not an experiment directory.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ def _cmd_readme(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add ``report``, ``compare`` and ``readme``."""
-    from robgan.cli import add_config_args
+    from robgan.cli_args import add_config_args
     from robgan.report.compare import DEFAULT_CLAIMS, DEFAULT_RTOL
 
     p = sub.add_parser("report", help="tables, figures and claim verdicts of one experiment, from its records")

@@ -10,13 +10,14 @@ the experiment config, the robustness tables state each method's training budget
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from robgan.registry import TABLES
 from robgan.report.aggregate import (
     EPS_ATOL,
     EXTRACTOR_NAMES,
@@ -285,11 +286,26 @@ _ABL_COLS = ["ablation", "baseline", "variant", "metric", "eps", "extractor", "b
              "baseline_n", "variant_mean", "variant_std", "variant_n", "diff", "se", "se_rule"]
 
 
+def _ablation_builder(frames: Frames, cfg: Mapping[str, Any] | None, eps_override: float | None) -> Table:
+    return ablation_table(frames, ablation_eps(frames, cfg, eps_override))
+
+
+#: Every table of the report, by its name in :data:`robgan.registry.TABLES` (which orders them and
+#: names the files): ``builder(frames, cfg, ablation_eps_override) -> Table``. Adding a table: its name
+#: there, its builder here (tests/report/test_tables.py checks the two agree).
+TABLE_BUILDERS: dict[str, Callable[[Frames, Mapping[str, Any] | None, float | None], Table]] = {
+    "robust_accuracy": lambda frames, cfg, _eps: robust_accuracy_table(frames, "paper", cfg),
+    "robust_accuracy_strong": lambda frames, cfg, _eps: robust_accuracy_table(frames, "strong", cfg),
+    "autoattack": lambda frames, cfg, _eps: autoattack_table(frames, cfg),
+    "generation": lambda frames, cfg, _eps: generation_table(frames, cfg),
+    "ablation": _ablation_builder,
+}
+
+
 def build_tables(frames: Frames, cfg: Mapping[str, Any] | None = None,
                  ablation_eps_override: float | None = None) -> list[Table]:
-    eps = ablation_eps(frames, cfg, ablation_eps_override)
-    return [robust_accuracy_table(frames, "paper", cfg), robust_accuracy_table(frames, "strong", cfg),
-            autoattack_table(frames, cfg), generation_table(frames, cfg), ablation_table(frames, eps)]
+    """Every table of :data:`robgan.registry.TABLES`, in that order, built by :data:`TABLE_BUILDERS`."""
+    return [TABLE_BUILDERS[name](frames, cfg, ablation_eps_override) for name in TABLES]
 
 
 def write_tables(frames: Frames, out_dir: str | Path, cfg: Mapping[str, Any] | None = None,

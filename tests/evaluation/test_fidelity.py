@@ -588,12 +588,13 @@ def test_register_adds_fidelity_and_train_reference_and_parses():
     import argparse
 
     import robgan.cli
+    import robgan.cli_args
     from robgan.evaluation import fidelity_cli
 
     sub = argparse.ArgumentParser().add_subparsers(dest="command")
     fidelity_cli.register(sub)
     assert set(sub.choices) == {"eval", "train-reference"}
-    assert set(robgan.cli.get_eval_subparsers(sub).choices) == {"fidelity"}
+    assert set(robgan.cli_args.get_eval_subparsers(sub).choices) == {"fidelity"}
     args = robgan.cli.build_parser().parse_args(["eval", "fidelity", "--run", "r", "--reference", "ref", "--out",
                                                  "f.csv", "--sample-seed", "3"])
     assert (args.eval_command, str(args.reference), args.sample_seed, args.config) == ("fidelity", "ref", 3, None)

@@ -75,6 +75,13 @@ def test_fixture_records_are_what_the_generator_writes(tmp_path):
         assert (RECORDS / rel).read_bytes() == (tmp_path / "records" / rel).read_bytes(), rel
 
 
+def test_every_registered_table_has_one_builder_and_is_built_in_order(built):
+    from robgan.registry import TABLES
+
+    assert list(tables.TABLE_BUILDERS) == list(TABLES)
+    assert [t.name for t in built] == list(TABLES)
+
+
 def test_tables_equal_golden_files(tmp_path, built):
     paths = [p for t in built for p in TF.write_table(t, tmp_path)]
     names = sorted(p.name for p in paths)
