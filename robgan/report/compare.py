@@ -8,8 +8,18 @@ What is compared (files matched by their path relative to the experiment directo
   cell (numbers as numbers, other cells as text);
 - every verdict of ``claims.json`` (by claim part id, and by check id when the file has checks).
 
-A file present in one directory and not the other is a difference. Not compared: the ``.md``/``.tex``
-tables and ``claims.md`` (renderings of the CSV and JSON files), figures, run directories.
+A file present in one directory and not the other is a difference, and so is a key present on one
+side only (``added`` in the candidate, or ``removed``: records written before a new field existed
+compare without error). Not compared: the ``.md``/``.tex`` tables and ``claims.md`` (renderings of the
+CSV and JSON files), figures, run directories.
+
+The experiments' resolved configs (``config.yaml`` of each directory) are not a difference but a
+**warning**: when they differ, the numbers are expected to differ too, and the keys that differ are
+listed first.
+
+Output (:func:`render`): a summary first — the tolerances used, the config warning, the claim verdicts
+that changed, and per file how many values differ and the largest relative difference — then the table
+of every difference (at most ``max_rows``), then a one-line count.
 
 Tolerances:
 
@@ -57,6 +67,7 @@ class Difference:
     reference: str
     candidate: str
     note: str = ""
+    rel_diff: float | None = None  # numbers: |a - b| / max(|a|, |b|); None for text, structure, verdicts
 
 
 @dataclass
@@ -71,6 +82,25 @@ class Comparison:
     verdicts: int = 0           # claim verdicts compared
     ignored_wallclock: int = 0  # wall-clock values not compared (no timing_rtol)
     ignored_keys: set[str] = field(default_factory=set)
+    rtol: float = DEFAULT_RTOL
+    timing_rtol: float | None = None
+    # (dotted key, reference value, candidate value) where the two config.yaml differ; None: a side has none
+    config_changes: list[tuple[str, str, str]] | None = None
+
+    @property
+    def verdict_changes(self) -> list[Difference]:
+        """The differences of claim verdicts (a changed verdict, or a claim part on one side only)."""
+        return [d for d in self.differences if d.file == "claims.json" and d.field.endswith(".verdict")]
+
+    def per_file(self) -> dict[str, tuple[int, Difference | None]]:
+        """``{file: (differences, the numeric one with the largest relative difference or None)}``."""
+        out: dict[str, tuple[int, Difference | None]] = {}
+        for d in self.differences:
+            n, top = out.get(d.file, (0, None))
+            if d.rel_diff is not None and (top is None or d.rel_diff > (top.rel_diff or 0.0)):
+                top = d
+            out[d.file] = (n + 1, top)
+        return out
 
     @property
     def ok(self) -> bool:
@@ -166,8 +196,8 @@ class _Comparer:
     def __init__(self, out: Comparison, rtol: float, timing_rtol: float | None):
         self.out, self.rtol, self.timing_rtol = out, rtol, timing_rtol
 
-    def diff(self, file: str, where: str, a: Any, b: Any, note: str = "") -> None:
-        self.out.differences.append(Difference(file, where, _fmt(a), _fmt(b), note))
+    def diff(self, file: str, where: str, a: Any, b: Any, note: str = "", rel_diff: float | None = None) -> None:
+        self.out.differences.append(Difference(file, where, _fmt(a), _fmt(b), note, rel_diff))
 
     def scalar(self, file: str, where: str, a: Any, b: Any, wallclock: bool = False) -> None:
         """Compare two leaves (numbers by tolerance, anything else exactly)."""
@@ -179,7 +209,8 @@ class _Comparer:
             rtol = self.timing_rtol if wallclock else self.rtol
             if not numbers_close(float(a), float(b), rtol):
                 rel = abs(a - b) / max(abs(a), abs(b)) if math.isfinite(a) and math.isfinite(b) else math.inf
-                self.diff(file, where, a, b, f"{'wall-clock, ' if wallclock else ''}rel. diff {rel:.2g} > {rtol:g}")
+                self.diff(file, where, a, b, f"{'wall-clock, ' if wallclock else ''}rel. diff {rel:.2g} > {rtol:g}",
+                          rel)
         elif a != b or type(a) is not type(b):
             self.diff(file, where, a, b)
 
@@ -192,7 +223,8 @@ class _Comparer:
                     self.out.ignored_keys.add(key)
                     continue
                 if key not in b or key not in a:
-                    self.diff(file, sub, a.get(key, "(absent)"), b.get(key, "(absent)"), "key on one side only")
+                    self.diff(file, sub, a.get(key, "(absent)"), b.get(key, "(absent)"),
+                              "key on one side only (" + ("added" if key in b else "removed") + ")")
                     continue
                 self.tree(file, sub, a[key], b[key], wallclock or str(key).endswith(WALLCLOCK_SUFFIX))
         elif isinstance(a, list) and isinstance(b, list):
@@ -262,7 +294,8 @@ def compare_dirs(reference: str | Path, candidate: str | Path, *, rtol: float = 
     for d in (ref, cand):
         if not d.is_dir():
             raise FileNotFoundError(f"{d}: not a directory (give two results/<experiment> directories)")
-    out = Comparison(ref, cand)
+    out = Comparison(ref, cand, rtol=rtol, timing_rtol=timing_rtol)
+    out.config_changes = config_changes(ref / "config.yaml", cand / "config.yaml")
     cmp = _Comparer(out, rtol, timing_rtol)
     rec_a, rec_b = _files(ref, "records", "*.json"), _files(cand, "records", "*.json")
     if not rec_a and not rec_b:
@@ -278,6 +311,26 @@ def compare_dirs(reference: str | Path, candidate: str | Path, *, rtol: float = 
     for rel, a, b in _paired(out, claims_a, claims_b):
         _compare_verdicts(cmp, rel, json.loads(a.read_text()), json.loads(b.read_text()), claims_path)
     return out
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping) and value:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+def config_changes(reference: Path, candidate: Path) -> list[tuple[str, str, str]] | None:
+    """The dotted keys where two resolved configs (``config.yaml``) differ, as ``(key, reference value,
+    candidate value)`` (``(absent)`` on the side that lacks the key); None when either file is missing."""
+    if not (reference.is_file() and candidate.is_file()):
+        return None
+    a = _flatten(yaml.safe_load(reference.read_text()) or {})
+    b = _flatten(yaml.safe_load(candidate.read_text()) or {})
+    return [(k, _fmt(a.get(k, "(absent)"), 30), _fmt(b.get(k, "(absent)"), 30))
+            for k in list(a) + [k for k in b if k not in a] if a.get(k, "(absent)") != b.get(k, "(absent)")]
 
 
 def _compare_verdicts(cmp: _Comparer, rel: str, doc_a: Mapping, doc_b: Mapping,
@@ -307,20 +360,64 @@ def _compare_verdicts(cmp: _Comparer, rel: str, doc_a: Mapping, doc_b: Mapping,
 # --------------------------------------------------------------------------------------------------
 # Rendering
 # --------------------------------------------------------------------------------------------------
+def tolerances(result: Comparison) -> str:
+    """One sentence: how values were compared (the tolerances of this comparison)."""
+    timing = (f"wall-clock values within relative {result.timing_rtol:g}" if result.timing_rtol is not None
+              else "wall-clock values (keys *_seconds, equal wall-clock budget rows, wall-clock claims) "
+                   "not compared (--timing-rtol R compares them)")
+    return (f"Tolerances: numbers equal when |a - b| <= {result.rtol:g} * max(|a|, |b|) (--rtol); integers, "
+            f"text, flags and claim verdicts exactly; {timing}; never compared: where and when a file was "
+            f"made ({', '.join(sorted(PROVENANCE_KEYS))}).")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _summary(result: Comparison) -> list[str]:
+    lines = [tolerances(result)]
+    changes = result.config_changes
+    if changes is None:
+        lines.append("Configs: not compared (config.yaml missing on a side).")
+    elif changes:
+        shown = "; ".join(f"{k}: {a} → {b}" for k, a, b in changes[:10])
+        more = f"; … {len(changes) - 10} more" if len(changes) > 10 else ""
+        lines.append(f"WARNING: the two experiments' configs differ (config.yaml, {len(changes)} key(s)): "
+                     f"{shown}{more}. Differences below may come from the configs, not the code.")
+    else:
+        lines.append("Configs: identical (config.yaml).")
+    verdicts = result.verdict_changes
+    if verdicts:
+        lines.append(f"Verdict changes ({len(verdicts)}): " + "; ".join(
+            f"{d.field.removesuffix('.verdict')}: {d.reference} → {d.candidate}" for d in verdicts))
+    else:
+        lines.append("Verdict changes: none.")
+    per_file = result.per_file()
+    if per_file:
+        lines += ["", "| file | values differing | largest relative difference |", "|---|---|---|"]
+        for file, (n, top) in per_file.items():
+            big = (f"{top.rel_diff:.3g} ({top.field}: {top.reference} → {top.candidate})" if top is not None
+                   else "— (text, structure or verdicts only)")
+            lines.append(f"| {file} | {n} | {_cell(big)} |")
+    return lines
+
+
 def render(result: Comparison, max_rows: int = 100) -> str:
-    """A Markdown table of the differences (at most ``max_rows``) and a one-line summary."""
-    lines = [f"robgan compare: reference {result.reference}, candidate {result.candidate}"]
+    """The comparison as text: a summary first (tolerances, config warning, verdict changes, per file
+    the number of differing values and the largest relative difference), then a Markdown table of the
+    differences (at most ``max_rows``) and a one-line count."""
+    lines = [f"robgan compare: reference {result.reference}, candidate {result.candidate}", *_summary(result)]
     if result.differences:
-        lines += ["", "| file | field | reference | candidate | note |", "|---|---|---|---|---|"]
+        lines += ["", "Differences:", "", "| file | field | reference | candidate | note |", "|---|---|---|---|---|"]
         for d in result.differences[:max_rows]:
-            cells = [c.replace("|", "\\|") for c in (d.file, d.field, d.reference, d.candidate, d.note)]
+            cells = [_cell(c) for c in (d.file, d.field, d.reference, d.candidate, d.note)]
             lines.append("| " + " | ".join(cells) + " |")
         if len(result.differences) > max_rows:
             lines.append(f"| … {len(result.differences) - max_rows} more | | | | |")
-        lines.append("")
+    lines.append("")
     timing = ("wall-clock values ignored: " + str(result.ignored_wallclock)
               if result.ignored_wallclock else "no wall-clock value ignored")
-    lines.append(f"{len(result.differences)} difference(s) beyond tolerance; {result.files} files, "
-                 f"{result.values} values ({result.verdicts} claim verdicts) compared; {timing}; never compared: "
-                 f"{', '.join(sorted(result.ignored_keys)) or 'nothing'}")
+    lines.append(f"{len(result.differences)} difference(s) beyond tolerance in {len(result.per_file())} file(s); "
+                 f"{result.files} files, {result.values} values ({result.verdicts} claim verdicts) compared; "
+                 f"{timing}; never compared: {', '.join(sorted(result.ignored_keys)) or 'nothing'}")
     return "\n".join(lines)

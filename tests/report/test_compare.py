@@ -199,3 +199,54 @@ def test_not_an_experiment_directory(tmp_path, caplog):
         compare_dirs(tmp_path / "empty", tmp_path / "empty")
     assert main(["compare", str(tmp_path / "empty"), str(tmp_path / "nowhere")]) == 2
     assert "not a directory" in caplog.text
+
+
+# ---------------------------------------------------------------------------------------------- summary
+def test_summary_comes_first_with_tolerances_verdicts_and_largest_difference_per_file(dirs, capsys):
+    ref, cand = dirs
+    path = cand / "records" / "pgd" / "advtrain_seed0.json"
+    before = json.loads(path.read_text())["results"]
+    a0, a2 = before[0]["accuracy"], before[2]["accuracy"]
+    _edit_json(path, lambda r: (r["results"][0].update(accuracy=a0 + 0.001),
+                                r["results"][2].update(accuracy=a2 + 0.004)))
+    _edit_json(cand / "claims.json", lambda d: d["claims"][0]["parts"][0].update(verdict="fails"))
+    assert main(["compare", str(ref), str(cand)]) == 1
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    tol = next(i for i, ln in enumerate(lines) if ln.startswith("Tolerances:"))
+    assert "|a - b| <= 1e-09 * max(|a|, |b|)" in lines[tol] and "wall-clock values" in lines[tol]
+    assert "Verdict changes (1): claim1: holds → fails" in out
+    assert "Configs: not compared (config.yaml missing on a side)." in out
+    rel = abs(0.004) / max(abs(a2), abs(a2 + 0.004))
+    row = next(ln for ln in lines if ln.startswith("| records/pgd/advtrain_seed0.json | 2 |"))
+    assert f"| {rel:.3g} (results[2].accuracy:" in row  # the larger of the two differences
+    assert "| claims.json | 1 | — (text, structure or verdicts only) |" in out
+    # the summary is above the detailed table, the one-line count last
+    assert tol < lines.index(row) < lines.index("Differences:")
+    assert lines[-1].startswith("3 difference(s) beyond tolerance in 2 file(s);")
+
+
+def test_differing_configs_are_a_warning_not_a_difference(dirs, capsys):
+    ref, cand = dirs
+    (ref / "config.yaml").write_text("experiment: quick\ntrain: {iterations: 50, batch_size: 64}\nseeds: [0]\n")
+    (cand / "config.yaml").write_text("experiment: quick\ntrain: {iterations: 60, batch_size: 64}\nseeds: [0]\n"
+                                      "device: cpu\n")
+    result = compare_dirs(ref, cand)
+    assert result.ok and result.config_changes == [("train.iterations", "50", "60"), ("device", "(absent)", "cpu")]
+    assert main(["compare", str(ref), str(cand)]) == 0  # exit status: the records, tables and verdicts only
+    out = capsys.readouterr().out
+    assert ("WARNING: the two experiments' configs differ (config.yaml, 2 key(s)): train.iterations: 50 → 60; "
+            "device: (absent) → cpu.") in out
+    (cand / "config.yaml").write_text((ref / "config.yaml").read_text())
+    assert compare_dirs(ref, cand).config_changes == []
+    assert main(["compare", str(ref), str(cand)]) == 0
+    assert "Configs: identical (config.yaml)." in capsys.readouterr().out
+
+
+def test_a_field_new_on_one_side_is_reported_as_added_not_a_crash(dirs):
+    ref, cand = dirs
+    _edit_json(cand / "records" / "gap" / "robgan_seed0.json", lambda r: r.update(new_measure={"value": 0.5}))
+    _edit_json(cand / "records" / "gap" / "robgan_seed1.json", lambda r: r.pop("settings"))
+    notes = {(d.file, d.field, d.note) for d in compare_dirs(ref, cand).differences}
+    assert notes == {("records/gap/robgan_seed0.json", "new_measure", "key on one side only (added)"),
+                     ("records/gap/robgan_seed1.json", "settings", "key on one side only (removed)")}
