@@ -374,7 +374,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _summary(result: Comparison) -> list[str]:
+def _summary(result: Comparison, max_rows: int = 100) -> list[str]:
     lines = [tolerances(result)]
     changes = result.config_changes
     if changes is None:
@@ -395,18 +395,20 @@ def _summary(result: Comparison) -> list[str]:
     per_file = result.per_file()
     if per_file:
         lines += ["", "| file | values differing | largest relative difference |", "|---|---|---|"]
-        for file, (n, top) in per_file.items():
+        for file, (n, top) in list(per_file.items())[:max_rows]:
             big = (f"{top.rel_diff:.3g} ({top.field}: {top.reference} → {top.candidate})" if top is not None
                    else "— (text, structure or verdicts only)")
             lines.append(f"| {file} | {n} | {_cell(big)} |")
+        if len(per_file) > max_rows:
+            lines.append(f"| … {len(per_file) - max_rows} more files | | |")
     return lines
 
 
 def render(result: Comparison, max_rows: int = 100) -> str:
     """The comparison as text: a summary first (tolerances, config warning, verdict changes, per file
-    the number of differing values and the largest relative difference), then a Markdown table of the
-    differences (at most ``max_rows``) and a one-line count."""
-    lines = [f"robgan compare: reference {result.reference}, candidate {result.candidate}", *_summary(result)]
+    the number of differing values and the largest relative difference; at most ``max_rows`` files),
+    then a Markdown table of the differences (at most ``max_rows``) and a one-line count."""
+    lines = [f"robgan compare: reference {result.reference}, candidate {result.candidate}", *_summary(result, max_rows)]
     if result.differences:
         lines += ["", "Differences:", "", "| file | field | reference | candidate | note |", "|---|---|---|---|---|"]
         for d in result.differences[:max_rows]:
