@@ -273,7 +273,9 @@ def ablation_table(frames: Frames, eps: float | None) -> Table:
                 b, a = (pgd_estimate(frames.pgd, lab, "paper", eps) if eps is not None else Estimate({})
                         for lab in (base, var))
                 d = difference(a, b)
-                row += [fmt_estimate(b, 100.0, 1), fmt_estimate(a, 100.0, 1), fmt_diff(d.diff, d.se, 100.0, 1)]
+                delta = (f"{100 * d.diff:+.1f} (SE n/a: no per-image outcomes)" if d.missing_outcomes
+                         else fmt_diff(d.diff, d.se, 100.0, 1))
+                row += [fmt_estimate(b, 100.0, 1), fmt_estimate(a, 100.0, 1), delta]
             else:
                 b, a = final_is(frames, base, ext), final_is(frames, var, ext)
                 d = difference(a, b)

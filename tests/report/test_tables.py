@@ -197,6 +197,8 @@ def test_worst_case_needs_per_image_outcomes(records):
     assert aggregate.worst_case(fr, "advtrain", 0.1).estimate.empty
     t = tables.autoattack_table(fr)
     assert all(r[6] == "n/a (no per-image outcomes)" for r in t.rows)
+    ablation = tables.ablation_table(fr, 0.1)
+    assert ablation.rows[0][4] == "+9.5 (SE n/a: no per-image outcomes)"
 
 
 def test_autoattack_pgd_values_fall_back_on_record_settings_then_na(records):
