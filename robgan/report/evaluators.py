@@ -29,7 +29,7 @@ from robgan.report.aggregate import (
     pgd_estimate,
     unique_eps,
 )
-from robgan.report.methods import unlike_discriminators
+from robgan.report.methods import budget, budget_text, unlike_discriminators
 from robgan.report.stats import Estimate, difference
 from robgan.report.verdicts import (
     ACCURACY,
@@ -374,13 +374,15 @@ def _budget_caveat(ctx: Context, part: Mapping[str, Any]) -> str | None:
     control = part.get("control")
     if not control:
         return None
-    ft = (ctx.cfg or {}).get("finetune") or {}
-    its, batch = ft.get("iterations"), ft.get("batch_size")
-    budget = (f"{its} more D updates on {its * batch:,} more PGD-attacked real images (finetune.iterations × "
-              f"finetune.batch_size)" if isinstance(its, int) and isinstance(batch, int)
-              else "more D updates and more real images (the fine-tuning run)")
     better, worse = _pairs(part)[0]
-    return (f"{better} had {budget} than {worse}: a win here can come from the extra budget alone; "
+    bb, bw = budget(ctx.cfg, better), budget(ctx.cfg, worse)
+    if bb and bw:
+        extra = (f"{bb['d_updates'] - bw['d_updates']:,} more D updates and "
+                 f"{bb['real_images'] - bw['real_images']:,} more real images ({budget_text(bb)} vs "
+                 f"{budget_text(bw)})")
+    else:
+        extra = "more D updates and more real images (its fine-tuning run)"
+    return (f"{better} had {extra} than {worse}: a win here can come from the extra budget alone; "
             f"{control} compares {better} with a fine-tuning of the same budget without fake data "
             "(λ = 0) and is the control for what the fake data add")
 
@@ -409,9 +411,9 @@ def evaluate_part(ctx: Context, part: Mapping[str, Any], base: Mapping[str, Any]
     unlike = unlike_discriminators(ctx.cfg, labels)
     if unlike:
         caveats.insert(0, unlike)
-    budget = _budget_caveat(ctx, part)
-    if budget:
-        caveats.insert(0, budget)
+    extra_budget = _budget_caveat(ctx, part)
+    if extra_budget:
+        caveats.insert(0, extra_budget)
     alpha, m = ctx.rules.alpha, ""
     if part["test"] in ("pgd_every_eps", "gap_smaller", "autoattack_greater", "final_is_greater"):
         q = "inception_score" if part["test"] == "final_is_greater" else "accuracy"
