@@ -122,9 +122,10 @@ def describe(j: Judgement, unit: Unit, rules: VerdictRules) -> str:
     if not np.isfinite(j.diff) and not np.isfinite(j.p_value):
         return f"{j.reason} → {j.verdict}"
     ci = f", {rules.ci_percent} CI [{unit(j.ci[0], True)}, {unit(j.ci[1], True)}]" if np.isfinite(j.ci[0]) else ""
-    df = "∞" if math.isinf(j.df) else "> 1000" if j.df > 1000 else f"{j.df:.1f}"
+    df = "" if math.isnan(j.df) else "; df ∞" if math.isinf(j.df) else "; df > 1000" if j.df > 1000 \
+        else f"; df {j.df:.1f}"
     need = f"; {j.needed}" if j.needed else ""
-    return (f"Δ = {unit(j.diff, True)}{ci}, p = {j.p_value:.3g} (one-sided; {j.test}; df {df}) → {j.verdict}: "
+    return (f"Δ = {unit(j.diff, True)}{ci}, p = {j.p_value:.3g} (one-sided; {j.test}{df}) → {j.verdict}: "
             f"{j.reason}{need}")
 
 

@@ -184,6 +184,8 @@ def judge(d: Difference, rules: VerdictRules, m: float = 0.0, unit: Unit = SCORE
         return Judgement(NOT_JUDGED, **base, reason=NO_OUTCOMES)
     p, p_fail = one_sided_p(d, +1), one_sided_p(d, -1)
     half = ci_half_width(d.se, d.df, rules.alpha) if d.exact_p is None else math.nan
+    if d.exact_p is not None:  # an exact test over seeds: no t distribution, no df
+        base["df"] = math.nan
     ci = (d.diff - half, d.diff + half)
     base.update(ci=ci, p_value=p, p_fail=p_fail)
     a, mm = rules.alpha, unit(m)

@@ -56,6 +56,7 @@ def test_every_seed_equal_falls_back_to_an_exact_test_over_seeds():
     assert "exact permutation test over 2 seeds" in d.rule
     j = V.judge(d, RULES, 0.01, V.ACCURACY)
     assert j.verdict == V.INCONCLUSIVE and j.p_value == pytest.approx(0.25)
+    assert math.isnan(j.df) and math.isnan(j.ci[0])                  # no t distribution, no interval
     assert j.seeds_needed == 5 and "2^-2" in j.needed                # 2^-5 = 0.031 < 0.05 ≤ 2^-4
     # plain values (no test-set part), three seeds all +100: before, SE 0 gave p = 0 and "holds"
     a, b = S.Estimate({0: 100.0, 1: 100.0, 2: 100.0}), S.Estimate({0: 0.0, 1: 0.0, 2: 0.0})
