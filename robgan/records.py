@@ -1,6 +1,12 @@
 """Evaluation records: one JSON object per evaluation, validated against
 ``workflow/schemas/record.schema.yaml``. Tables, plots and claims are rendered from records only.
 
+Per-image outcomes: an accuracy may carry its outcomes as a string of ``0``/``1``, one character per
+evaluated image in the record's image order: ``correct`` beside ``accuracy`` (and ``n`` /
+``n_correct``), ``correct_<x>`` beside ``accuracy_<x>`` (the gap record's ``correct_clean`` and
+``correct_adv``). Validation checks that the string has ``n`` characters and that the accuracy is
+their mean (:func:`outcome_mismatches`), on write and on read.
+
 Every number in a record is finite: validation refuses NaN and ±inf wherever they are (the schema's
 ``number`` type lets them through, and ``json`` would write them as the non-JSON tokens ``NaN`` /
 ``Infinity``), so a failed measurement stops its job instead of reaching a table.
@@ -35,9 +41,57 @@ def non_finite(obj: object, where: str = "") -> Iterator[tuple[str, float]]:
             yield from non_finite(v, f"{where}.{i}" if where else str(i))
 
 
+#: |accuracy − mean(outcomes)| allowed (the accuracy is stored as a float ratio k / n)
+OUTCOME_TOL = 1e-9
+
+
+def outcomes_string(correct: Iterable[bool]) -> str:
+    """Per-image outcomes (bools, in image order) as the record's ``0``/``1`` string."""
+    return "".join("1" if bool(c) else "0" for c in correct)
+
+
+def outcome_mismatches(obj: object, where: str = "") -> Iterator[tuple[str, str]]:
+    """``(dotted field, what is wrong)`` for every ``correct`` / ``correct_<x>`` string inside a JSON-like
+    value that disagrees with the accuracy beside it (``accuracy`` / ``accuracy_<x>``), with ``n`` or
+    with ``n_correct``; also one that is not a string of ``0``/``1`` or has no accuracy beside it."""
+    if isinstance(obj, Mapping):
+        for key, value in obj.items():
+            at = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str) and (key == "correct" or key.startswith("correct_")):
+                yield from _outcome_mismatch(obj, key, value, at)
+            else:
+                yield from outcome_mismatches(value, at)
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            yield from outcome_mismatches(v, f"{where}.{i}" if where else str(i))
+
+
+def _outcome_mismatch(row: Mapping, key: str, value: object, at: str) -> Iterator[tuple[str, str]]:
+    if not isinstance(value, str) or not value or set(value) - {"0", "1"}:
+        yield at, "per-image outcomes must be a non-empty string of '0'/'1'"
+        return
+    acc_key = "accuracy" + key[len("correct"):]
+    n, k = len(value), value.count("1")
+    if not isinstance(row.get(acc_key), (int, float)):
+        yield at, f"per-image outcomes without the accuracy '{acc_key}' beside them"
+        return
+    if isinstance(row.get("n"), int) and row["n"] != n:
+        yield at, f"{n} per-image outcomes but n = {row['n']}"
+    if key == "correct" and isinstance(row.get("n_correct"), int) and row["n_correct"] != k:
+        yield at, f"{k} of the per-image outcomes are 1 but n_correct = {row['n_correct']}"
+    if abs(float(row[acc_key]) - k / n) > OUTCOME_TOL:
+        yield at, f"{acc_key} = {row[acc_key]} but the per-image outcomes give {k}/{n} = {k / n}"
+
+
+def _name(record: Mapping) -> str:
+    run = record.get("run") if isinstance(record.get("run"), Mapping) else {}
+    return f"{record.get('kind', '?')} record of {run.get('label', '?')} seed {run.get('seed', '?')}"
+
+
 def validate_record(record: Mapping) -> None:
-    """Raise :class:`RecordError` unless ``record`` satisfies the record schema and every number in
-    it is finite."""
+    """Raise :class:`RecordError` unless ``record`` satisfies the record schema, every number in it is
+    finite and every per-image outcome string agrees with its accuracy (the message names the record
+    and the field)."""
     import jsonschema
 
     bad = next(non_finite(record), None)
@@ -50,6 +104,9 @@ def validate_record(record: Mapping) -> None:
         err = errors[0]
         field = ".".join(str(p) for p in err.absolute_path) or "<top level>"
         raise RecordError(f"invalid record at '{field}': {err.message}")
+    wrong = next(outcome_mismatches(record), None)
+    if wrong is not None:
+        raise RecordError(f"invalid {_name(record)} at '{wrong[0]}': {wrong[1]}")
 
 
 def run_section(run_dir: str | Path) -> dict[str, Any]:

@@ -241,6 +241,42 @@ def test_a_classifier_at_chance_fails(tree):
     for r in rec["results"]:
         if r["protocol"] == "clean":
             r["accuracy"], r["n_correct"] = 0.098, round(0.098 * r["n"])
+            r["correct"] = "1" * r["n_correct"] + "0" * (r["n"] - r["n_correct"])
     path.write_text(json.dumps(rec))
     problems = _problems(tree)
     assert any(str(path) in p and "clean test accuracy 0.098 < 0.5" in p for p in problems), problems
+
+
+def test_outcomes_that_disagree_with_the_accuracy_fail(tree):
+    path = tree / "records" / "gap" / "advtrain_seed0.json"
+    rec = json.loads(path.read_text())
+    rec["results"][0]["accuracy_adv"] = round(rec["results"][0]["accuracy_adv"] - 0.01, 6)
+    path.write_text(json.dumps(rec))
+    problems = _problems(tree)
+    assert any(str(path) in p and "invalid gap record of advtrain seed 0 at 'results.0.correct_adv'" in p
+               for p in problems), problems
+
+
+def test_records_without_outcomes_pass_with_accuracy_claims_not_judged(tree, capsys):
+    """Records written before per-image outcomes (the committed mnist5k): valid; the report rendered from
+    them calls every accuracy claim "not judged", and the check accepts that as a verdict."""
+    from robgan.config import load_config
+    from robgan.report.cli import make_report
+
+    for path in (tree / "records").rglob("*.json"):
+        rec = json.loads(path.read_text())
+        for row in rec["results"]:
+            for key in ("correct", "correct_clean", "correct_adv"):
+                row.pop(key, None)
+        for proto in ("paper", "strong"):
+            rec["settings"].get("pgd_at_eps", {}).get(proto, {}).pop("correct", None)
+        path.write_text(json.dumps(rec, indent=2))
+    make_report(load_config(tree / "config.yaml"), tree / "records", tree)
+    for name in registry.RUN_FIGURES:  # figures drawn from runs: stand-ins, as in valid_tree
+        for ext in registry.FIGURE_FORMATS:
+            shutil.copy(tree / "figures" / f"is_vs_iter.{ext}", tree / "figures" / f"{name}.{ext}")
+    claims = {c["id"]: c for c in json.loads((tree / "claims.json").read_text())["claims"]}
+    assert claims["claim1"]["verdict"] == "not judged"
+    assert "records predate per-image outcomes (re-run the evaluation" in claims["claim1"]["reason"]
+    assert _problems(tree) == []
+    assert "predate per-image outcomes" in capsys.readouterr().out

@@ -55,6 +55,7 @@ from robgan.evaluation.robustness import (
     accuracy,
     clean_correct,
     n_batches,
+    outcome_fields,
     predict,
     progress_bar,
     robust_correct,
@@ -78,10 +79,10 @@ class AutoAttackResult:
     n_inconsistent: int = 0
 
     def rows(self, eps: float) -> list[dict[str, Any]]:
-        """Record rows (``autoattack_row``): clean, each stage in cascade order, final."""
+        """Record rows (``autoattack_row``): clean, each stage in cascade order, final; each with its
+        per-image outcomes (``correct``)."""
         def row(stage: str, ok: torch.Tensor) -> dict[str, Any]:
-            n, k = int(ok.numel()), int(ok.sum())
-            return {"stage": stage, "eps": float(eps), "n": n, "n_correct": k, "accuracy": k / n}
+            return {"stage": stage, "eps": float(eps), **outcome_fields(ok)}
 
         stages = [row(a, v) for a, v in self.stages.items()]
         return [row("clean", self.clean), *stages, row("final", self.final)]
@@ -259,7 +260,7 @@ def evaluate_autoattack(ctx: EvalContext, *, progress: bool | None = None) -> di
                             attack_mask=res.clean, progress=bar)
         bar.close()
         pgd_acc[name] = accuracy(ok)
-        pgd_ref[name] = {**proto.settings(), "n": n, "n_correct": int(ok.sum()), "accuracy": pgd_acc[name],
+        pgd_ref[name] = {**proto.settings(), **outcome_fields(ok),
                          # images that PGD breaks but AutoAttack left robust (should be few)
                          "n_broken_by_pgd_only": int((res.final & ~ok).sum())}
     settings = {

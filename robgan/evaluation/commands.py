@@ -24,6 +24,7 @@ from robgan.evaluation.robustness import (
     clean_and_robust,
     input_gradient_norms,
     n_batches,
+    outcome_fields,
     pgd_sweep,
     progress_bar,
     robust_correct,
@@ -48,11 +49,28 @@ def finish_record(kind: str, ctx: EvalContext, settings: dict, rows: list, flags
 
 
 def common_settings(ctx: EvalContext, split: str | list[str], n_requested: int, n: int) -> dict[str, Any]:
-    """The settings every robustness record holds: images, seeds, batch size, classes, ε units."""
+    """The settings every robustness record holds: images, seeds, batch size, classes, ε units, and
+    (``split_size``) how many images each evaluated split has, so that a report can tell whether the
+    whole split is used."""
     return {"split": split, "n_examples": int(n), "n_examples_requested": int(n_requested),
             "index_seed": int(ctx.eval_cfg["index_seed"]), "batch_size": int(ctx.eval_cfg["batch_size"]),
             "n_classes": ctx.n_classes,
+            "split_size": {s: split_size(ctx, s) for s in ([split] if isinstance(split, str) else split)},
+            "outcomes": OUTCOMES_TEXT,
             "eps_units": "[0,1] pixels (eps_pm1 = 2 eps is the authors' [-1,1] value)"}
+
+
+#: what a record's ``correct`` strings are, in words (``settings.outcomes``)
+OUTCOMES_TEXT = ("correct / correct_clean / correct_adv: one character per evaluated image ('1' correct or "
+                 "robust), image i being robgan.data.fixed_indices(split_size, n, index_seed)[i] of the "
+                 "row's split")
+
+
+def split_size(ctx: EvalContext, split: str) -> int:
+    """Number of images in ``split`` of the run's dataset."""
+    from robgan.data import load_split
+
+    return int(load_split(dict(ctx.data_cfg), split)[1].shape[0])
 
 
 def evaluate_pgd(ctx: EvalContext, *, progress: bool | None = None) -> dict[str, Any]:
@@ -84,8 +102,7 @@ def evaluate_pgd(ctx: EvalContext, *, progress: bool | None = None) -> dict[str,
         "robust_definition": "clean-correct and correct on the attacked image; only clean-correct images "
                              "are attacked; with restarts the worst case per example is kept",
         "sanity": {"large_eps": {"eps": large, "eps_pm1": 2 * large, "protocol": "paper",
-                                 "n": n, "n_correct": int(large_ok.sum()), "accuracy": large_acc,
-                                 "largest_class_share": chance}},
+                                 **outcome_fields(large_ok), "largest_class_share": chance}},
         "tolerance": fl.noise_tolerance(n),
     }
     return finish_record("pgd", ctx, settings, sweep.rows, flags, t0)
@@ -106,7 +123,9 @@ def evaluate_gap(ctx: EvalContext, *, progress: bool | None = None) -> dict[str,
         ns[split] = int(y.numel())
         rows.append({"split": split, "eps": eps, "n": ns[split],
                      "accuracy_clean": accuracy(clean),
-                     "accuracy_adv": accuracy(adv)})
+                     "accuracy_adv": accuracy(adv),
+                     "correct_clean": outcome_fields(clean)["correct"],
+                     "correct_adv": outcome_fields(adv)["correct"]})
         log.info("gap %s: clean %.4f adv %.4f (n=%d)", split, rows[-1]["accuracy_clean"],
                  rows[-1]["accuracy_adv"], ns[split])
     settings = {

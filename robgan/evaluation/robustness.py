@@ -163,13 +163,20 @@ def accuracy(correct: torch.Tensor) -> float:
     return int(correct.sum()) / int(correct.numel())
 
 
+def outcome_fields(correct: torch.Tensor) -> dict[str, Any]:
+    """``{"n", "n_correct", "accuracy", "correct"}`` of a bool ``(N,)`` tensor of per-image outcomes
+    (``correct``: the record's ``0``/``1`` string in image order, :func:`robgan.records.outcomes_string`)."""
+    from robgan.records import outcomes_string
+
+    n, k = int(correct.numel()), int(correct.sum())
+    return {"n": n, "n_correct": k, "accuracy": k / n, "correct": outcomes_string(correct.tolist())}
+
+
 def _row(protocol: str, eps: float, *, steps: int, step_size: float, restarts: int, random_start: bool,
          attack_seed: int, correct: torch.Tensor) -> dict[str, Any]:
-    n = int(correct.numel())
-    k = int(correct.sum())
     return {"protocol": protocol, "eps": float(eps), "eps_pm1": 2.0 * float(eps), "steps": int(steps),
             "step_size": float(step_size), "restarts": int(restarts), "random_start": bool(random_start),
-            "attack_seed": int(attack_seed), "n": n, "n_correct": k, "accuracy": k / n}
+            "attack_seed": int(attack_seed), **outcome_fields(correct)}
 
 
 @dataclass

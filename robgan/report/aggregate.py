@@ -131,13 +131,17 @@ class Frames:
 
 _COLUMNS = {
     "pgd": ["label", "method", "seed", "protocol", "eps", "eps_pm1", "steps", "step_size", "restarts",
-            "random_start", "attack_seed", "n", "n_correct", "accuracy", "images", "file"],
-    "autoattack": ["label", "method", "seed", "stage", "eps", "n", "n_correct", "accuracy", "images", "file"],
+            "random_start", "attack_seed", "n", "n_correct", "accuracy", "images", "file", "correct",
+            "split_size"],
+    "autoattack": ["label", "method", "seed", "stage", "eps", "n", "n_correct", "accuracy", "images", "file",
+                   "correct", "split_size"],
     "autoattack_meta": ["label", "method", "seed", "eps", "version", "attacks", "cheap_subset", "n_examples",
-                        "pgd_paper", "pgd_paper_n", "pgd_strong", "pgd_strong_n", "images", "file"],
+                        "pgd_paper", "pgd_paper_n", "pgd_strong", "pgd_strong_n", "images", "file",
+                        "pgd_paper_correct", "pgd_strong_correct", "split_size"],
     "fidelity": ["label", "method", "seed", "iteration", "train_seconds", "is_mean", "is_std", "fid",
                  "class_accuracy", "extractor", "n_samples", "file"],
-    "gap": ["label", "method", "seed", "split", "eps", "n", "accuracy_clean", "accuracy_adv", "images", "file"],
+    "gap": ["label", "method", "seed", "split", "eps", "n", "accuracy_clean", "accuracy_adv", "images", "file",
+            "correct_clean", "correct_adv", "split_size"],
     "lipschitz": ["label", "method", "seed", "iteration", "train_seconds", "split", "norm", "n", "llv", "file"],
     "flags": ["kind", "label", "seed", "flag", "ok", "detail", "file"],
 }
@@ -145,7 +149,7 @@ _COLUMNS = {
 
 def _settings_pgd(settings: Mapping[str, Any], protocol: str) -> tuple[float, int]:
     """PGD accuracy (and its number of images, 0 if unknown) that an autoattack record carries in its
-    settings for ``protocol``; ``(nan, 0)`` when absent."""
+    settings for ``protocol``; ``(nan, 0)`` when absent (per-image outcomes: :func:`_settings_pgd_correct`)."""
     candidates: list[Any] = []
     for key in ("pgd_at_eps", "pgd"):
         block = settings.get(key)
@@ -160,6 +164,22 @@ def _settings_pgd(settings: Mapping[str, Any], protocol: str) -> tuple[float, in
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value), int(n)
     return math.nan, 0
+
+
+def _settings_pgd_correct(settings: Mapping[str, Any], protocol: str) -> str | None:
+    """The per-image outcomes (``correct``) of ``settings.pgd_at_eps.<protocol>``; None when absent."""
+    block = settings.get("pgd_at_eps")
+    entry = block.get(protocol) if isinstance(block, Mapping) else None
+    value = entry.get("correct") if isinstance(entry, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+def split_size(settings: Mapping[str, Any], split: str | None = None) -> int:
+    """Images in the evaluated split as the record's ``settings.split_size`` says (0: not recorded)."""
+    sizes = settings.get("split_size")
+    name = split or settings.get("split", "test")
+    value = sizes.get(name) if isinstance(sizes, Mapping) and isinstance(name, str) else None
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def images_key(settings: Mapping[str, Any], n: int, split: str | None = None) -> str:
@@ -187,6 +207,7 @@ def build_frames(records: Sequence[LoadedRecord]) -> Frames:
             row = {**base, **r}
             if rec.kind in ("pgd", "autoattack", "gap"):
                 row["images"] = images_key(d["settings"], r["n"], r.get("split"))
+                row["split_size"] = split_size(d["settings"], r.get("split"))
             rows[rec.kind].append(row)
         if rec.kind == "autoattack":
             settings = d["settings"]
@@ -201,11 +222,13 @@ def build_frames(records: Sequence[LoadedRecord]) -> Frames:
                 "cheap_subset": bool(settings.get("cheap_subset", False)),
                 "n_examples": n_aa,
                 "images": images_key(settings, n_aa),
+                "split_size": split_size(settings),
             })
             for proto in ("paper", "strong"):
                 acc, n_pgd = _settings_pgd(settings, proto)
                 rows["autoattack_meta"][-1][f"pgd_{proto}"] = acc
                 rows["autoattack_meta"][-1][f"pgd_{proto}_n"] = n_pgd or n_aa
+                rows["autoattack_meta"][-1][f"pgd_{proto}_correct"] = _settings_pgd_correct(settings, proto)
         for name, flag in sorted(d["flags"].items()):
             rows["flags"].append({"kind": rec.kind, "label": rec.label, "seed": rec.seed, "flag": name,
                                   "ok": bool(flag["ok"]), "detail": flag["detail"], "file": str(rec.path)})
@@ -257,15 +280,32 @@ def pgd_estimate(pgd: pd.DataFrame, label: str, protocol: str, eps: float | None
     return accuracy_estimate(sel, "accuracy", "n")
 
 
+def outcome_column(col: str) -> str:
+    """The column of per-image outcomes behind accuracy column ``col`` (``accuracy`` → ``correct``,
+    ``accuracy_adv`` → ``correct_adv``, ``pgd_paper`` → ``pgd_paper_correct``)."""
+    return "correct" + col[len("accuracy"):] if col.startswith("accuracy") else f"{col}_correct"
+
+
+def has_outcomes(rows: pd.DataFrame, col: str = "accuracy") -> bool:
+    """Every row carries the per-image outcomes of its accuracy ``col`` (records written before them do not)."""
+    oc = outcome_column(col)
+    return oc in rows.columns and all(isinstance(v, str) and v for v in rows[oc])
+
+
 def accuracy_estimate(rows: pd.DataFrame, col: str, n_col: str, sign: int = 1) -> Estimate:
     """Per-seed accuracy ``col`` of ``rows`` (one per seed) measured on ``n_col`` images: binomial SE as
-    the noise, one :class:`~robgan.report.stats.Binomial` term per image set (``images`` column)."""
+    the noise, one :class:`~robgan.report.stats.Binomial` term per image set (``images`` column) with
+    the per-image outcomes of each seed (column :func:`outcome_column`, when the records have them)."""
     values = {int(r.seed): float(getattr(r, col)) for r in rows.itertuples()}
     noise = {int(r.seed): binomial_se(float(getattr(r, col)), int(getattr(r, n_col))) for r in rows.itertuples()}
+    oc = outcome_column(col)
     terms = []
     for (images, n), g in rows.groupby(["images", n_col], sort=True):
+        outcomes = {int(seed): v for seed, v in zip(g["seed"], g[oc], strict=True) if isinstance(v, str)} \
+            if oc in g.columns else {}
+        size = int(g["split_size"].min()) if "split_size" in g.columns and g["split_size"].notna().all() else 0
         terms.append(Binomial(str(images), int(n), {int(r.seed): float(getattr(r, col)) for r in g.itertuples()},
-                              sign))
+                              sign, outcomes, size))
     n_items = int(rows[n_col].min()) if len(rows) else 0
     return Estimate(values, noise, "binomial SE", tuple(terms), n_items)
 
@@ -366,3 +406,80 @@ def equal_budgets(fid: pd.DataFrame, labels: Sequence[str], extractor: str) -> t
 def expected_labels(cfg: Mapping[str, Any] | None) -> set[str] | None:
     """Run labels an experiment config produces (None when no config is given)."""
     return set(experiment_labels(cfg)) if cfg else None
+
+
+# --------------------------------------------------------------------------------------------------
+# worst case over attacks
+
+
+@dataclass(frozen=True)
+class WorstCase:
+    """Worst-case robust accuracy of one label at one ε: per seed, an image counts only if no attack
+    run on it at that ε broke it (RobustBench's practice).
+
+    ``estimate``: per-seed accuracy on the common images, with their outcomes; ``attacks``: the attacks
+    taken into account (``paper PGD``, ``strong PGD``, ``AutoAttack``); ``n``: the common images (the
+    first ``n`` of the evaluation order, which every attack's image set starts with: the sets are
+    prefixes of one permutation); ``missing``: seeds whose records lack per-image outcomes.
+    """
+
+    estimate: Estimate
+    attacks: tuple[str, ...]
+    n: int
+    missing: tuple[int, ...] = ()
+
+
+def _outcome_sources(frames: Frames, label: str, seed: int, eps: float) -> list[tuple[str, str, str | None]]:
+    """``(attack, images key, outcomes)`` of every accuracy measured on ``label`` seed ``seed`` at ``eps`` > 0."""
+    out: list[tuple[str, str, str | None]] = []
+    pgd = frames.pgd
+    sel = pgd[(pgd["label"] == label) & (pgd["seed"] == seed) & ((pgd["eps"] - eps).abs() <= EPS_ATOL)]
+    for r in sel[sel["protocol"].isin(["paper", "strong"])].itertuples():
+        out.append((f"{r.protocol} PGD", str(r.images), r.correct if isinstance(r.correct, str) else None))
+    aa = frames.autoattack
+    sel = aa[(aa["label"] == label) & (aa["seed"] == seed) & (aa["stage"] == "final")
+             & ((aa["eps"] - eps).abs() <= EPS_ATOL)]
+    for r in sel.itertuples():
+        out.append(("AutoAttack", str(r.images), r.correct if isinstance(r.correct, str) else None))
+    meta = frames.autoattack_meta
+    sel = meta[(meta["label"] == label) & (meta["seed"] == seed) & ((meta["eps"] - eps).abs() <= EPS_ATOL)]
+    for r in sel.itertuples():
+        for proto in ("paper", "strong"):
+            if np.isfinite(float(getattr(r, f"pgd_{proto}"))):
+                value = getattr(r, f"pgd_{proto}_correct")
+                out.append((f"{proto} PGD", str(r.images), value if isinstance(value, str) else None))
+    return out
+
+
+def worst_case(frames: Frames, label: str, eps: float) -> WorstCase:
+    """Worst-case robust accuracy of ``label`` at ``eps`` over every attack its records ran at that ε
+    (paper PGD, strong PGD: the pgd records and the autoattack record's own PGD; AutoAttack's final
+    stage), on the images common to all of them: the shortest image set's images (a prefix of the
+    others). Seeds whose records lack per-image outcomes, or whose image sets differ in split or index
+    seed, are left out (``missing``)."""
+    values, outcomes, missing, attacks, keys = {}, {}, [], set(), set()
+    seeds = sorted(set(frames.pgd.loc[frames.pgd["label"] == label, "seed"])
+                   | set(frames.autoattack.loc[frames.autoattack["label"] == label, "seed"]))
+    for seed in seeds:
+        src = _outcome_sources(frames, label, int(seed), eps)
+        if not src:
+            continue
+        prefixes = {key.rsplit("/", 1)[0] for _, key, _ in src}
+        if any(c is None for _, _, c in src) or len(prefixes) != 1 or "" in prefixes:
+            missing.append(int(seed))
+            continue
+        m = min(len(c) for _, _, c in src)
+        robust = np.ones(m, dtype=bool)
+        for _, _, c in src:
+            robust &= np.frombuffer(c[:m].encode(), dtype=np.uint8) == ord("1")
+        values[int(seed)] = float(robust.mean())
+        outcomes[int(seed)] = "".join("1" if b else "0" for b in robust)
+        attacks |= {a for a, _, _ in src}
+        keys.add(f"{prefixes.pop()}/{m}")
+    n = min((len(c) for c in outcomes.values()), default=0)
+    key = keys.pop() if len(keys) == 1 else ""  # seeds on different image sets are not paired
+    term = Binomial(key, n, dict(values), 1, outcomes)
+    est = Estimate(values, {s: binomial_se(v, len(outcomes[s])) for s, v in values.items()}, "binomial SE",
+                   (term,) if values and key else (), n)
+    order = ("paper PGD", "strong PGD", "AutoAttack")
+    return WorstCase(est, tuple(a for a in order if a in attacks), n, tuple(missing))

@@ -97,9 +97,17 @@ def check_claims(doc: Mapping[str, Any], where: str = "paper_claims.yaml") -> No
             pairs = part.get("pairs")
             need(isinstance(pairs, list) and pairs and all(isinstance(p, list) and len(p) == 2 for p in pairs),
                  f"{at}.pairs", "must be a list of [better, worse] label pairs")
+            if "regime_gap" in part:
+                need(part["test"] == "gap_smaller" and _is_number(part["regime_gap"])
+                     and 0 <= part["regime_gap"] < 1, f"{at}.regime_gap",
+                     "must be a fraction in [0, 1) on a gap_smaller part")
             if part["test"] == "time_to_target":
                 need(part.get("axis") in ("train_seconds", "iteration"), f"{at}.axis",
                      "must be train_seconds or iteration")
+    for i, claim in enumerate(doc["claims"]):
+        for j, part in enumerate(claim["parts"]):
+            if "control" in part:
+                need(part["control"] in ids, f"claims[{i}].parts[{j}].control", "must name another claim part")
     for i, chk in enumerate(doc.get("checks") or []):
         for key in ("id", "statement", "kind", "flag"):
             need(key in chk, f"checks[{i}].{key}", "is required")

@@ -63,7 +63,8 @@ def _summary_cells(r: PartResult) -> list[str]:
     seeds = f"{h['n_seeds_a']} vs {h['n_seeds_b']}"
     items = str(h["n_items"]) if h.get("n_items") else "—"
     needed = str(h.get("needed") or "")
-    short = ("more test images" if "test images" in needed else "denser snapshots" if "snapshots" in needed
+    short = ("not decidable: all test images used" if "not decidable on this dataset" in needed
+             else "more test images" if "test images" in needed else "denser snapshots" if "snapshots" in needed
              else "> 1000 seeds" if "more than" in needed else "—")
     need = "≥ 2 seeds" if r.verdict == INDICATIVE else f"{r.seeds_needed} seeds" if r.seeds_needed else short
     return [delta, p_txt, seeds, items, need]
@@ -95,7 +96,7 @@ def to_markdown(results: Sequence[PartResult], checks: Sequence[CheckResult], cl
              f"Δ: the deciding comparison (the weakest for holds and inconclusive; the failing one for fails), "
              f"with its {rules.ci_percent} interval; p: one-sided, for the claimed direction (the largest over a "
              "family); seeds: A vs B; images: test images (accuracies) or generated samples (IS) per seed; "
-             "to decide: seeds per method that the measured variance would need.", "",
+             "to decide: seeds per method that the measured variance would need, or what else would decide it.", "",
              "| claim | verdict | Δ (CI) | p | seeds | images | to decide | direction tested |",
              "|---|---|---|---|---|---|---|---|"]
     for r in results:

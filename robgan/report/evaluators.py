@@ -24,17 +24,21 @@ from robgan.report.aggregate import (
     eps_header,
     expected_labels,
     fidelity_point,
+    has_outcomes,
     is_estimate,
     pgd_estimate,
     unique_eps,
 )
-from robgan.report.methods import unlike_discriminators
+from robgan.report.methods import budget, budget_text, unlike_discriminators
 from robgan.report.stats import Estimate, difference
 from robgan.report.verdicts import (
     ACCURACY,
     INCONCLUSIVE,
     INDICATIVE,
+    NO_OUTCOMES,
     NOT_EVALUATED,
+    NOT_JUDGED,
+    REGIME_NOT_REACHED,
     SCORE,
     Judgement,
     Unit,
@@ -95,6 +99,7 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     test: str = ""
     absent: tuple[str, str] | None = None
+    override: tuple[str, str] | None = None  # (verdict, reason) that replaces the combined one; evidence kept
 
 
 def fmt_est(est: Estimate, unit: Unit = ACC_VALUE) -> str:
@@ -117,9 +122,10 @@ def describe(j: Judgement, unit: Unit, rules: VerdictRules) -> str:
     if not np.isfinite(j.diff) and not np.isfinite(j.p_value):
         return f"{j.reason} → {j.verdict}"
     ci = f", {rules.ci_percent} CI [{unit(j.ci[0], True)}, {unit(j.ci[1], True)}]" if np.isfinite(j.ci[0]) else ""
-    df = "∞" if math.isinf(j.df) else "> 1000" if j.df > 1000 else f"{j.df:.1f}"
+    df = "" if math.isnan(j.df) else "; df ∞" if math.isinf(j.df) else "; df > 1000" if j.df > 1000 \
+        else f"; df {j.df:.1f}"
     need = f"; {j.needed}" if j.needed else ""
-    return (f"Δ = {unit(j.diff, True)}{ci}, p = {j.p_value:.3g} (one-sided; {j.test}; df {df}) → {j.verdict}: "
+    return (f"Δ = {unit(j.diff, True)}{ci}, p = {j.p_value:.3g} (one-sided; {j.test}{df}) → {j.verdict}: "
             f"{j.reason}{need}")
 
 
@@ -219,7 +225,25 @@ def eval_gap_smaller(ctx: Context, part: Mapping[str, Any]) -> Outcome:
         item = _compare(ctx, "train−test gap (b − a)", f"{eps_header(eps_a)}, gap({b_lab}) − gap({a_lab})", b_lab,
                         a_lab, gb, ga, "accuracy", ACCURACY, gap_unit, eps=eps_a)
         out.items.append(item)
+    out.override = _regime_not_reached(ctx, part)
     return out
+
+
+def _regime_not_reached(ctx: Context, part: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(``regime not reached``, why) when the part sets ``regime_gap`` and no method's mean train − test
+    gap exceeds it: the claim is about closing a generalisation gap that this experiment does not have."""
+    level = part.get("regime_gap")
+    if level is None:
+        return None
+    labels = sorted({lab for p in _pairs(part) for lab in p})
+    gaps = {lab: _gap_estimate(ctx, lab)[0].mean for lab in labels}
+    if any(not np.isfinite(g) or g > float(level) for g in gaps.values()):
+        return None
+    unit = Unit(100.0, " pp", 1)
+    shown = ", ".join(f"{lab} {unit(g)}" for lab, g in gaps.items())
+    return REGIME_NOT_REACHED, (f"no method's train−test gap of adversarial accuracy exceeds {unit(float(level))} "
+                                f"(mean over seeds: {shown}): the claim is about narrowing a generalisation gap "
+                                "that this experiment's classifiers do not have")
 
 
 def _extractor(ctx: Context) -> str | None:
@@ -326,10 +350,50 @@ def _comparison_json(item: Item) -> dict[str, Any]:
             "seeds_needed": j.seeds_needed, "needed": j.needed}
 
 
+# accuracy tests: (frame, accuracy column, rows used) whose per-image outcomes the paired SE needs
+_OUTCOME_FRAMES = {"pgd_every_eps": ("pgd", "accuracy"), "gap_smaller": ("gap", "accuracy_adv"),
+                   "autoattack_greater": ("autoattack", "accuracy")}
+
+
+def _without_outcomes(ctx: Context, part: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(``not judged``, why) when an accuracy record the part compares predates per-image outcomes."""
+    if part["test"] not in _OUTCOME_FRAMES:
+        return None
+    kind, col = _OUTCOME_FRAMES[part["test"]]
+    df = getattr(ctx.frames, kind)
+    labels = sorted({lab for p in _pairs(part) for lab in p})
+    old = sorted({f"{r.label} seed {r.seed}" for r in df[df["label"].isin(labels)].itertuples()
+                  if not has_outcomes(df.loc[[r.Index]], col)})
+    if not old:
+        return None
+    return NOT_JUDGED, f"{NO_OUTCOMES}; {kind} records without them: {', '.join(old)}"
+
+
+def _budget_caveat(ctx: Context, part: Mapping[str, Any]) -> str | None:
+    """The caveat of a part whose better method had more training than the one it is compared with
+    (``control``: the part that gives both the same extra budget)."""
+    control = part.get("control")
+    if not control:
+        return None
+    better, worse = _pairs(part)[0]
+    bb, bw = budget(ctx.cfg, better), budget(ctx.cfg, worse)
+    if bb and bw:
+        extra = (f"{bb['d_updates'] - bw['d_updates']:,} more D updates and "
+                 f"{bb['real_images'] - bw['real_images']:,} more real images ({budget_text(bb)} vs "
+                 f"{budget_text(bw)})")
+    else:
+        extra = "more D updates and more real images (its fine-tuning run)"
+    return (f"{better} had {extra} than {worse}: a win here can come from the extra budget alone; "
+            f"{control} compares {better} with a fine-tuning of the same budget without fake data "
+            "(λ = 0) and is the control for what the fake data add")
+
+
 def evaluate_part(ctx: Context, part: Mapping[str, Any], base: Mapping[str, Any]) -> PartResult:
     """Judge one claim part (``base``: the fields of :class:`PartResult` that the claims file gives)."""
     out = EVALUATORS[part["test"]](ctx, part)
     labels = sorted({lab for p in _pairs(part) for lab in p})
+    if not out.absent:
+        out.absent = _without_outcomes(ctx, part)
     if out.absent:
         return PartResult(**base, verdict=out.absent[0], reason=out.absent[1], test_description=out.test)
     comb = combine([i.judgement for i in out.items], ctx.rules.alpha)
@@ -348,6 +412,9 @@ def evaluate_part(ctx: Context, part: Mapping[str, Any], base: Mapping[str, Any]
     unlike = unlike_discriminators(ctx.cfg, labels)
     if unlike:
         caveats.insert(0, unlike)
+    extra_budget = _budget_caveat(ctx, part)
+    if extra_budget:
+        caveats.insert(0, extra_budget)
     alpha, m = ctx.rules.alpha, ""
     if part["test"] in ("pgd_every_eps", "gap_smaller", "autoattack_greater", "final_is_greater"):
         q = "inception_score" if part["test"] == "final_is_greater" else "accuracy"
@@ -356,6 +423,9 @@ def evaluate_part(ctx: Context, part: Mapping[str, Any], base: Mapping[str, Any]
     family = f"; family of {len(out.items)}: holds at every one (intersection–union), fails at one after Holm" \
         if len(out.items) > 1 else ""
     test = f"{out.test}, α = {alpha:g}{m}{family}"
-    return PartResult(**base, verdict=comb.verdict, reason=comb.reason, test_description=test, result=result,
-                      seeds_needed=comb.seeds_needed, evidence=evidence,
+    verdict, reason = out.override or (comb.verdict, comb.reason)
+    if out.override and result:
+        result["needed"] = ""
+    return PartResult(**base, verdict=verdict, reason=reason, test_description=test, result=result,
+                      seeds_needed=None if out.override else comb.seeds_needed, evidence=evidence,
                       comparisons=[_comparison_json(i) for i in out.items], caveats=caveats)

@@ -27,6 +27,7 @@ from robgan.report.aggregate import (
     autoattack_estimate,
     sort_labels,
     unique_eps,
+    worst_case,
 )
 
 # One colour per label, fixed across figures (tab10); unknown labels take the remaining colours. Data
@@ -170,6 +171,7 @@ def accuracy_vs_eps_figure(frames: Frames) -> Figure:
             vals = 100 * np.asarray(list(est.values.values()))
             ax.errorbar([eps], [vals.mean()], yerr=[[vals.mean() - vals.min()], [vals.max() - vals.mean()]],
                         fmt="*", markersize=12, color=color, markeredgecolor="k", capsize=3, zorder=5)
+            _worst_case_point(ax, frames, label, eps, color)
         seeds = f"n={n_seeds} seeds" + (f", AutoAttack n={n_aa}" if n_aa else "")
         method_handles.append(Line2D([], [], color=color, lw=2, label=f"{label} ({seeds})"))
     ax.set_xlabel("ε (ℓ∞ radius, [0,1] pixel units)")
@@ -181,13 +183,27 @@ def accuracy_vs_eps_figure(frames: Frames) -> Figure:
         top.set_xlabel("ε in the authors' [-1,1] units (2ε)")
         style = [Line2D([], [], color="k", ls="-", marker="o", ms=3, label="PGD, paper protocol"),
                  Line2D([], [], color="k", ls="--", marker="s", ms=3, label="PGD, strong protocol"),
-                 Line2D([], [], color="k", ls="", marker="*", ms=10, label="AutoAttack")]
+                 Line2D([], [], color="k", ls="", marker="*", ms=10, label="AutoAttack"),
+                 Line2D([], [], color="k", ls="", marker="v", ms=7, label="worst case over every attack")]
         fig.legend(handles=method_handles + style, fontsize=7, loc="outside lower center", ncol=3,
                    title="method (colour) / attack (style)", title_fontsize=8)
-    proto = ("PGD paper protocol solid, strong dashed, AutoAttack stars; line = mean, band / whiskers = "
-             "min–max over seeds; " + SCALE_TEXT)
+    proto = ("PGD paper protocol solid, strong dashed, AutoAttack stars, worst case over every attack (an image "
+             "counts only if none broke it) triangles; line = mean, band / whiskers = min–max over seeds; "
+             + SCALE_TEXT)
     _suptitle(fig, _title(frames, "Accuracy under ℓ∞ attack vs ε", proto))
     return fig
+
+
+def _worst_case_point(ax, frames: Frames, label: str, eps: float, color) -> None:
+    """The worst-case robust accuracy of ``label`` at ``eps`` (:func:`robgan.report.aggregate.worst_case`),
+    a triangle with min–max whiskers over seeds, slightly right of the AutoAttack star; nothing when the
+    records lack per-image outcomes."""
+    est = worst_case(frames, label, eps).estimate
+    if est.empty:
+        return
+    vals = 100 * np.asarray(list(est.values.values()))
+    ax.errorbar([eps * 1.02], [vals.mean()], yerr=[[vals.mean() - vals.min()], [vals.max() - vals.mean()]],
+                fmt="v", markersize=7, color=color, markeredgecolor="k", capsize=2, zorder=6)
 
 
 def robustness_gap_figure(frames: Frames) -> Figure:

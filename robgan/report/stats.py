@@ -8,10 +8,19 @@ standard library only. The model behind :func:`difference` (docs/architecture.md
 - an accuracy is also subject to the sampling error of its test images. Every seed is scored on the
   same images (``eval.index_seed``), so that error is common to all seeds: it is counted **once**
   (never divided by the number of seeds). Two methods scored on the same images are paired: the
-  error of ``p_A − p_B`` is that of the per-image differences. The records store counts, not per-image
-  outcomes, so its variance is bounded from above by the Fréchet bound (the most discordant joint
-  outcome the two accuracies allow), ``var ≤ (min(p_A, 1 − p_B) + min(1 − p_A, p_B) − (p_A − p_B)²) / N``,
-  which is never below the variance of two independent samples ``(p_A(1−p_A) + p_B(1−p_B)) / N``;
+  records keep each image's outcome (``correct``), so the error of ``p_A − p_B`` is computed exactly
+  from the per-image differences ``d_i = ā_i − b̄_i`` (``ā_i``: A's outcome on image i averaged over
+  A's seeds): ``var = (mean(d²) − mean(d)²) / N`` (the plug-in variance, as the binomial SE
+  ``p(1−p)/N`` of one accuracy). Terms of several image sets (a train − test gap) add per set, each
+  image set's signed per-image sum taken exactly. An accuracy without per-image outcomes has no
+  test-set SE (NaN): the claims refuse such records;
+- the degrees of freedom are those of the seed part alone (paired: n − 1; Welch–Satterthwaite over
+  the two seed variances): the test-set part enters the SE but never raises the df, so no estimated
+  variance is treated as known to gain degrees of freedom;
+- when every seed gives the same value (a seed variance of 0, up to float rounding) a t statistic would
+  divide by a variance estimated as 0: the p-values come from an exact permutation test over the seeds instead
+  (:func:`exact_seed_p`; paired: sign flips of the per-seed differences, else a relabelling of the
+  seeds), combined with the test-set part's normal test by taking the larger p-value (both must reject);
 - an Inception score is computed from fresh generated samples per seed: its measurement noise (the
   split std) is independent across seeds and already part of the seed spread.
 """
@@ -20,12 +29,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-__all__ = ["Binomial", "Difference", "Estimate", "binomial_se", "ci_half_width", "difference", "frechet_var",
-           "holm_adjust", "p_greater", "seeds_needed", "summarise", "t_ppf", "t_sf"]
+__all__ = ["Binomial", "Difference", "Estimate", "binomial_se", "ci_half_width", "difference", "exact_seed_p",
+           "frechet_var", "holm_adjust", "one_sided_p", "p_greater", "paired_test_var", "seeds_needed",
+           "summarise", "t_ppf", "t_sf"]
 
 
 def summarise(values: Iterable[float]) -> dict[str, float]:
@@ -45,7 +55,8 @@ def binomial_se(p: float, n: int) -> float:
 
 def frechet_var(p: float, q: float) -> float:
     """Largest variance of one image's ``1[A right] − 1[B right]`` that accuracies ``p`` (A) and ``q`` (B)
-    on the same images allow: ``min(p, 1−q) + min(1−p, q) − (p − q)²``."""
+    on the same images allow: ``min(p, 1−q) + min(1−p, q) − (p − q)²``. Not used by :func:`difference`
+    (which uses the per-image outcomes); kept to show how loose the bound was (tests, docs)."""
     return max(min(p, 1.0 - q) + min(1.0 - p, q) - (p - q) ** 2, 0.0)
 
 
@@ -58,17 +69,36 @@ class Binomial:
     """An accuracy inside an estimate: ``sign · p`` measured on the ``n`` images ``images``.
 
     ``images`` names the image set (``"<split>/<index_seed>/<n>"``); two terms with the same non-empty
-    name were scored on the same images and are paired. ``p``: the accuracy per seed.
+    name were scored on the same images and are paired. ``p``: the accuracy per seed. ``outcomes``:
+    per seed, the ``0``/``1`` string of per-image outcomes (the record's ``correct``; empty for records
+    that predate them). ``split_size``: images in the split (0 = unknown): ``n == split_size`` means
+    the whole split is used.
     """
 
     images: str
     n: int
     p: Mapping[int, float]
     sign: int = 1
+    outcomes: Mapping[int, str] = field(default_factory=dict)
+    split_size: int = 0
 
     @property
     def mean(self) -> float:
         return float(np.mean(list(self.p.values()))) if self.p else math.nan
+
+    @property
+    def has_outcomes(self) -> bool:
+        """Every seed's per-image outcomes are known (``n`` characters each)."""
+        return bool(self.p) and all(len(self.outcomes.get(s) or "") == self.n for s in self.p)
+
+    def image_means(self) -> np.ndarray:
+        """float ``(n,)``: each image's outcome averaged over the seeds (needs :attr:`has_outcomes`)."""
+        rows = [np.frombuffer(self.outcomes[s].encode(), dtype=np.uint8) - ord("0") for s in sorted(self.p)]
+        return np.mean(np.stack(rows).astype(float), axis=0)
+
+    @property
+    def whole_split(self) -> bool:
+        return self.split_size > 0 and self.n >= self.split_size
 
 
 @dataclass(frozen=True)
@@ -125,6 +155,12 @@ class Difference:
         seed_vars: per-seed variances behind ``seed_se`` (paired: of the differences; Welch: of a and
             of b), for :func:`seeds_needed`.
         n_items: images / samples per seed (the smaller of the two; 0 = unknown).
+        exact_p: ``(p(Δ ≤ 0), p(Δ ≥ 0))`` one-sided p-values of the exact test over seeds that
+            replaces the t-test when every seed gives the same value (:func:`exact_seed_p`); None
+            otherwise. :func:`one_sided_p` reads it.
+        whole_split: every accuracy behind the test-set part uses its whole split (more images cannot
+            be had on this dataset).
+        missing_outcomes: an accuracy behind it has no per-image outcomes (test-set SE unknown).
     """
 
     diff: float
@@ -138,34 +174,44 @@ class Difference:
     paired: bool = False
     seed_vars: tuple[float, ...] = ()
     n_items: int = 0
+    exact_p: tuple[float, float] | None = None
+    whole_split: bool = False
+    missing_outcomes: bool = False
 
     @property
     def multi_seed(self) -> bool:
         return self.n_a >= 2 and self.n_b >= 2
 
 
+def paired_test_var(terms: Sequence[tuple[int, np.ndarray]]) -> float:
+    """Test-set variance of ``Σ sign · mean(vector)`` over terms scored on the same N images:
+    ``var(c) / N`` (plug-in, ddof 0) of the per-image sums ``c_i = Σ sign · vector_i``.
+
+    ``terms``: ``(sign, float (N,))`` pairs, each vector an accuracy's per-image outcomes averaged over
+    its seeds. One term gives the binomial variance ``p(1−p)/N`` of its accuracy; A (sign +1) and B
+    (sign −1) give the exact paired variance ``(mean(d²) − mean(d)²)/N`` of ``d_i = ā_i − b̄_i``.
+    """
+    c = np.sum([sign * np.asarray(v, dtype=float) for sign, v in terms], axis=0)
+    return float(np.mean(c * c) - np.mean(c) ** 2) / c.size
+
+
 def _test_var(a: Estimate, b: Estimate) -> tuple[float, str]:
-    """Variance of the test-set error of ``mean(a) − mean(b)`` (counted once) and how it was paired."""
+    """Variance of the test-set error of ``mean(a) − mean(b)`` (counted once) and how it was paired:
+    the terms are grouped by image set (a term of ``b`` enters with the opposite sign), each group's
+    variance from its per-image outcomes (:func:`paired_test_var`), groups independent. NaN when a
+    term has no per-image outcomes."""
+    groups: dict[str, list[Binomial]] = {}
+    signed = [(t, t.sign) for t in a.binomials] + [(u, -u.sign) for u in b.binomials]
+    for i, (t, sign) in enumerate(signed):
+        key = f"{t.images}|{t.n}" if t.images else f"#{i}"
+        groups.setdefault(key, []).append(replace(t, sign=sign))
+    if not all(t.has_outcomes for g in groups.values() for t in g):
+        return math.nan, "per-image outcomes missing: test-set SE unknown"
     var, how = 0.0, set()
-    b_terms = {t.images: t for t in b.binomials if t.images}
-    used = set()
-    for t in a.binomials:
-        u = b_terms.get(t.images)
-        if u is not None and u.n == t.n and t.images not in used:
-            used.add(t.images)
-            if t.sign == u.sign:
-                var += frechet_var(t.mean, u.mean) / t.n
-                how.add("same images: paired, Fréchet bound")
-            else:
-                var += (binomial_se(t.mean, t.n) + binomial_se(u.mean, u.n)) ** 2
-                how.add("same images, opposite signs: bound (σ_a + σ_b)²")
-        else:
-            var += binomial_se(t.mean, t.n) ** 2
-            how.add("different images: independent")
-    for u in b.binomials:
-        if u.images not in used:
-            var += binomial_se(u.mean, u.n) ** 2
-            how.add("different images: independent")
+    for g in groups.values():
+        var += paired_test_var([(t.sign, t.image_means()) for t in g])
+        how.add("same images: paired, exact from per-image outcomes" if len(g) > 1
+                else "different images: independent")
     return var, "; ".join(sorted(how))
 
 
@@ -173,10 +219,12 @@ def difference(a: Estimate, b: Estimate) -> Difference:
     """Difference of means ``a − b`` and its standard error (see the module docstring).
 
     - Seed part (≥ 2 seeds each): paired, ``var(a_s − b_s)/n`` with ``n − 1`` df, when both have the
-      same seeds; else Welch, ``s_a²/n_a + s_b²/n_b``.
-    - Test-set part: for accuracies, the variance of the test-set error of the difference, counted once.
-    - ``se² = seed part + test part``; ``df`` by Welch–Satterthwaite with the test part as known
-      (``df = se⁴ / Σ (v_i² / df_i)`` over the seed terms ``v_i``).
+      same seeds; else Welch, ``s_a²/n_a + s_b²/n_b`` with the Welch–Satterthwaite df of those two terms.
+    - Test-set part: for accuracies, the variance of the test-set error of the difference, counted once,
+      exact from the per-image outcomes (NaN without them).
+    - ``se² = seed part + test part``; ``df`` = the seed part's df (the test part adds none).
+    - Every seed the same (seed variance 0): ``exact_p`` from :func:`exact_seed_p` (and the test-set
+      part), which :func:`one_sided_p` uses instead of the t-test.
     - One seed of either: ``se`` = the test-set SE (accuracies) or ``sqrt(noise_a² + noise_b²)`` (IS),
       ``df`` NaN: the seed variance is unknown.
     NaN when either estimate is empty.
@@ -188,6 +236,9 @@ def difference(a: Estimate, b: Estimate) -> Difference:
     diff = a.mean - b.mean
     shared = bool(a.binomials) and bool(b.binomials)
     test_var, test_how = _test_var(a, b) if shared else (0.0, "")
+    terms_all = a.binomials + b.binomials
+    extra = {"n_items": n_items, "whole_split": shared and all(t.whole_split for t in terms_all),
+             "missing_outcomes": shared and not math.isfinite(test_var)}
     test_txt = f" + test-set SE counted once ({test_how})" if shared else ""
     if a.n < 2 or b.n < 2:
         if shared:
@@ -197,7 +248,7 @@ def difference(a: Estimate, b: Estimate) -> Difference:
             na, nb = (float(np.mean(np.square(list(e.noise.values())))) if e.noise else math.nan for e in (a, b))
             se = math.sqrt(na / a.n + nb / b.n)
             rule = f"1 run: {a.noise_kind} only"
-        return Difference(diff, se, math.nan, math.nan, math.sqrt(test_var), rule, a.n, b.n, n_items=n_items)
+        return Difference(diff, se, math.nan, math.nan, math.sqrt(test_var), rule, a.n, b.n, **extra)
     if set(a.values) == set(b.values):
         seeds = sorted(a.values)
         d = np.asarray([a.values[s] - b.values[s] for s in seeds])
@@ -211,9 +262,64 @@ def difference(a: Estimate, b: Estimate) -> Difference:
     seed_var = sum(t for t, _ in terms)
     se = math.sqrt(seed_var + test_var)
     denom = sum(t * t / k for t, k in terms)
-    df = se ** 4 / denom if denom > 0 else math.inf
+    df = seed_var ** 2 / denom if denom > 0 else math.inf
+    exact = None
+    if _all_equal(a.values, b.values, paired):
+        p_up, p_down = exact_seed_p(a.values, b.values)
+        if test_var > 0:  # the test-set error must be overcome too: the larger p-value of the two tests
+            z = diff / math.sqrt(test_var)
+            p_up, p_down = max(p_up, t_sf(z, math.inf)), max(p_down, t_sf(-z, math.inf))
+        exact = (p_up, p_down)
+        how = "sign flips of the per-seed differences" if paired else "relabellings of the seeds"
+        rule = (f"every seed gives the same {'difference' if paired else 'value'}: exact permutation test "
+                f"over {a.n}{'' if paired else f' + {b.n}'} seeds ({how}){test_txt}")
     return Difference(diff, se, df, math.sqrt(seed_var), math.sqrt(test_var), rule, a.n, b.n, paired, seed_vars,
-                      n_items)
+                      exact_p=exact, **extra)
+
+
+def _all_equal(a: Mapping[int, float], b: Mapping[int, float], paired: bool) -> bool:
+    """Every seed gives the same value: the same paired difference, or (unpaired) the same value within
+    each method — up to float rounding (1e-12 relative)."""
+    groups = [[a[s] - b[s] for s in a]] if paired else [list(a.values()), list(b.values())]
+    scale = 1.0 + max(abs(v) for v in [*a.values(), *b.values()])
+    return all(max(g) - min(g) <= 1e-12 * scale for g in groups)
+
+
+def exact_seed_p(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[float, float]:
+    """Exact one-sided p-values ``(p(Δ ≤ 0), p(Δ ≥ 0))`` of ``Δ = mean(a) − mean(b)`` over the seeds.
+
+    Same seeds (paired): the share of the ``2^n`` sign flips of the per-seed differences whose mean is
+    at least (at most) the observed one. Different seeds: the share of the ``C(n_a + n_b, n_a)``
+    relabellings of the pooled values whose difference of means is at least (at most) the observed
+    one. The smallest p-value n paired seeds can give is ``2^−n`` (3 seeds: 0.125).
+    """
+    import itertools
+
+    tol = 1e-12
+    if set(a) == set(b):
+        d = np.asarray([a[s] - b[s] for s in sorted(a)], dtype=float)
+        obs = float(d.mean())
+        means = np.asarray([float(np.mean(d * np.asarray(signs))) for signs in
+                            itertools.product((1.0, -1.0), repeat=d.size)])
+    else:
+        pooled = np.asarray([*a.values(), *b.values()], dtype=float)
+        na = len(a)
+        obs = float(pooled[:na].mean() - pooled[na:].mean())
+        means = []
+        for pick in itertools.combinations(range(pooled.size), na):
+            mask = np.zeros(pooled.size, dtype=bool)
+            mask[list(pick)] = True
+            means.append(float(pooled[mask].mean() - pooled[~mask].mean()))
+        means = np.asarray(means)
+    return float(np.mean(means >= obs - tol)), float(np.mean(means <= obs + tol))
+
+
+def one_sided_p(d: Difference, direction: int = 1) -> float:
+    """One-sided p-value of ``H0: Δ ≤ 0`` (``direction`` +1) or ``H0: Δ ≥ 0`` (−1): the exact test over
+    seeds when ``d`` has one (:attr:`Difference.exact_p`), else the t-test (:func:`p_greater`)."""
+    if d.exact_p is not None:
+        return d.exact_p[0 if direction > 0 else 1]
+    return p_greater(direction * d.diff, d.se, d.df)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -324,7 +430,8 @@ def seeds_needed(distance: float, seed_vars: Sequence[float], test_var: float, a
                  paired: bool, n_max: int = 1000) -> int | None:
     """Smallest number of seeds per method ``n ≥ 2`` at which the measured variances give
     ``distance ≥ (t_{1−α, ν(n)} + t_{power, ν(n)}) · se(n)``, with ``se(n)² = Σ v_i/n + test_var`` and
-    ``ν(n)`` the Welch–Satterthwaite df (``n − 1`` per term). That is: a one-sided t-test at level α
+    ``ν(n)`` the Welch–Satterthwaite df of the seed terms alone (``n − 1`` per term; the test-set part
+    adds none, as in :func:`difference`). That is: a one-sided t-test at level α
     detects a true difference of ``distance`` with probability ≈ ``power`` (the usual normal shift
     approximation of the non-central t). None when no ``n ≤ n_max`` suffices — always the case when
     the test-set part alone is too large: ``distance < (z_{1−α} + z_power) · sqrt(test_var)``.
@@ -340,7 +447,7 @@ def seeds_needed(distance: float, seed_vars: Sequence[float], test_var: float, a
         terms = [v / n for v in seed_vars]
         var = sum(terms) + test_var
         denom = sum(t * t / (n - 1) for t in terms)
-        df = var * var / denom if denom > 0 else math.inf
+        df = sum(terms) ** 2 / denom if denom > 0 else math.inf
         if distance >= (t_ppf(1.0 - alpha, df) + t_ppf(power, df)) * math.sqrt(var):
             return n
     return None

@@ -23,12 +23,14 @@ from robgan.report.aggregate import (
     EXTRACTOR_NAMES,
     STANDARD_AUTOATTACK,
     Frames,
+    WorstCase,
     autoattack_estimate,
     eps_header,
     pgd_at_autoattack_eps,
     pgd_estimate,
     sort_labels,
     unique_eps,
+    worst_case,
 )
 from robgan.report.generation_table import extractors, final_is, generation_table
 from robgan.report.methods import budget, budget_text
@@ -189,24 +191,29 @@ def autoattack_table(frames: Frames, cfg: Mapping[str, Any] | None = None) -> Ta
                 txt = fmt_estimate(est, 100.0, 1)
                 return f"{txt} [from autoattack record]" if src == "autoattack record settings" else txt
 
+            worst = worst_case(frames, label, eps)
             rows.append([label, eps_header(eps), fmt_estimate(clean, 100.0, 1), cell(paper, src_p),
-                         cell(strong, src_s), fmt_estimate(aa_est, 100.0, 1), version, flags_txt])
+                         cell(strong, src_s), fmt_estimate(aa_est, 100.0, 1), worst_case_cell(worst), version,
+                         flags_txt])
             common = {"label": label, "eps": eps, "eps_pm1": 2 * eps, "autoattack_version": "/".join(
                 sorted(set(mm["version"]))), "autoattack_attacks": "|".join(sorted(set(mm["attacks"]))),
                 "custom_subset": custom, "failed_flags": flags, "n_examples_autoattack": int(mm["n_examples"].min())}
             for metric, est, src in (("clean", clean, "autoattack record"), ("pgd_paper", paper, src_p),
-                                     ("pgd_strong", strong, src_s), ("autoattack", aa_est, "autoattack record")):
+                                     ("pgd_strong", strong, src_s), ("autoattack", aa_est, "autoattack record"),
+                                     ("worst_case", worst.estimate, "per-image outcomes of: "
+                                      + ", ".join(worst.attacks) + f" (first {worst.n} images)")):
                 s = summarise(est.values.values())
                 tidy.append({**common, "metric": metric, "mean": s["mean"], "std": s["std"], "n": s["n"],
                              "min": s["min"], "max": s["max"], "source": src})
     columns = ["method", "ε (AutoAttack)", "clean (%)", "PGD, paper protocol (%)", "PGD, strong protocol (%)",
-               "AutoAttack (%)", "AutoAttack version / attacks", "failed sanity flags"]
+               "AutoAttack (%)", "worst case over attacks (%)", "AutoAttack version / attacks", "failed sanity flags"]
     notes = [
         "Cells: accuracy in %, mean ± sample std over seeds (n = number of seeds); clean and AutoAttack on "
         "the AutoAttack subset, PGD on the pgd records' evaluation set at the same ε.",
         "PGD values come from the pgd records at the AutoAttack ε; '[from autoattack record]' marks values "
         "taken from the autoattack record's own settings; 'n/a' = that ε is in neither.",
         "'custom subset' = not the standard AutoAttack (apgd-ce, apgd-t, fab-t, square): a weaker attack.",
+        WORST_CASE_NOTE,
         "Failed sanity flags (gradient-masking checks with ok = false) are listed as kind:name (seeds).",
         SCALE_NOTE,
     ]
@@ -215,8 +222,23 @@ def autoattack_table(frames: Frames, cfg: Mapping[str, Any] | None = None) -> Ta
     else:
         notes.insert(0, "No autoattack records: nothing to show.")
     title = f"AutoAttack vs PGD — {frames.dataset}, experiment {frames.experiment}"
-    align = ["l", "l", "r", "r", "r", "r", "l", "l"]
+    align = ["l", "l", "r", "r", "r", "r", "r", "l", "l"]
     return Table("autoattack", title, columns, rows, pd.DataFrame(tidy, columns=_AA_COLS), notes, align)
+
+
+WORST_CASE_NOTE = (
+    "Worst case over attacks: an image counts as robust only if no attack run on it at that ε broke it "
+    "(paper PGD, strong PGD — from the pgd records and the autoattack record's own PGD — and AutoAttack), "
+    "RobustBench's practice; computed per seed from the records' per-image outcomes on the images common "
+    "to every attack: the AutoAttack subset (the first n of the evaluation order, which the PGD image set "
+    "starts with). 'n/a (no per-image outcomes)': the records predate them (re-run the evaluation).")
+
+
+def worst_case_cell(worst: WorstCase) -> str:
+    """The worst-case cell: mean ± std over seeds and, when the images are fewer than a record's, how many."""
+    if worst.estimate.empty:
+        return "n/a (no per-image outcomes)" if worst.missing else "n/a"
+    return f"{fmt_estimate(worst.estimate, 100.0, 1)} on {worst.n} images"
 
 
 _AA_COLS = ["label", "eps", "eps_pm1", "metric", "mean", "std", "n", "min", "max", "source",
@@ -252,7 +274,9 @@ def ablation_table(frames: Frames, eps: float | None) -> Table:
                 b, a = (pgd_estimate(frames.pgd, lab, "paper", eps) if eps is not None else Estimate({})
                         for lab in (base, var))
                 d = difference(a, b)
-                row += [fmt_estimate(b, 100.0, 1), fmt_estimate(a, 100.0, 1), fmt_diff(d.diff, d.se, 100.0, 1)]
+                delta = (f"{100 * d.diff:+.1f} (SE n/a: no per-image outcomes)" if d.missing_outcomes
+                         else fmt_diff(d.diff, d.se, 100.0, 1))
+                row += [fmt_estimate(b, 100.0, 1), fmt_estimate(a, 100.0, 1), delta]
             else:
                 b, a = final_is(frames, base, ext), final_is(frames, var, ext)
                 d = difference(a, b)
@@ -271,7 +295,8 @@ def ablation_table(frames: Frames, eps: float | None) -> Table:
         f"Accuracy: paper PGD protocol at {eps_txt} (the AutoAttack ε unless configured otherwise); "
         "cells mean ± sample std over seeds (n = seeds). Δ = variant − baseline.",
         "SE of Δ as in claims.md: the seed SE (paired over the same seeds, else Welch) plus, for accuracies, "
-        "the test-set SE of the shared images counted once (a conservative bound for paired images); with "
+        "the test-set SE of the shared images counted once (exact from the per-image outcomes; n/a for "
+        "records that predate them); with "
         "one seed only the measurement SE exists (binomial SE; split std of the IS): the seed variance is "
         "unknown. The CSV names the rule per cell.",
         "'—': the label trains no generator (fine-tuned classifiers) or has no fidelity record.",

@@ -3,7 +3,8 @@
 Pure functions, unit-tested; docs/architecture.md ("Verdicts") states the same rules for readers.
 
 Words: ``holds`` / ``fails`` / ``inconclusive`` / ``negligible`` / ``indicative`` /
-``not evaluated in this experiment``.
+``not evaluated in this experiment`` / ``not judged`` (accuracy records without per-image outcomes) /
+``regime not reached`` (claim 3: no method's train−test gap exceeds the part's ``regime_gap``).
 
 - One comparison "A > B" with ``Δ = mean(A) − mean(B)`` (:func:`judge`):
   fewer than 2 seeds of either → **indicative** (Δ shown, "1 run: seed variance unknown"); else a
@@ -37,6 +38,7 @@ from robgan.report.stats import (
     ci_half_width,
     difference,
     holm_adjust,
+    one_sided_p,
     p_greater,
     seeds_needed,
     t_ppf,
@@ -44,7 +46,10 @@ from robgan.report.stats import (
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "fails", "inconclusive"
 NEGLIGIBLE, INDICATIVE, NOT_EVALUATED = "negligible", "indicative", "not evaluated in this experiment"
+NOT_JUDGED, REGIME_NOT_REACHED = "not judged", "regime not reached"
 ONE_RUN = "1 run: seed variance unknown"
+NO_OUTCOMES = ("records predate per-image outcomes (re-run the evaluation: snakemake --cores all --forcerun "
+               "eval_pgd eval_gap eval_autoattack --configfile <the experiment's config>)")
 MAX_SEEDS = 1000
 
 
@@ -133,15 +138,38 @@ def _needed(d: Difference, rules: VerdictRules, m: float, unit: Unit) -> tuple[i
         m - size, f"show |Δ| < {unit(m)} (negligible)")
     if not target > 0:
         return None, "Δ = 0: no number of seeds decides it"
+    if d.exact_p is not None:
+        return _exact_needed(d, rules)
     n = seeds_needed(target, d.seed_vars, d.test_se ** 2, rules.alpha, rules.power, d.paired, MAX_SEEDS)
     if n is None:
         z = t_ppf(1.0 - rules.alpha, math.inf) + t_ppf(rules.power, math.inf)
         if target < z * d.test_se:
             return None, (f"no number of seeds would {goal}: the test-set SE counted once ({unit(d.test_se)}) "
-                          "is too large; more test images are needed")
+                          f"is too large; {_more_images(d)}")
         return None, f"more than {MAX_SEEDS} seeds per method would be needed to {goal}"
     return n, (f"with the measured variance, about {n} seeds per method would {goal} at α = {rules.alpha:g} "
                f"with power {rules.power:g}")
+
+
+def _more_images(d: Difference) -> str:
+    """What more test images would take: nothing on this dataset when the whole split is used."""
+    if d.whole_split:
+        return f"not decidable on this dataset: all {d.n_items} test images used"
+    return (f"more test images are needed ({d.n_items} per seed now; raise eval.*.n_examples up to the "
+            "split's size)")
+
+
+def _exact_needed(d: Difference, rules: VerdictRules) -> tuple[int | None, str]:
+    """Seeds per method at which the exact test over seeds can reach α at all (every seed the same)."""
+    if d.paired:
+        n = next(k for k in range(1, MAX_SEEDS) if 0.5 ** k < rules.alpha)
+        best = f"{d.n_a} paired seeds give at best p = 2^-{d.n_a} = {0.5 ** d.n_a:.3g}"
+    else:
+        n = next(k for k in range(1, MAX_SEEDS) if 1.0 / math.comb(2 * k, k) < rules.alpha)
+        best = f"{d.n_a} + {d.n_b} seeds give at best p = 1/C({d.n_a + d.n_b}, {d.n_a}) = " \
+               f"{1.0 / math.comb(d.n_a + d.n_b, d.n_a):.3g}"
+    return n, (f"every seed gives the same value, so only the exact test over seeds applies: {best}; at least "
+               f"{n} seeds per method can reach α = {rules.alpha:g}")
 
 
 def judge(d: Difference, rules: VerdictRules, m: float = 0.0, unit: Unit = SCORE) -> Judgement:
@@ -152,8 +180,12 @@ def judge(d: Difference, rules: VerdictRules, m: float = 0.0, unit: Unit = SCORE
         return Judgement(INCONCLUSIVE, **base, reason="missing data")
     if not d.multi_seed:
         return Judgement(INDICATIVE, **base, reason=ONE_RUN)
-    p, p_fail = p_greater(d.diff, d.se, d.df), p_greater(-d.diff, d.se, d.df)
-    half = ci_half_width(d.se, d.df, rules.alpha)
+    if d.missing_outcomes:
+        return Judgement(NOT_JUDGED, **base, reason=NO_OUTCOMES)
+    p, p_fail = one_sided_p(d, +1), one_sided_p(d, -1)
+    half = ci_half_width(d.se, d.df, rules.alpha) if d.exact_p is None else math.nan
+    if d.exact_p is not None:  # an exact test over seeds: no t distribution, no df
+        base["df"] = math.nan
     ci = (d.diff - half, d.diff + half)
     base.update(ci=ci, p_value=p, p_fail=p_fail)
     a, mm = rules.alpha, unit(m)
@@ -161,7 +193,7 @@ def judge(d: Difference, rules: VerdictRules, m: float = 0.0, unit: Unit = SCORE
         return Judgement(HOLDS, **base, reason=f"p = {p:.3g} < α = {a:g} and Δ ≥ the minimum effect {mm}")
     if p_fail < a and d.diff <= -m:
         return Judgement(FAILS, **base, reason=f"p(Δ ≥ 0) = {p_fail:.3g} < α = {a:g} and Δ ≤ −{mm}")
-    if m > 0 and -m < ci[0] and ci[1] < m:
+    if m > 0 and np.isfinite(half) and -m < ci[0] and ci[1] < m:
         return Judgement(NEGLIGIBLE, **base, reason=f"the {rules.ci_percent} interval lies inside ±{mm}, the "
                          "minimum effect (two one-sided tests)")
     why = (f"significant, but |Δ| < the minimum effect {mm}" if min(p, p_fail) < a
@@ -317,13 +349,18 @@ def rules_text(rules: VerdictRules) -> list[str]:
     return [
         f"One run per method: **{INDICATIVE}** (Δ shown; {ONE_RUN}); never holds or fails.",
         f"≥ 2 seeds per method: one-sided Student-t test of Δ = mean(A) − mean(B) at α = {a:g}. The seed "
-        "part of the SE is paired when both methods have the same seeds, else Welch; degrees of freedom by "
-        "Welch–Satterthwaite.",
+        "part of the SE is paired when both methods have the same seeds, else Welch; the degrees of freedom "
+        "are the seed part's (n − 1 paired; Welch–Satterthwaite over the two seed variances): the test-set "
+        "part below adds to the SE but no degrees of freedom. When every seed gives the same value (seed "
+        "variance 0) the t-test is replaced by an exact permutation test over the seeds (sign flips of the "
+        "paired differences, else relabellings; n paired seeds give at best p = 2^−n), and the larger of its "
+        "p-value and the test-set part's normal p-value is used.",
         "Accuracies: every seed is scored on the same test images, so their sampling error does not shrink "
-        "with seeds and is added once. Two methods scored on the same images are paired; the records store "
-        "counts, not per-image outcomes, so the paired error is bounded from above (Fréchet bound: "
-        "var ≤ (min(p_A, 1−p_B) + min(1−p_A, p_B) − Δ²)/N, a conservative choice). Inception scores use "
-        "fresh samples per seed: their noise is part of the seed spread.",
+        "with seeds and is added once. Two methods scored on the same images are paired image by image: "
+        "with d_i = (A's outcome on image i averaged over A's seeds) − (the same for B), the test-set "
+        "variance is (mean(d²) − mean(d)²)/N, exact from the records' per-image outcomes. Records without "
+        f"per-image outcomes are **{NOT_JUDGED}** (re-run the evaluation). Inception scores use fresh "
+        "samples per seed: their noise is part of the seed spread.",
         f"Minimum effects ({mins}): holds needs p < α and Δ ≥ the minimum; fails needs p(Δ ≥ 0) < α and "
         f"Δ ≤ −minimum; **{NEGLIGIBLE}** when the {ci} interval (Δ ± t_(1−α, df)·SE) lies inside ±minimum; "
         f"else **{INCONCLUSIVE}**.",
@@ -337,7 +374,9 @@ def rules_text(rules: VerdictRules) -> list[str]:
         f"An inconclusive claim with ≥ 2 seeds shows n, the smallest number of seeds per method with "
         f"|Δ| ≥ (t_(1−α, ν) + t_(power, ν))·√(s²/n + m²) at α = {a:g}, power = {pw:g}: s² the measured "
         "variance of one seed's difference (paired; s_A² + s_B² unpaired), m the test-set SE counted once, "
-        "ν the Welch–Satterthwaite df. A difference below the minimum effect counts the distance to it.",
+        "ν the seed part's df. A difference below the minimum effect counts the distance to it. When m "
+        "alone is too large, more test images would decide it — or nothing on this dataset when all its "
+        "test images are already used (said so).",
         "Missing records → inconclusive; a method or dataset the experiment does not have → not evaluated "
         "in this experiment. Sanity checks of the evaluation are listed apart, under Checks.",
     ]

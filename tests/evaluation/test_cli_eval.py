@@ -57,6 +57,11 @@ def test_eval_pgd(advtrain_run, eval_overrides, tmp_path):
     for r in rows:
         assert r["n"] == 40 and 0 <= r["accuracy"] <= 1 and r["accuracy"] == r["n_correct"] / 40
         assert r["accuracy"] <= rows[0]["accuracy"]  # never above clean
+        # per-image outcomes: one per image, their mean the accuracy, robust only where clean-correct
+        assert len(r["correct"]) == 40 and r["correct"].count("1") == r["n_correct"]
+        assert all(c <= k for c, k in zip(r["correct"], rows[0]["correct"], strict=True))
+    assert s["split_size"] == {"test": 1000} and "fixed_indices" in s["outcomes"]
+    assert s["sanity"]["large_eps"]["correct"].count("1") == s["sanity"]["large_eps"]["n_correct"]
     paper = [r["accuracy"] for r in rows if r["protocol"] in ("clean", "paper")]
     assert all(b <= a + tol for a, b in zip(paper, paper[1:], strict=False))
     assert set(rec["flags"]) == {"monotone_in_eps", "large_eps_near_zero", "strong_le_paper"}
@@ -77,8 +82,15 @@ def test_eval_autoattack(advtrain_run, eval_overrides, tmp_path):
     assert [r["stage"] for r in rec["results"]] == ["clean", "apgd-ce", "apgd-t", "final"]
     accs = [r["accuracy"] for r in rec["results"]]
     assert accs == sorted(accs, reverse=True) and all(0 <= a <= 1 for a in accs)
+    # per-image outcomes after each attack of the cascade: each stage keeps only images still robust
+    outs = [r["correct"] for r in rec["results"]]
+    assert all(len(o) == 24 for o in outs)
+    for before, after in zip(outs, outs[1:-1], strict=False):
+        assert all(b >= a for b, a in zip(before, after, strict=True))
+    assert all(f <= k for f, k in zip(outs[-1], outs[0], strict=True))
     ref = s["pgd_at_eps"]
     assert ref["eps"] == 0.1 and ref["paper"]["n"] == 24 and 0 <= ref["strong"]["accuracy"] <= 1
+    assert len(ref["paper"]["correct"]) == 24 and ref["strong"]["correct"].count("1") == ref["strong"]["n_correct"]
     assert set(rec["flags"]) == {"autoattack_le_pgd", "pgd_near_autoattack"}
 
 
@@ -91,7 +103,9 @@ def test_eval_gap_and_lipschitz(advtrain_run, eval_overrides, tmp_path):
     assert [r["split"] for r in rec["results"]] == ["train", "test"]
     for r in rec["results"]:
         assert r["n"] == 32 and r["eps"] == 0.1 and 0 <= r["accuracy_adv"] <= r["accuracy_clean"] <= 1
+        assert r["correct_adv"].count("1") == round(32 * r["accuracy_adv"]) and len(r["correct_clean"]) == 32
     assert rec["settings"]["protocol"] == "paper"
+    assert rec["settings"]["split_size"] == {"train": 4000, "test": 1000}
 
     out = tmp_path / "lip.json"
     assert _eval("lipschitz", advtrain_run, out, eval_overrides) == 0
@@ -103,6 +117,33 @@ def test_eval_gap_and_lipschitz(advtrain_run, eval_overrides, tmp_path):
         (2, "test"), (2, "train"), (4, "test"), (4, "train")]
     assert all(r["norm"] == "l2" and r["n"] == 24 and r["llv"] > 0 for r in rec["results"])
     assert [c["iteration"] for c in rec["settings"]["checkpoints"]] == [2, 4]
+
+
+@pytest.mark.slow
+def test_records_identify_their_images_and_give_the_worst_case(advtrain_run, eval_overrides, tmp_path):
+    """The pgd (40 images), autoattack (24) and gap (32 per split) records of one classifier: the same
+    index seed and split give nested images, so their clean outcomes agree on the common prefix; the
+    report's worst case over every attack at the AutoAttack ε is their image-wise AND."""
+    from robgan.report.aggregate import build_frames, load_records, worst_case
+
+    recs = {}
+    for kind in ("pgd", "autoattack", "gap"):
+        out = tmp_path / "records" / kind / "advtrain_seed0.json"
+        out.parent.mkdir(parents=True)
+        assert _eval(kind, advtrain_run, out, eval_overrides) == 0
+        recs[kind] = read_record(out)
+    clean_pgd = recs["pgd"]["results"][0]["correct"]
+    assert recs["autoattack"]["results"][0]["correct"] == clean_pgd[:24]
+    assert recs["gap"]["results"][1]["correct_clean"] == clean_pgd[:32]
+    worst = worst_case(build_frames(load_records(tmp_path / "records")), "advtrain", 0.1)
+    outcomes = [r["correct"][:24] for r in recs["pgd"]["results"] if r["eps"] == 0.1]
+    outcomes += [recs["autoattack"]["results"][-1]["correct"]]
+    outcomes += [recs["autoattack"]["settings"]["pgd_at_eps"][p]["correct"] for p in ("paper", "strong")]
+    want = sum(all(o[i] == "1" for o in outcomes) for i in range(24)) / 24
+    assert worst.n == 24 and worst.estimate.values == {0: pytest.approx(want)}
+    assert worst.attacks == ("paper PGD", "strong PGD", "AutoAttack")
+    # PGD on the same images in both records (same attack seed): the same outcomes
+    assert recs["autoattack"]["settings"]["pgd_at_eps"]["paper"]["correct"] == outcomes[0]
 
 
 @pytest.mark.slow

@@ -163,6 +163,32 @@ def test_record_or_table_on_one_side_only_is_a_difference(dirs):
                      ("tables/ablation.csv", "absent", "present")}
 
 
+def test_outcomes_on_one_side_only_are_reported_as_added_not_a_crash(dirs):
+    ref, cand = dirs
+    rel = "records/pgd/advtrain_seed0.json"
+
+    def strip(data):  # the reference predates per-image outcomes
+        for row in data["results"]:
+            del row["correct"]
+
+    _edit_json(ref / rel, strip)
+
+    def flip(data):   # the candidate's row 2 has one image changed (accuracy left alone: compare only)
+        c = data["results"][2]["correct"]
+        data["results"][2]["correct"] = ("0" if c[0] == "1" else "1") + c[1:]
+
+    _edit_json(cand / "records" / "pgd" / "advtrain_seed1.json", flip)
+    result = compare_dirs(ref, cand)
+    diffs = {(d.file, d.field): d for d in result.differences}
+    added = [d for (f, _), d in diffs.items() if f == rel]
+    n_rows = len(json.loads((cand / rel).read_text())["results"])
+    assert len(added) == n_rows and all(d.note == "added: key in the candidate only" and d.reference == "(absent)"
+                                        for d in added)
+    one = diffs[("records/pgd/advtrain_seed1.json", "results[2].correct")]
+    assert one.note == "1 per-image outcome(s) differ" and one.reference.endswith("/500 images")
+    assert "added: key in the candidate only" in render(result)
+
+
 def test_changed_table_cell_and_row_count(dirs):
     ref, cand = dirs
     _edit_csv(cand / "tables" / "robust_accuracy.csv", 2, "mean", "0.5")
@@ -248,5 +274,5 @@ def test_a_field_new_on_one_side_is_reported_as_added_not_a_crash(dirs):
     _edit_json(cand / "records" / "gap" / "robgan_seed0.json", lambda r: r.update(new_measure={"value": 0.5}))
     _edit_json(cand / "records" / "gap" / "robgan_seed1.json", lambda r: r.pop("settings"))
     notes = {(d.file, d.field, d.note) for d in compare_dirs(ref, cand).differences}
-    assert notes == {("records/gap/robgan_seed0.json", "new_measure", "key on one side only (added)"),
-                     ("records/gap/robgan_seed1.json", "settings", "key on one side only (removed)")}
+    assert notes == {("records/gap/robgan_seed0.json", "new_measure", "added: key in the candidate only"),
+                     ("records/gap/robgan_seed1.json", "settings", "removed: key in the reference only")}

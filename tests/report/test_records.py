@@ -58,3 +58,64 @@ def test_atomic_write_json_is_strict_by_default(tmp_path):
     assert list(tmp_path.iterdir()) == []
     atomic_write_json(tmp_path / "y.json", {"v": math.nan}, allow_nan=True)
     assert math.isnan(json.loads((tmp_path / "y.json").read_text())["v"])
+
+
+# ---------------------------------------------------------------------------------------------- per-image outcomes
+
+
+def test_fixture_records_carry_outcomes_that_match_their_accuracies(record):
+    for row in record["results"]:
+        assert len(row["correct"]) == row["n"] and row["correct"].count("1") == row["n_correct"]
+        assert row["accuracy"] == pytest.approx(row["correct"].count("1") / row["n"], abs=1e-12)
+
+
+def _flip_one(s: str) -> str:
+    i = s.index("1")
+    return s[:i] + "0" + s[i + 1:]
+
+
+@pytest.mark.parametrize(("edit", "field", "what"), [
+    # one outcome flipped: the string now says one image fewer than accuracy / n_correct
+    (lambda r: r["results"][1].update(correct=_flip_one(r["results"][1]["correct"])), "results.1.correct",
+     "n_correct"),
+    # accuracy and n_correct doctored together: the outcomes still give the old accuracy
+    (lambda r: r["results"][2].update(n_correct=r["results"][2]["n_correct"] + 1,
+                                      accuracy=(r["results"][2]["n_correct"] + 1) / r["results"][2]["n"]),
+     "results.2.correct", "n_correct"),
+    (lambda r: r["results"][0].update(correct=r["results"][0]["correct"][:-1]), "results.0.correct", "n = 500"),
+])
+def test_a_record_whose_outcomes_disagree_with_its_accuracy_is_refused(record, tmp_path, edit, field, what):
+    edit(record)
+    with pytest.raises(RecordError, match=f"invalid pgd record of advtrain seed 0 at '{field}': .*{what}"):
+        validate_record(record)
+    out = tmp_path / "r.json"
+    with pytest.raises(RecordError):
+        write_record(record, out)
+    assert not out.exists()
+    out.write_text(json.dumps(record))
+    with pytest.raises(RecordError, match=f"{out}: invalid pgd record of advtrain seed 0 at '{field}'"):
+        read_record(out)
+
+
+def test_gap_and_autoattack_settings_outcomes_are_checked_too():
+    root = RECORD.parent.parent
+    gap = json.loads((root / "gap" / "advtrain_seed0.json").read_text())
+    validate_record(gap)
+    gap["results"][1]["accuracy_adv"] += 0.002        # 1 image of 500 more than the outcomes say
+    with pytest.raises(RecordError, match="'results.1.correct_adv': accuracy_adv = .* but the per-image "
+                                          "outcomes give"):
+        validate_record(gap)
+    aa = json.loads((root / "autoattack" / "advtrain_seed0.json").read_text())
+    aa["settings"]["pgd_at_eps"]["paper"]["correct"] = _flip_one(aa["settings"]["pgd_at_eps"]["paper"]["correct"])
+    with pytest.raises(RecordError, match="'settings.pgd_at_eps.paper.correct'"):
+        validate_record(aa)
+
+
+def test_outcomes_must_be_zeros_and_ones_and_old_records_without_them_stay_valid(record):
+    old = json.loads(json.dumps(record))
+    for row in old["results"]:
+        del row["correct"]
+    validate_record(old)                                  # records written before outcomes: still readable
+    record["results"][0]["correct"] = "12" * 250
+    with pytest.raises(RecordError, match="results.0.correct"):
+        validate_record(record)

@@ -14,8 +14,8 @@ from script_loader import load_script
 
 from robgan.config import load_config
 from robgan.records import RecordError
+from robgan.report import aggregate, tables
 from robgan.report import table_format as TF
-from robgan.report import tables
 from robgan.report.aggregate import (
     LoadedRecord,
     build_frames,
@@ -159,8 +159,53 @@ def test_autoattack_table_columns_flags_and_custom_marker(frames):
     assert rows["advtrain"]["AutoAttack version / attacks"].startswith("custom subset: apgd-ce, apgd-t")
     assert rows["advtrain"]["PGD, paper protocol (%)"] == tables.robust_accuracy_table(frames).rows[0][4]
     tidy = t.tidy
-    assert set(tidy["metric"]) == {"clean", "pgd_paper", "pgd_strong", "autoattack"}
+    assert set(tidy["metric"]) == {"clean", "pgd_paper", "pgd_strong", "autoattack", "worst_case"}
     assert tidy["custom_subset"].all()
+    assert rows["advtrain"]["worst case over attacks (%)"].endswith("(n=3) on 200 images")
+
+
+def test_worst_case_counts_an_image_only_if_no_attack_broke_it(records, frames):
+    def doctor(data):  # advtrain seed 0 at ε = 0.1, outcomes set by hand
+        for d in data:
+            if d["run"]["label"] != "advtrain" or d["run"]["seed"] != 0:
+                continue
+            if d["kind"] == "pgd":
+                for r in d["results"]:
+                    if abs(r["eps"] - 0.1) < 1e-9 and r["protocol"] == "paper":
+                        r["correct"] = "".join("1" if i % 2 == 0 else "0" for i in range(500))
+                    elif abs(r["eps"] - 0.1) < 1e-9 and r["protocol"] == "strong":
+                        r["correct"] = "".join("1" if i % 3 != 0 else "0" for i in range(500))
+            if d["kind"] == "autoattack":
+                next(r for r in d["results"] if r["stage"] == "final")["correct"] = "1" * 150 + "0" * 50
+                for proto in ("paper", "strong"):
+                    d["settings"]["pgd_at_eps"][proto]["correct"] = "1" * 200
+
+    worst = aggregate.worst_case(_frames_with(records, doctor), "advtrain", 0.1)
+    # robust: i < 150 (AutoAttack), even (paper PGD), not a multiple of 3 (strong PGD), on the 200
+    # AutoAttack images: 75 even numbers below 150, 25 of them multiples of 6 → 50 / 200
+    assert worst.n == 200 and worst.estimate.values[0] == pytest.approx(0.25)
+    assert worst.attacks == ("paper PGD", "strong PGD", "AutoAttack") and worst.missing == ()
+    # on the fixture: never above AutoAttack's own accuracy on the same images, seed by seed
+    for label in ("advtrain", "robgan", "robgan_ft", "robgan_ft_nofake"):
+        w = aggregate.worst_case(frames, label, 0.1).estimate
+        aa = aggregate.autoattack_estimate(frames.autoattack, label, "final", 0.1)
+        assert set(w.values) == {0, 1, 2} and all(w.values[s] <= aa.values[s] for s in w.values)
+
+
+def test_worst_case_needs_per_image_outcomes(records):
+    def strip(data):
+        for d in data:
+            for r in d["results"]:
+                r.pop("correct", None)
+            for proto in ("paper", "strong"):
+                d["settings"].get("pgd_at_eps", {}).get(proto, {}).pop("correct", None)
+
+    fr = _frames_with(records, strip)
+    assert aggregate.worst_case(fr, "advtrain", 0.1).estimate.empty
+    t = tables.autoattack_table(fr)
+    assert all(r[6] == "n/a (no per-image outcomes)" for r in t.rows)
+    ablation = tables.ablation_table(fr, 0.1)
+    assert ablation.rows[0][4] == "+9.5 (SE n/a: no per-image outcomes)"
 
 
 def test_autoattack_pgd_values_fall_back_on_record_settings_then_na(records):
@@ -210,7 +255,7 @@ def test_standard_autoattack_is_not_marked_custom(records):
                 d["settings"]["cheap_subset"] = False
 
     t = tables.autoattack_table(_frames_with(records, standard))
-    assert all(r[6].startswith("standard (") for r in t.rows)
+    assert all(r[7].startswith("standard (") for r in t.rows)
     assert not t.tidy["custom_subset"].any()
 
 

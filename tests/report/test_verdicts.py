@@ -13,8 +13,14 @@ from robgan.report import verdicts as V
 RULES = V.VerdictRules()  # alpha 0.05, power 0.8, min effect 1 accuracy point / 0.1 IS
 
 
-def _acc(values: dict[int, float], n: int = 500, images: str = "test/0/500") -> S.Estimate:
-    term = S.Binomial(images, n, dict(values))
+def _prefix(p: float, n: int) -> str:
+    """Per-image outcomes of accuracy ``p`` on ``n`` images: the first round(p·n) images right."""
+    k = round(p * n)
+    return "1" * k + "0" * (n - k)
+
+
+def _acc(values: dict[int, float], n: int = 500, images: str = "test/0/500", split_size: int = 0) -> S.Estimate:
+    term = S.Binomial(images, n, dict(values), 1, {s: _prefix(p, n) for s, p in values.items()}, split_size)
     return S.Estimate(values, {s: S.binomial_se(p, n) for s, p in values.items()}, "binomial SE", (term,), n)
 
 
@@ -59,15 +65,20 @@ def test_frechet_bound_values_and_that_it_bounds_the_independent_variance():
 
 
 def test_test_set_error_is_counted_once_not_divided_by_seeds():
-    a = _acc({0: 0.80, 1: 0.82, 2: 0.81})
-    b = _acc({0: 0.75, 1: 0.76, 2: 0.77})
+    a = _acc({0: 0.80, 1: 0.82, 2: 0.81})                        # images right: the first 400, 410, 405
+    b = _acc({0: 0.75, 1: 0.76, 2: 0.77})                        # the first 375, 380, 385
     d = S.difference(a, b)
-    test_var = S.frechet_var(0.81, 0.76) / 500
+    # per-image differences of the seed means: 1/3 on 5 images, 2/3 on 5, 1 on 15, 2/3 on 5, 1/3 on 5
+    mean_d2 = (2 * 5 / 9 + 2 * 20 / 9 + 15) / 500
+    test_var = (mean_d2 - 0.05 ** 2) / 500
     seed_var = 0.01 ** 2 / 3                                     # paired differences 0.05, 0.06, 0.04
     assert d.test_se == pytest.approx(math.sqrt(test_var), rel=1e-9)
+    assert d.test_se == pytest.approx(0.0087876, rel=1e-4)       # the Fréchet bound said 0.0292 (3.3×)
+    assert math.sqrt(S.frechet_var(0.81, 0.76) / 500) == pytest.approx(0.029240, rel=1e-4)
     assert d.seed_se == pytest.approx(math.sqrt(seed_var), rel=1e-9)
     assert d.se == pytest.approx(math.sqrt(seed_var + test_var), rel=1e-9)
-    assert d.paired and d.df == pytest.approx((seed_var + test_var) ** 2 / (seed_var ** 2 / 2), rel=1e-9)
+    # the df are the seed part's: the test-set variance does not lift them
+    assert d.paired and d.df == pytest.approx(2.0)
     # nine seeds with the same means: the test-set part stays, only the seed part shrinks
     a9 = _acc({s: a.values[s % 3] for s in range(9)})
     b9 = _acc({s: b.values[s % 3] for s in range(9)})
