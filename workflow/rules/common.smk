@@ -85,10 +85,10 @@ os.environ.setdefault("ROBGAN_REPO", str(Path(workflow.basedir).resolve()))
 # sets CUDA_VISIBLE_DEVICES, so without it every job would land on cuda:0. It takes a per-GPU lock
 # and exports CUDA_VISIBLE_DEVICES=<that GPU>; with N=0, under SLURM (which sets the variable
 # itself) or without GPUs it runs CMD unchanged. The function is defined in the shell prefix
-# (braces doubled: Snakemake formats the prefix). It execs (every rule calls it last): the job's
-# shell becomes robgan, so that robgan's own exit status reaches Snakemake (143 after SIGTERM), and
-# a SIGTERM that SLURM sends to every process of a job (pre-emption, time limit) finds no shell to
-# kill around robgan.
+# (braces doubled: Snakemake formats the prefix). It execs (it is the last command of each job's
+# shell): the job's process becomes robgan, whose own exit status then reaches Snakemake (143 after
+# SIGTERM), and a SIGTERM that SLURM sends to every process of a job (pre-emption, time limit) finds
+# no shell around robgan to kill.
 _GPU_SLOT = shlex.quote(str(Path(workflow.basedir) / "workflow" / "scripts" / "gpu_slot.sh"))
 _SHELL_PREFIX = f'set -euo pipefail; gpu_slot() {{ exec bash {_GPU_SLOT} "$@"; }}; '
 shell.prefix(_SHELL_PREFIX.replace("{", "{{").replace("}", "}}"))
