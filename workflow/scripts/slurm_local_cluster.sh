@@ -8,7 +8,8 @@
 #           (no systemd) and wait until the node is idle. Safe to run twice: a running cluster is
 #           left as it is.
 #   stop    stop the three daemons (the configuration and the logs stay).
-#   status  print the daemons' state and `sinfo`; exit 0 when the node is up and not down.
+#   status  print the daemons' state and `sinfo`; exit 0 when both daemons run and the node is
+#           not down or drained.
 #
 # The cluster: one node (this machine's hostname, all of its CPUs, 3/4 of its memory) with
 # $ROBGAN_SLURM_GPUS "gpu" generic resources (default 2) that are not devices, in two partitions,
@@ -125,7 +126,7 @@ wait_idle() {
     for _ in $(seq 60); do
         state="$(node_state)"
         case "$state" in
-            idle|mixed|allocated) return 0 ;;
+            idle*|mixed*|allocated*|completing*) return 0 ;;
             down*|drain*) scontrol update nodename="$NODE" state=resume >/dev/null 2>&1 || true ;;
         esac
         sleep 1
@@ -177,7 +178,7 @@ status() {
     done
     [[ $ok -eq 0 ]] || return 1
     sinfo
-    case "$(node_state)" in idle*|mixed*|allocated*) return 0 ;; *) return 1 ;; esac
+    case "$(node_state)" in down*|drain*|fail*|unknown*|"") return 1 ;; *) return 0 ;; esac
 }
 
 case "${1:-}" in
