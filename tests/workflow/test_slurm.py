@@ -261,7 +261,7 @@ def test_experiment_through_slurm_preempted_and_resumed_equals_a_local_run(clust
     # the training's sbatch call carried the profile's options
     train_calls = [line for line in out.splitlines() if line.startswith("sbatch call:") and "/rule_train/" in line]
     assert len(train_calls) == 2 and "--attempt 2" in train_calls[1], train_calls
-    train_call = train_calls[0]
+    train_call = train_calls[0].removeprefix("sbatch call: ")
     for option in ("--export=ALL", "-A robgan", "-p gpu", "--gpus=1", "--cpus-per-gpu=1", "--signal=TERM@300"):
         assert option in train_call, (option, train_call)
 
