@@ -46,11 +46,13 @@ import robgan.dag_run
 
 
 onstart:
+    check_slurm_settings()
     robgan.dag_run.start(paths.root)
 
 
+# workflow.cores raises under a cluster executor (no --cores: SLURM sizes the jobs): cores recorded as null.
 onsuccess:
-    robgan.dag_run.finish(paths.root, workflow.cores, workflow.basedir)
+    robgan.dag_run.finish(paths.root, workflow.resource_settings.cores, workflow.basedir)
 
 
 rule all:

@@ -63,9 +63,10 @@ def _git_commit(root: Path) -> tuple[str, bool]:
     return info["commit"] or "unknown", bool(info["dirty"])
 
 
-def finish(results: str | Path, cores: int, root: str | Path = ".") -> dict | None:
+def finish(results: str | Path, cores: int | None, root: str | Path = ".") -> dict | None:
     """Write ``results/dag_run.json`` for the invocation :func:`start` stamped; returns the record, or
-    ``None`` when there was no stamp or no job ran."""
+    ``None`` when there was no stamp or no job ran. ``cores``: Snakemake's ``--cores`` (None under a
+    cluster executor such as SLURM, which has none: recorded as null)."""
     results = Path(results)
     stamp = results / _STAMP
     if not stamp.is_file():
@@ -83,7 +84,7 @@ def finish(results: str | Path, cores: int, root: str | Path = ".") -> dict | No
     record = {
         "started": _iso(started),
         "wall_seconds": wall,
-        "cores": int(cores),
+        "cores": int(cores) if cores is not None else None,
         "jobs": len(ran),
         "jobs_in_experiment": len(bench),
         "git_commit": commit,

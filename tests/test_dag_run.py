@@ -29,6 +29,15 @@ def test_finish_counts_the_jobs_of_this_invocation_only(tmp_path):
     assert not (results / ".dag_run_start").exists()
 
 
+def test_a_cluster_run_has_no_cores(tmp_path):
+    # under the SLURM executor Snakemake has no --cores (workflow.cores raises): recorded as null
+    results = tmp_path / "r"
+    dag_run.start(results)
+    _bench(results, "report.tsv", time.time() + 1)
+    rec = dag_run.finish(results, cores=None, root=tmp_path)
+    assert rec is not None and rec["cores"] is None and rec["jobs"] == 1
+
+
 def test_an_invocation_without_jobs_keeps_the_previous_record(tmp_path):
     results = tmp_path / "r"
     (results).mkdir()

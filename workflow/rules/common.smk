@@ -10,6 +10,7 @@ from snakemake.exceptions import WorkflowError
 
 # Torch-free (PyYAML and jsonschema only): costs nothing at every Snakemake start or SLURM job.
 import robgan.pipeline as pipeline
+import robgan.slurm
 
 # Validate against the schema robgan itself uses and fill its defaults (in place: `config` is the
 # fully resolved experiment). A bad config stops here with robgan's one-line message (field, fix).
@@ -84,7 +85,28 @@ os.environ.setdefault("ROBGAN_REPO", str(Path(workflow.basedir).resolve()))
 # sets CUDA_VISIBLE_DEVICES, so without it every job would land on cuda:0. It takes a per-GPU lock
 # and exports CUDA_VISIBLE_DEVICES=<that GPU>; with N=0, under SLURM (which sets the variable
 # itself) or without GPUs it runs CMD unchanged. The function is defined in the shell prefix
-# (braces doubled: Snakemake formats the prefix).
+# (braces doubled: Snakemake formats the prefix). It execs (it is the last command of each job's
+# shell): the job's process becomes robgan, whose own exit status then reaches Snakemake (143 after
+# SIGTERM), and a SIGTERM that SLURM sends to every process of a job (pre-emption, time limit) finds
+# no shell around robgan to kill.
 _GPU_SLOT = shlex.quote(str(Path(workflow.basedir) / "workflow" / "scripts" / "gpu_slot.sh"))
-_SHELL_PREFIX = f'set -euo pipefail; gpu_slot() {{ bash {_GPU_SLOT} "$@"; }}; '
+_SHELL_PREFIX = f'set -euo pipefail; gpu_slot() {{ exec bash {_GPU_SLOT} "$@"; }}; '
 shell.prefix(_SHELL_PREFIX.replace("{", "{{").replace("}", "}}"))
+
+
+# ---------------------------------------------------------------------------------------------
+# SLURM settings
+# ---------------------------------------------------------------------------------------------
+def check_slurm_settings():
+    """Under the SLURM executor (known only once the run starts: the Snakefile's onstart), stop
+    before the first sbatch when the account or a partition of a job to submit is still the
+    profile's CHANGE_ME placeholder or a partition the cluster lacks: one line naming each setting
+    (robgan/slurm.py). Dry-runs and other executors are not checked."""
+    plugin = workflow.executor_plugin
+    if plugin is None or plugin.name != "slurm":
+        return
+    jobs = [(job.rule.name, job.resources) for job in workflow.dag.needrun_jobs() if not job.is_local]
+    set_resources = {rule: list(res) for rule, res in workflow.resource_settings.overwrite_resources.items()}
+    error = robgan.slurm.settings_error(jobs, set_resources, robgan.slurm.cluster_partitions())
+    if error:
+        raise WorkflowError(error)
