@@ -46,6 +46,7 @@ import robgan.dag_run
 
 
 onstart:
+    write_resolved_config()
     robgan.dag_run.start(paths.root)
 
 
