@@ -446,6 +446,84 @@ def test_html_report(stub_tree):
         assert name in html
 
 
+# Injected into a copy of the report: drives the report's own app (its global `app`, `results` and
+# `categories`) the way a click would, and writes what rendered into <pre id="robgan-check">.
+_REPORT_CHECK_JS = """<script>
+window.addEventListener("load", async () => {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const out = {figures: {}, categories: {}, claims_rows: null, errors: []};
+  for (let i = 0; i < 200 && !app; i++) await sleep(50);
+  try {
+    for (const [path, entry] of Object.entries(results)) {
+      if (!/\\.(png|jpe?g|svg)$/.test(path)) continue;
+      app.setView({content: "img", contentPath: entry.data_uri, resultPath: path});
+      let img = null;
+      for (let i = 0; i < 100 && !(img && img.complete); i++) {
+        await sleep(20);
+        img = [...document.querySelectorAll("#app img")].find((el) => el.getAttribute("src") === entry.data_uri);
+      }
+      out.figures[path] = img ? {width: img.naturalWidth, height: img.naturalHeight} : null;
+    }
+    for (const cat of Object.keys(categories)) {
+      app.showCategory(cat);
+      await sleep(100);
+      out.categories[cat] = document.querySelector("#app").innerText;
+    }
+    const claims = Object.keys(results).find((p) => p.endsWith("/claims.md"));
+    const text = await (await fetch(results[claims].data_uri)).text();
+    const summary = text.split("## Summary")[1].split("\\n## ")[0];
+    out.claims_rows = summary.split("\\n").filter((l) => l.startsWith("| claim")).map((l) => l.split("|")[1].trim());
+  } catch (e) {
+    out.errors.push(String(e));
+  }
+  const pre = document.createElement("pre");
+  pre.id = "robgan-check";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>
+"""
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_chromium() is None, reason="headless Chromium is not installed (apt-get install chromium)")
+def test_html_report_renders_in_chromium(stub_tree, tmp_path):
+    """`snakemake --report` opened in headless Chromium: every figure decodes to a real image in the
+    report's own viewer, every category lists its files, and the embedded claims.md holds the
+    committed summary table (the stub tree's report job copied the committed quick report)."""
+    import html as html_lib
+
+    work, env, _, _ = stub_tree
+    rc, out = snakemake(work, "--report", "report.html", env=env)
+    assert rc == 0, out
+    page = (work / "report.html").read_text()
+    end = page.rfind("</body>")
+    checked = tmp_path / "report_check.html"
+    checked.write_text(page[:end] + _REPORT_CHECK_JS + page[end:])
+    proc = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=60000",
+                           "--dump-dom", checked.as_uri()], capture_output=True, text=True, timeout=180)
+    found = re.search(r'<pre id="robgan-check">(.*?)</pre>', proc.stdout, flags=re.S)
+    assert found, proc.stderr[-2000:]
+    result = json.loads(html_lib.unescape(found.group(1)))
+    assert result["errors"] == []
+    committed = REPO / "results" / "quick"
+    pngs = {f"results/quick/figures/{p.name}" for p in (committed / "figures").glob("*.png")}
+    assert set(result["figures"]) == pngs and len(pngs) >= 13
+    for path, size in result["figures"].items():
+        assert size is not None and size["width"] >= 300 and size["height"] >= 300, (path, size)
+    assert set(result["categories"]) == {"Claims", "Figures", "Tables"}
+    assert "claims.md" in result["categories"]["Claims"]
+    for table in ("robust_accuracy", "autoattack", "generation", "ablation"):
+        assert table in result["categories"]["Tables"]
+    summary = (committed / "claims.md").read_text().split("## Summary")[1].split("\n## ")[0]
+    want = [line.split("|")[1].strip() for line in summary.splitlines() if line.startswith("| claim")]
+    assert result["claims_rows"] == want and len(want) == 1 + 13  # the header row and 13 claims
+
+
 def test_committed_results_do_not_make_snakemake_skip_work(tmp_path):
     """A clone holds the committed outputs of results/quick (records, tables, figures, claims, benchmark
     files, the runs' train logs) but no weights: `snakemake --cores all` must still run the whole DAG, not skip or
