@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 # the analysis of the committed mnist5k run (docs/mnist5k/); the probes' outputs are one-off records, not pinned
