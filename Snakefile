@@ -47,6 +47,7 @@ import robgan.dag_run
 
 onstart:
     check_slurm_settings()
+    write_resolved_config()
     robgan.dag_run.start(paths.root)
 
 

@@ -143,9 +143,7 @@ def test_experiment_table_reads_flat_rising_and_falling(experiment, tmp_path):
 
 
 @pytest.mark.parametrize(("experiment_dir", "table"), [
-    ("results/mnist5k", "benchmarks/convergence/mnist5k/experiment.md"),
-    ("benchmarks/attempts/mnist5k-ndf8-bdd4441", "benchmarks/attempts/mnist5k-ndf8-bdd4441/experiment.md"),
-    ("benchmarks/attempts/mnist5k-ndf8-719b94e", "benchmarks/attempts/mnist5k-ndf8-719b94e/experiment.md"),
+    ("results/mnist5k", "docs/mnist5k/levelled_off.md"),
 ])
 def test_committed_experiment_table_is_what_experiment_writes_from_the_committed_results(
         experiment, tmp_path, monkeypatch, experiment_dir, table):

@@ -1,5 +1,6 @@
-"""README.md's results block is generated from the committed results (robgan/report/readme.py): it must
-equal what the committed files render, and a number changed in a committed table must show up."""
+"""README.md's and docs/results.md's results blocks are generated from the committed results
+(robgan/report/readme.py): they must equal what the committed files render, and a number changed in a
+committed table must show up. The README's quoted times come from committed files too."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ def copy_of_repo(tmp_path) -> Path:
     root = tmp_path / "repo"
     root.mkdir()
     shutil.copy(REPO / "README.md", root / "README.md")
+    (root / "docs").mkdir()
+    shutil.copy(REPO / "docs" / "results.md", root / "docs" / "results.md")
     shutil.copytree(REPO / "results", root / "results")
     (root / "config").mkdir()
     shutil.copy(REPO / readme.LISTING, root / readme.LISTING)
@@ -44,10 +47,10 @@ def test_a_changed_committed_number_is_caught(copy_of_repo):
     digit = next(i for i, c in enumerate(line) if c.isdigit())
     changed = line[:digit] + str((int(line[digit]) + 1) % 10) + line[digit + 1:]
     table.write_text(text.replace(line, changed))
-    problem = readme.check(copy_of_repo)
-    assert problem is not None and changed.strip() in problem
+    problem = readme.check(copy_of_repo)  # the full table is in docs/results.md, not in the README
+    assert problem is not None and changed.strip() in problem and problem.startswith("results.md")
     assert readme.update(copy_of_repo) is True
-    assert readme.check(copy_of_repo) is None and changed in (copy_of_repo / "README.md").read_text()
+    assert readme.check(copy_of_repo) is None and changed in (copy_of_repo / "docs" / "results.md").read_text()
 
 
 def test_missing_markers_are_an_error(copy_of_repo):
@@ -62,13 +65,16 @@ def test_mnist5k_shows_its_figures_inline_before_quick(copy_of_repo):
         shutil.rmtree(results / "mnist5k", ignore_errors=True)
         shutil.copytree(results / "quick", results / "mnist5k")
     (results / "mnist5k" / "figures" / "training_curves.png").write_bytes(b"png")
-    block = readme.render(copy_of_repo)
+    block = readme.render(copy_of_repo, full=True)  # docs/results.md: one folder down
     assert block.index("### `mnist5k`") < block.index("### `quick`")
     mnist = block[block.index("### `mnist5k`"):block.index("### `quick`")]
-    assert '<img src="results/mnist5k/figures/training_curves.png" width="860"' in mnist
-    assert '<img src="results/mnist5k/figures/is_vs_iter.png" width="420"' in mnist
-    assert '<img src="results/mnist5k/figures/samples_robgan.png" width="200"' in mnist
+    assert '<img src="../results/mnist5k/figures/training_curves.png" width="860"' in mnist
+    assert '<img src="../results/mnist5k/figures/is_vs_iter.png" width="420"' in mnist
+    assert '<img src="../results/mnist5k/figures/samples_robgan.png" width="200"' in mnist
     assert "<img" not in block[block.index("### `quick`"):]  # quick: tables only
+    short = readme.render(copy_of_repo)  # the README: the key figure only, no tables but the verdicts
+    assert short.count("<img") == 1 and '<img src="results/mnist5k/figures/accuracy_vs_eps.png"' in short
+    assert "Robust accuracy, paper PGD protocol" not in short and "Robust accuracy, paper PGD protocol" in block
 
 
 def test_an_interrupted_invocation_is_named_with_the_total(copy_of_repo):
@@ -103,3 +109,34 @@ def test_the_experiments_shown_come_from_the_listing_not_the_code(copy_of_repo):
     source = (REPO / "robgan" / "report" / "readme.py").read_text()
     assert not [n for n in names if f'"{n}"' in source or f"'{n}'" in source]
 
+
+def test_findings_line_counts_the_verdicts():
+    table = ("| claim | verdict | x |\n|---|---|---|\n| c1 | **holds** | 1 |\n| c2 | **inconclusive** | 2 |\n"
+             "| c3 | **holds** | 3 |\n| c4 | **fails** | 4 |")
+    assert readme._findings(table) == ("Findings, 4 claims: **holds** 2 (c1, c3); **fails** 1 (c4); "
+                                       "**inconclusive** 1.")
+
+
+def test_readme_times_are_the_committed_measurements():
+    """The set-up, main-command and test times the README quotes are those of the committed files."""
+    import json
+    import re
+
+    text = (REPO / "README.md").read_text()
+    setup = json.loads((REPO / "benchmarks" / "setup_times.json").read_text())
+    dag = json.loads((REPO / "results" / "quick" / "dag_run.json").read_text())
+    assert setup["test_summary"] and setup["git_commit"]  # the measured run says how it ended, and where
+    quoted = dict(re.findall(r"The (first command|second|tests) (?:took|runs .*? It took) \*\*([\d.]+) min\*\*",
+                             text, flags=re.S))
+    assert quoted == {"first command": f"{setup['install_seconds'] / 60:.1f}",
+                      "second": f"{dag['wall_seconds'] / 60:.1f}",
+                      "tests": f"{setup['test_seconds'] / 60:.1f}"}
+
+
+def test_readme_caveat_on_convergence_is_the_committed_count():
+    import re
+
+    text = (REPO / "README.md").read_text()
+    analysis = (REPO / "docs" / "mnist5k" / "robust_over_training.md").read_text()
+    moving, total = re.search(r"under attack (\d+) of (\d+)", analysis).groups()
+    assert f"for {moving} of {total} runs" in text

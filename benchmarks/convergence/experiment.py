@@ -18,7 +18,7 @@ level, accuracies ±0.02), else **rising** or **falling**. (The study's settling
 its band widens with the late std, which a curve still trending inflates.) Writes ``<out>``
 (markdown) and prints it.
 
-    python benchmarks/convergence/experiment.py results/mnist5k --out benchmarks/convergence/mnist5k/experiment.md
+    python benchmarks/convergence/experiment.py results/mnist5k --out docs/mnist5k/levelled_off.md
 """
 
 from __future__ import annotations

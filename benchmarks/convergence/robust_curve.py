@@ -14,8 +14,8 @@ its ``gap`` record's test accuracy.
 Two steps, so the summary can be rebuilt from the committed CSV without weights:
 
     python benchmarks/convergence/robust_curve.py measure /path/to/results/mnist5k \
-        --out benchmarks/convergence/mnist5k/robust_over_training.csv --jobs 2
-    python benchmarks/convergence/robust_curve.py summarize benchmarks/convergence/mnist5k/robust_over_training.csv
+        --out docs/mnist5k/robust_over_training.csv --jobs 2
+    python benchmarks/convergence/robust_curve.py summarize docs/mnist5k/robust_over_training.csv
 
 ``summarize`` writes ``<csv stem>.md`` (per run: value at the end, late level, fitted change over the
 last third and its reading, with ``experiment.py``'s rule and the study's accuracy tolerance ±0.02) and

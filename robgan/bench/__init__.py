@@ -1,6 +1,6 @@
 """``robgan bench``: throughput, memory and FLOP/s of every method's training step and of the paper's
 PGD at three problem shapes, the Rob-GAN step's cost breakdown, PGD efficiency, and GPU-hour
-projections of an experiment config. See ``benchmarks/README.md``.
+projections of an experiment config. See ``docs/bench.md``.
 
 Modules: :mod:`robgan.bench.measure` (timing, memory, FLOPs, device peaks), :mod:`robgan.bench.syncs`
 (host-sync counting), :mod:`robgan.bench.shapes` (shapes and contexts over synthetic data),

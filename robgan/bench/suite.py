@@ -50,7 +50,7 @@ def environment(device: torch.device) -> dict:
 def run_bench(shapes: list[Shape], methods: list[str], device: torch.device, settings: BenchSettings, *,
               performance: dict | None, overrides: list[str] | None = None, quick: bool = False,
               note: str = "") -> dict:
-    """Run every requested measurement and return the result (see ``benchmarks/README.md``).
+    """Run every requested measurement and return the result (see ``docs/bench.md``).
 
     Args:
         shapes: problem sizes (:data:`robgan.bench.shapes.SHAPES`).

@@ -106,10 +106,10 @@ def _cmd_readme(args: argparse.Namespace) -> int:
         if args.check:
             problem = readme.check(args.root)
             if problem:
-                log.error("README.md's results block is not what the committed results render "
+                log.error("A results block (README.md, docs/results.md) is not what the committed results render "
                           "(run `robgan readme` and commit):\n%s", problem)
                 return 1
-            log.info("README.md's results block matches the committed results")
+            log.info("The results blocks of README.md and docs/results.md match the committed results")
             return 0
         changed = readme.update(args.root)
     except readme.ReadmeError as exc:

@@ -126,12 +126,25 @@ def test_default_profile_dry_run_of_the_default_config(tmp_path):
     rc, out = snakemake(tmp_path, "--profile", str(DEFAULT_PROFILE), "-n", "--config", "experiment=smoke")
     assert rc == 0, out
     assert job_counts(out) == expected_jobs(1)
-    resolved = yaml.safe_load((tmp_path / "results" / "smoke" / "config.yaml").read_text())
+    assert not (tmp_path / "results").exists()  # a dry run writes nothing under results/
+    resolved = resolved_by_a_run(tmp_path / "run", "smoke", "--profile", str(DEFAULT_PROFILE),
+                                 "--config", "experiment=smoke")
     assert resolved["experiment"] == "smoke"
     assert resolved["eval"]["autoattack"]["apgd_iterations"] == 20  # from config.yaml
     assert resolved["eval"]["index_seed"] == 0  # schema default filled
     assert resolved["train"]["loss_weights"]["d_fake"] == 1.0  # nested schema default filled
-    assert not (tmp_path / "results" / "quick").exists()
+    assert not (tmp_path / "run" / "work" / "results" / "quick").exists()
+
+
+def resolved_by_a_run(root: Path, experiment: str, *args: str) -> dict:
+    """The resolved config Snakemake writes when it runs jobs: one stub data job (``*args`` select the
+    experiment), after which ``results/<experiment>/config.yaml`` is read back."""
+    root.mkdir()
+    work, env = stub_setup(root, fake_data=False)
+    env["ROBGAN_STUB_FAKE_DATA"] = "1"
+    rc, out = snakemake(work, "--cores", "1", f"results/{experiment}/data/summary.json", *args, env=env)
+    assert rc == 0, out
+    return yaml.safe_load((work / "results" / experiment / "config.yaml").read_text())
 
 
 def test_slurm_profile_dry_run_of_cifar10(tmp_path):
@@ -148,10 +161,11 @@ def test_slurm_profile_dry_run_of_cifar10(tmp_path):
     assert "slurm_partition" in resources and "slurm_account" in resources
     # --configfile replaces the default experiment file, it is not merged with it: quick sets
     # eval.autoattack.apgd_iterations to 20, cifar10 leaves it to the schema default (100)
-    resolved = yaml.safe_load((tmp_path / "results" / "cifar10" / "config.yaml").read_text())
+    assert not (tmp_path / "results").exists()  # a dry run writes nothing under results/
+    resolved = resolved_by_a_run(tmp_path / "run", "cifar10", "--configfile", str(CONFIGS["cifar10"]))
     assert resolved["eval"]["autoattack"]["apgd_iterations"] == 100
     assert resolved["model"]["z_dim"] == 128
-    assert not (tmp_path / "results" / "quick").exists()
+    assert not (tmp_path / "run" / "work" / "results" / "quick").exists()
 
 
 def test_dry_run_of_imagenet143(tmp_path):
@@ -201,7 +215,7 @@ PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d4944415478da63f8ffff3f0005fe02fea7d6a4"
                     "5c0000000049454e44ae426082")
 argv = sys.argv[1:]
-if argv[:1] == ["data"]:  # the data step runs for real (it loads the embedded digits)
+if argv[:1] == ["data"] and not os.environ.get("ROBGAN_STUB_FAKE_DATA"):  # real (the embedded digits)
     os.execv(sys.executable, [sys.executable, "-m", "robgan", *argv])
 with open(os.environ["ROBGAN_STUB_CALLS"], "a") as fh:
     fh.write(json.dumps(argv) + "\n")
@@ -209,7 +223,10 @@ opt = lambda name: Path(argv[argv.index(name) + 1])
 if not opt("--config").is_file():
     sys.exit("stub: --config file missing")
 cmd = argv[0]
-if cmd in ("train", "finetune"):
+if cmd == "data":
+    opt("--out").parent.mkdir(parents=True, exist_ok=True)
+    opt("--out").write_text("{{}}")
+elif cmd in ("train", "finetune"):
     out = opt("--out")
     out.mkdir(parents=True, exist_ok=True)
     if os.environ.get("ROBGAN_STUB_PREEMPT") and not (out / "checkpoint.pt").exists():
@@ -225,6 +242,13 @@ elif cmd == "eval":
     opt("--out").write_text("{{}}")
     if argv[1] == "fidelity":
         opt("--out").with_suffix(".json").write_text("{{}}")
+elif cmd == "report" and os.environ.get("ROBGAN_STUB_REPORT_FROM"):  # the committed report's files
+    import shutil
+    src = Path(os.environ["ROBGAN_STUB_REPORT_FROM"])
+    for sub in ("tables", "figures"):
+        shutil.copytree(src / sub, opt("--out") / sub, dirs_exist_ok=True)
+    for name in ("claims.md", "claims.json"):
+        shutil.copy(src / name, opt("--out") / name)
 elif cmd == "report":
     out = opt("--out")
     (out / "tables").mkdir(parents=True, exist_ok=True)
@@ -287,6 +311,7 @@ def stub_tree(tmp_path_factory):
     data step: it loads the embedded digits)."""
     root = tmp_path_factory.mktemp("stub_tree")
     work, env = stub_setup(root, fake_data=False)
+    env["ROBGAN_STUB_REPORT_FROM"] = str(REPO / "results" / "quick")  # real tables, figures, claims
     rc, out = snakemake(work, "--cores", "2", env=env, timeout=300)
     assert rc == 0, out
     calls = [json.loads(line) for line in (root / "calls.jsonl").read_text().splitlines()]
@@ -374,9 +399,11 @@ def test_new_eps_reruns_only_pgd_and_report(stub_tree, tmp_path):
         c["eval"]["batch_size"] = 100
 
     cfg = edited_config(tmp_path, "eps", edit)
+    before = (work / "results" / "quick" / "config.yaml").read_text()
     assert dry_run(work, "--configfile", str(cfg), env=env) == {"eval_pgd": 7, "report": 1, "all": 1}
-    resolved = yaml.safe_load((work / "results" / "quick" / "config.yaml").read_text())
-    assert resolved["eval"]["pgd"]["eps"][-1] == 0.25  # rewritten: the content changed
+    # a dry run does not rewrite the resolved config (the run that executes the jobs does)
+    assert (work / "results" / "quick" / "config.yaml").read_text() == before
+    assert 0.25 not in yaml.safe_load(before)["eval"]["pgd"]["eps"]
 
 
 def test_new_seed_adds_only_that_seeds_jobs(stub_tree, tmp_path):
@@ -413,9 +440,88 @@ def test_html_report(stub_tree):
     work, env, _, _ = stub_tree
     rc, out = snakemake(work, "--report", "report.html", env=env)
     assert rc == 0, out
+    assert "Missing metadata" not in out, out  # every file was made by a job of this tree
     html = (work / "report.html").read_text()
     for name in ("accuracy_vs_eps.png", "samples_robgan.png", "robust_accuracy.csv", "claims.md"):
         assert name in html
+
+
+# Injected into a copy of the report: drives the report's own app (its global `app`, `results` and
+# `categories`) the way a click would, and writes what rendered into <pre id="robgan-check">.
+_REPORT_CHECK_JS = """<script>
+window.addEventListener("load", async () => {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const out = {figures: {}, categories: {}, claims_rows: null, errors: []};
+  for (let i = 0; i < 200 && !app; i++) await sleep(50);
+  try {
+    for (const [path, entry] of Object.entries(results)) {
+      if (!/\\.(png|jpe?g|svg)$/.test(path)) continue;
+      app.setView({content: "img", contentPath: entry.data_uri, resultPath: path});
+      let img = null;
+      for (let i = 0; i < 100 && !(img && img.complete); i++) {
+        await sleep(20);
+        img = [...document.querySelectorAll("#app img")].find((el) => el.getAttribute("src") === entry.data_uri);
+      }
+      out.figures[path] = img ? {width: img.naturalWidth, height: img.naturalHeight} : null;
+    }
+    for (const cat of Object.keys(categories)) {
+      app.showCategory(cat);
+      await sleep(100);
+      out.categories[cat] = document.querySelector("#app").innerText;
+    }
+    const claims = Object.keys(results).find((p) => p.endsWith("/claims.md"));
+    const text = await (await fetch(results[claims].data_uri)).text();
+    const summary = text.split("## Summary")[1].split("\\n## ")[0];
+    out.claims_rows = summary.split("\\n").filter((l) => l.startsWith("| claim")).map((l) => l.split("|")[1].trim());
+  } catch (e) {
+    out.errors.push(String(e));
+  }
+  const pre = document.createElement("pre");
+  pre.id = "robgan-check";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>
+"""
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_chromium() is None, reason="headless Chromium is not installed (apt-get install chromium)")
+def test_html_report_renders_in_chromium(stub_tree, tmp_path):
+    """`snakemake --report` opened in headless Chromium: every figure decodes to a real image in the
+    report's own viewer, every category lists its files, and the embedded claims.md holds the
+    committed summary table (the stub tree's report job copied the committed quick report)."""
+    import html as html_lib
+
+    work, env, _, _ = stub_tree
+    rc, out = snakemake(work, "--report", "report.html", env=env)
+    assert rc == 0, out
+    page = (work / "report.html").read_text()
+    end = page.rfind("</body>")
+    checked = tmp_path / "report_check.html"
+    checked.write_text(page[:end] + _REPORT_CHECK_JS + page[end:])
+    proc = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=60000",
+                           "--dump-dom", checked.as_uri()], capture_output=True, text=True, timeout=180)
+    found = re.search(r'<pre id="robgan-check">(.*?)</pre>', proc.stdout, flags=re.S)
+    assert found, proc.stderr[-2000:]
+    result = json.loads(html_lib.unescape(found.group(1)))
+    assert result["errors"] == []
+    committed = REPO / "results" / "quick"
+    pngs = {f"results/quick/figures/{p.name}" for p in (committed / "figures").glob("*.png")}
+    assert set(result["figures"]) == pngs and len(pngs) >= 13
+    for path, size in result["figures"].items():
+        assert size is not None and size["width"] >= 300 and size["height"] >= 300, (path, size)
+    assert set(result["categories"]) == {"Claims", "Figures", "Tables"}
+    assert "claims.md" in result["categories"]["Claims"]
+    for table in ("robust_accuracy", "autoattack", "generation", "ablation"):
+        assert table in result["categories"]["Tables"]
+    summary = (committed / "claims.md").read_text().split("## Summary")[1].split("\n## ")[0]
+    want = [line.split("|")[1].strip() for line in summary.splitlines() if line.startswith("| claim")]
+    assert result["claims_rows"] == want and len(want) == 1 + 13  # the header row and 13 claims
 
 
 def test_committed_results_do_not_make_snakemake_skip_work(tmp_path):

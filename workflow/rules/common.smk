@@ -24,8 +24,15 @@ paths = pipeline.Layout.of(config)
 # Snakemake validated. It is deliberately NOT a declared input of any rule (editing the eval section
 # would otherwise retrain everything); what each job depends on is its `params` signature
 # (robgan/pipeline.py), and run directories refuse to resume under another training_hash.
-pipeline.write_if_changed(paths.config, pipeline.resolved_config_text(config))
+# It is written by the Snakefile's onstart handler, i.e. only when jobs are about to run: a dry run
+# (`snakemake -n`), `--lint` or `--report` writes nothing under results/ (the spawned SLURM jobs run
+# with --no-hooks and read the file the main process wrote).
 RESOLVED_CONFIG = paths.config
+
+
+def write_resolved_config():
+    """Write results/<exp>/config.yaml when its content changed (an unchanged file keeps its mtime)."""
+    pipeline.write_if_changed(paths.config, pipeline.resolved_config_text(config))
 
 # The paper's claims (directions; values null until transcribed), judged by the report.
 PAPER_CLAIMS = os.path.join(workflow.basedir, "config", "paper_claims.yaml")
