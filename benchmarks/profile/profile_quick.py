@@ -221,8 +221,9 @@ def render(res: dict) -> str:
             lines.append(f"| {rule} | {r['jobs']} | {r['seconds']:.0f} | {share:.0f} % | {outside} |")
         run = dag.get("dag_run")
         if run:
-            lines += ["", f"Wall-clock of that DAG: {run['wall_seconds']:.0f} s on {run['cores']} cores "
-                          f"({run.get('wall_multiple') or 'no'} x its own calibration)."]
+            multiple = (f"{run['wall_multiple']:g}x its own calibration" if run.get("wall_multiple")
+                        else "recorded without a calibration")
+            lines += ["", f"Wall-clock of that DAG: {run['wall_seconds']:.0f} s on {run['cores']} cores ({multiple})."]
         lines.append("")
     return "\n".join(lines)
 
@@ -232,7 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", type=Path, default=REPO / "results" / "quick")
     ap.add_argument("--iters", type=int, default=5, help="profiled calls per training step")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "profile")
+    ap.add_argument("--render", action="store_true", help="only re-render summary.md from --out's profile.json")
     args = ap.parse_args(argv)
+    if args.render:
+        res = json.loads((args.out / "profile.json").read_text())
+        (args.out / "summary.md").write_text(render(res))
+        return 0
     torch.set_num_threads(1)
     bf16_ok = prov.bf16_supported(torch.device("cpu"))
     print("calibration", file=sys.stderr)
