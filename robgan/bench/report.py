@@ -69,7 +69,9 @@ def render_markdown(res: dict) -> str:
     if res.get("comparison"):
         lines += ["## Old and new settings side by side", "",
                   f"Baseline: `{json.dumps(st.get('baseline'))}` changed in the benchmarked settings; each pair "
-                  "measured in this run, one after the other.", "",
+                  "measured in this run, one after the other. A row whose two settings are the same (the "
+                  "evaluation's PGD runs float32 in both) measures the same work twice: its ratio is the "
+                  "noise of this machine.", "",
                   "| shape | method | baseline | benchmarked | baseline ms/iter | ms/iter | speedup |",
                   "|---|---|---|---|--:|--:|--:|"]
         for c in res["comparison"]:

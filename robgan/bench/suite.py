@@ -104,7 +104,9 @@ def run_bench(shapes: list[Shape], methods: list[str], device: torch.device, set
                 else:
                     rec = bench_step(fac, shape, method, settings, env["name"])
                 _release(device)  # the context of the measurement is gone: return its memory
-                rec["performance"] = fac.config(shape, "robgan")["performance"]
+                rec["performance"] = dict(fac.config(shape, "robgan")["performance"])
+                if method == "pgd":  # the evaluation's PGD runs float32 whatever performance.bf16 says
+                    rec["performance"]["bf16"] = False
                 log.info("  %.4g s/iter (IQR %.2g), %.4g images/s", rec["seconds_per_iter"]["median"],
                          rec["seconds_per_iter"]["iqr"], rec["images_per_s"])
                 if label == "baseline":
