@@ -10,22 +10,59 @@ An invocation that never reached ``onsuccess`` (killed, a failed job) leaves its
 :func:`start` turns it into an **interrupted** invocation — its start, and the end of its last job
 (the newest benchmark file written after that start) — and the next successful :func:`finish` lists
 them under ``interrupted`` and adds their time to ``wall_seconds_total``: the time the results cost,
-resumes included. Torch-free: it runs inside Snakemake.
+resumes included.
+
+**Calibration.** Wall-clock seconds move 1.7x between machines of one kind, so :func:`start` also runs
+the fixed calibration workload (:mod:`robgan.calibration`, one thread, a few seconds) in a subprocess
+and :func:`finish` records it beside the wall-clock: ``calibration`` (its seconds and workload) and
+``wall_multiple`` = ``wall_seconds / calibration.seconds``, the DAG's time in units of this machine's
+calibration, which compares across machines where seconds do not. Torch-free: it runs inside
+Snakemake (the calibration imports torch in its own process).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["RECORD", "finish", "start"]
+__all__ = ["RECORD", "calibrate_subprocess", "finish", "start", "wall_multiple"]
+
+_log = logging.getLogger("robgan.dag_run")
 
 RECORD = "dag_run.json"
 _STAMP = ".dag_run_start"
 _INTERRUPTED = ".dag_run_interrupted.json"
+_CALIBRATION = ".dag_run_calibration.json"
+
+
+def calibrate_subprocess(timeout: float = 600.0) -> dict | None:
+    """Run ``python -m robgan.calibration`` (one thread) and return its result; None if it failed
+    (the DAG then runs without a calibration, and the record says so)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    try:
+        done = subprocess.run([sys.executable, "-m", "robgan.calibration"], capture_output=True, text=True,
+                              env=env, timeout=timeout, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
+        _log.warning("calibration failed (%s); dag_run.json will have no calibration", exc)
+        return None
+
+
+def wall_multiple(record: dict) -> float | None:
+    """The DAG's wall-clock (``wall_seconds_total`` when an interrupted invocation counts, else
+    ``wall_seconds``) as a multiple of the calibration recorded with it; None for a record without one
+    (records written before the calibration existed)."""
+    cal = record.get("calibration") or {}
+    if not cal.get("seconds"):
+        return None
+    return round(float(record.get("wall_seconds_total", record["wall_seconds"])) / float(cal["seconds"]), 1)
 
 
 def _benchmarks(results: Path) -> list[Path]:
@@ -36,9 +73,11 @@ def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
-def start(results: str | Path) -> None:
+def start(results: str | Path, calibrate: Callable[[], dict | None] | None = calibrate_subprocess) -> None:
     """Remember when this invocation started (a hidden stamp file in ``results``); a stamp left by an
-    invocation that did not finish is kept as an interrupted invocation (when it ran any job)."""
+    invocation that did not finish is kept as an interrupted invocation (when it ran any job). Then run
+    ``calibrate`` (default :func:`calibrate_subprocess`; None: no calibration) and keep its result for
+    :func:`finish`; its seconds count in the wall-clock."""
     results = Path(results)
     results.mkdir(parents=True, exist_ok=True)
     stamp = results / _STAMP
@@ -52,6 +91,11 @@ def start(results: str | Path) -> None:
                             "jobs": len(ends)})
             log.write_text(json.dumps(earlier, indent=2) + "\n")
     stamp.write_text(repr(time.time()))
+    cal_file = results / _CALIBRATION
+    cal_file.unlink(missing_ok=True)
+    cal = calibrate() if calibrate is not None else None
+    if cal is not None:
+        cal_file.write_text(json.dumps(cal) + "\n")
 
 
 def _git_commit(root: Path) -> tuple[str, bool]:
@@ -94,8 +138,12 @@ def finish(results: str | Path, cores: int | None, root: str | Path = ".") -> di
     if interrupted:
         record["interrupted"] = interrupted
         record["wall_seconds_total"] = round(wall + sum(r["wall_seconds"] for r in interrupted), 1)
+    cal_file = results / _CALIBRATION
+    record["calibration"] = json.loads(cal_file.read_text()) if cal_file.is_file() else None
+    record["wall_multiple"] = wall_multiple(record)
     tmp = results / f".{RECORD}.tmp"
     tmp.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
     os.replace(tmp, results / RECORD)
     log.unlink(missing_ok=True)
+    cal_file.unlink(missing_ok=True)
     return record

@@ -76,6 +76,28 @@ def device_name(device: torch.device) -> str:
     return f"cpu:{cpu} ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
 
 
+def bf16_supported(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 natively: a CUDA GPU with bf16, or a CPU whose oneDNN has bf16
+    kernels (AVX-512-BF16 or AMX; ``lscpu`` flags ``avx512_bf16`` / ``amx_bf16``). Elsewhere bf16
+    autocast would emulate bf16 slower than float32, so ``performance.bf16`` leaves it off."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type != "cpu":
+        return False
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def autocast(device: torch.device, enabled: bool):
+    """bf16 autocast on ``device`` when ``enabled`` (the caller checked :func:`bf16_supported`), else a
+    no-op context."""
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
 def configure_threads(requested: int = 0) -> int:
     """Set torch's intra-op threads: ``requested`` if > 0, else OMP_NUM_THREADS (Snakemake sets it
     to the rule's ``threads``), else torch's default. Returns the number in use."""

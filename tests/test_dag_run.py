@@ -19,7 +19,7 @@ def _bench(results, rel, mtime):
 def test_finish_counts_the_jobs_of_this_invocation_only(tmp_path):
     results = tmp_path / "results" / "quick"
     _bench(results, "train/old_seed0.tsv", time.time() - 3600)       # from an earlier invocation
-    dag_run.start(results)
+    dag_run.start(results, calibrate=None)
     _bench(results, "train/robgan_seed0.tsv", time.time() + 1)
     _bench(results, "report.tsv", time.time() + 1)
     rec = dag_run.finish(results, cores=2, root=tmp_path)
@@ -43,7 +43,7 @@ def test_an_invocation_without_jobs_keeps_the_previous_record(tmp_path):
     (results).mkdir()
     (results / "dag_run.json").write_text('{"wall_seconds": 500.0}')
     _bench(results, "train/a_seed0.tsv", time.time() - 3600)
-    dag_run.start(results)
+    dag_run.start(results, calibrate=None)
     assert dag_run.finish(results, cores=2, root=tmp_path) is None
     assert json.loads((results / "dag_run.json").read_text()) == {"wall_seconds": 500.0}
     assert dag_run.finish(results, cores=2, root=tmp_path) is None   # no stamp: nothing to do
@@ -71,11 +71,11 @@ def test_git_dirty_ignores_the_results_the_run_rewrites(tmp_path):
 def test_an_interrupted_invocation_counts_in_the_total(tmp_path):
     results = tmp_path / "r"
     t0 = time.time()
-    dag_run.start(results)                                       # killed: never reaches finish
+    dag_run.start(results, calibrate=None)                                       # killed: never reaches finish
     (results / ".dag_run_start").write_text(repr(t0 - 1000))     # (it started 1000 s ago)
     _bench(results, "train/a_seed0.tsv", t0 - 900)               # its two jobs; the last ended 600 s in
     _bench(results, "train/b_seed0.tsv", t0 - 400)
-    dag_run.start(results)                                       # the rerun that completes the DAG
+    dag_run.start(results, calibrate=None)                                       # the rerun that completes the DAG
     _bench(results, "train/b_seed0.tsv", time.time() + 1)
     rec = dag_run.finish(results, cores=2, root=tmp_path)
     assert rec["jobs"] == 1 and rec["jobs_in_experiment"] == 2
@@ -83,13 +83,37 @@ def test_an_interrupted_invocation_counts_in_the_total(tmp_path):
     assert gone["jobs"] == 2 and abs(gone["wall_seconds"] - 600) < 2  # from its start to its last job
     assert rec["wall_seconds_total"] == round(rec["wall_seconds"] + gone["wall_seconds"], 1)
     assert not (results / ".dag_run_interrupted.json").exists()
-    dag_run.start(results)
+    dag_run.start(results, calibrate=None)
     _bench(results, "report.tsv", time.time() + 1)
     assert "interrupted" not in dag_run.finish(results, cores=2, root=tmp_path)  # counted once
 
 
 def test_a_stamp_without_jobs_is_not_an_interrupted_invocation(tmp_path):
     results = tmp_path / "r"
-    dag_run.start(results)
-    dag_run.start(results)
+    dag_run.start(results, calibrate=None)
+    dag_run.start(results, calibrate=None)
     assert not (results / ".dag_run_interrupted.json").exists()
+
+
+def test_the_calibration_is_recorded_beside_the_wall_clock(tmp_path):
+    results = tmp_path / "results" / "quick"
+    cal = {"seconds": 4.0, "cpu_seconds": 3.9, "iterations": 10, "workload": "w", "version": 1}
+    dag_run.start(results, calibrate=lambda: cal)
+    _bench(results, "train/robgan_seed0.tsv", time.time() + 1)
+    rec = dag_run.finish(results, cores=2, root=tmp_path)
+    assert rec["calibration"] == cal
+    assert rec["wall_multiple"] == round(rec["wall_seconds"] / 4.0, 1)
+    assert not (results / ".dag_run_calibration.json").exists()
+    # an interrupted invocation's time counts in the multiple like in the total
+    assert dag_run.wall_multiple({"wall_seconds": 100.0, "wall_seconds_total": 300.0,
+                                  "calibration": cal}) == 75.0
+    assert dag_run.wall_multiple({"wall_seconds": 100.0, "calibration": cal}) == 25.0
+
+
+def test_a_record_without_calibration_has_no_multiple(tmp_path):
+    results = tmp_path / "r"
+    dag_run.start(results, calibrate=lambda: None)                # the calibration failed
+    _bench(results, "train/robgan_seed0.tsv", time.time() + 1)
+    rec = dag_run.finish(results, cores=2, root=tmp_path)
+    assert rec["calibration"] is None and rec["wall_multiple"] is None
+    assert dag_run.wall_multiple({"wall_seconds": 900.6}) is None  # records written before calibration

@@ -28,6 +28,7 @@ import contextlib
 import pytest
 import torch
 
+from robgan import provenance as prov
 from robgan.config import load_config
 from robgan.training import METHODS
 from robgan.training.context import Context
@@ -187,13 +188,17 @@ def _assert_bf16_close(cfg, ref, bf):
 def test_bf16_code_path_close_to_fp32_on_cpu(default_config, tiny_overrides, method, monkeypatch):
     """The bf16 path of every step (autocast around every D/G pass and attack, float32 objectives,
     float32 adversarial images) checked on the CPU with CPU bf16 autocast, at the CUDA test's
-    tolerances. ``performance.bf16`` itself is CUDA-only (bf16 is slower than fp32 on most CPUs), so
-    the test swaps ``Context.autocast`` for CPU autocast."""
+    tolerances: through ``performance.bf16`` where the CPU has bf16 (AVX-512-BF16/AMX), else by
+    swapping ``Context.autocast`` for CPU autocast (emulated bf16: the same numerics, slower)."""
     import robgan.training.methods as methods_mod
 
     cfg = _cfg(default_config, tiny_overrides, method)
+    assert cfg["performance"]["bf16"] is False  # the reference is float32 (tests' TINY overrides)
     ref = _one_step(cfg)
-    monkeypatch.setattr(Context, "autocast", lambda self: torch.autocast("cpu", dtype=torch.bfloat16))
+    if prov.bf16_supported(torch.device("cpu")):
+        cfg = _cfg(default_config, tiny_overrides, method, extra=["performance.bf16=true"])
+    else:
+        monkeypatch.setattr(Context, "autocast", lambda self: torch.autocast("cpu", dtype=torch.bfloat16))
     dtypes = []
 
     def spy(real):
@@ -209,6 +214,25 @@ def test_bf16_code_path_close_to_fp32_on_cpu(default_config, tiny_overrides, met
     _assert_bf16_close(cfg, ref, bf)
     assert (len(dtypes) > 0) == (method != "sngan")  # the attacks ran (sngan has none)
     assert all(d == torch.float32 for d in dtypes), dtypes
+
+
+def test_bf16_is_off_where_the_cpu_lacks_it(default_config, tiny_overrides, monkeypatch):
+    """``performance.bf16`` on a CPU without bf16 kernels trains in float32 and the manifest's
+    ``performance`` record says so; where it is supported, autocast is on and recorded."""
+    import robgan.training.context as context_mod
+
+    cfg = _cfg(default_config, tiny_overrides, "robgan", extra=["performance.bf16=true"])
+    monkeypatch.setattr(context_mod, "bf16_supported", lambda device: False)
+    ctx = Context(cfg, METHODS["robgan"], torch.device("cpu"))
+    assert ctx.bf16 is False and ctx.performance_record() == {
+        "bf16_requested": True, "bf16": False, "channels_last": True, "compile": False}
+    with ctx.autocast():
+        assert not torch.is_autocast_enabled("cpu")
+    monkeypatch.setattr(context_mod, "bf16_supported", lambda device: True)
+    ctx = Context(cfg, METHODS["robgan"], torch.device("cpu"))
+    assert ctx.performance_record()["bf16"] is True
+    with ctx.autocast():
+        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
 
 
 @pytest.mark.gpu

@@ -140,3 +140,16 @@ def test_readme_caveat_on_convergence_is_the_committed_count():
     analysis = (REPO / "docs" / "mnist5k" / "robust_over_training.md").read_text()
     moving, total = re.search(r"under attack (\d+) of (\d+)", analysis).groups()
     assert f"for {moving} of {total} runs" in text
+
+
+def test_the_dag_time_is_also_given_as_a_multiple_of_the_calibration(copy_of_repo):
+    import json
+
+    run_file = copy_of_repo / "results" / "quick" / "dag_run.json"
+    run = json.loads(run_file.read_text())
+    assert "That is **" not in readme.render(copy_of_repo) or run.get("calibration")  # old records: no sentence
+    run.update(wall_seconds=600.0, calibration={"seconds": 4.0, "cpu_seconds": 4.0}, wall_multiple=150.0)
+    run_file.write_text(json.dumps(run))
+    block = readme.render(copy_of_repo)
+    assert "The DAG took **10.0 min** wall-clock (600 s, 2 cores" in block
+    assert "That is **150x** the calibration workload timed at its start (4.00 s; docs/speed.md)." in block

@@ -65,11 +65,17 @@ def register(sub) -> None:
     p.add_argument("--no-breakdown", action="store_true",
                    help="skip the Rob-GAN breakdown and PGD efficiency")
     perf = p.add_argument_group("performance options (default: fp32, eager, contiguous, for every shape)")
-    perf.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA only)")
+    perf.add_argument("--bf16", action="store_true",
+                      help="bf16 autocast (CUDA, and CPUs with AVX-512-BF16/AMX; float32 elsewhere)")
     perf.add_argument("--channels-last", action="store_true")
     perf.add_argument("--compile", action="store_true", help="torch.compile the models")
     perf.add_argument("--perf-from-config", action="store_true",
                       help="use each config's own performance section instead of the flags")
+    perf.add_argument("--baseline", default=None, metavar="KEY=VALUE[,KEY=VALUE]",
+                      help="also measure every step under these performance settings (e.g. bf16=false), "
+                           "just before the benchmarked ones: old and new side by side")
+    p.add_argument("--no-calibration", action="store_true",
+                   help="skip the calibration workload (robgan.calibration) run before the measurements")
     add_set_arg(p, "train.batch_size=128 (applied to every shape)")
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: OMP_NUM_THREADS "
                                                            "or torch's default)")
@@ -100,6 +106,18 @@ def _project(args) -> int:
     return 0
 
 
+def _baseline(text: str) -> dict:
+    """``--baseline bf16=false,channels_last=false`` → ``{"bf16": False, "channels_last": False}``."""
+    out = {}
+    for item in _csv(text):
+        key, sep, value = item.partition("=")
+        if not sep or key not in ("bf16", "channels_last", "compile") or value.lower() not in ("true", "false"):
+            raise SystemExit(f"--baseline: expected KEY=true|false with KEY in bf16, channels_last, compile; "
+                             f"got {item!r}")
+        out[key] = value.lower() == "true"
+    return out
+
+
 def main_bench(args: argparse.Namespace) -> int:
     """Entry point of ``robgan bench`` (returns the exit status)."""
     if args.project is not None:
@@ -119,7 +137,7 @@ def main_bench(args: argparse.Namespace) -> int:
         names = _csv(args.shapes)
     shapes = [get_shape(n) for n in names]
     kw = {"repeats": args.repeats, "warmup": args.warmup, "iters": args.iters, "pgd_batch": args.pgd_batch,
-          "breakdown": not args.no_breakdown, "seed": args.seed}
+          "breakdown": not args.no_breakdown, "seed": args.seed, "calibration": not args.no_calibration}
     if args.quick:
         settings = BenchSettings.quick(**kw)
     else:
@@ -127,10 +145,11 @@ def main_bench(args: argparse.Namespace) -> int:
                                     if v is not None or k in ("iters", "pgd_batch")})
     performance = None if args.perf_from_config else {
         "bf16": bool(args.bf16), "channels_last": bool(args.channels_last), "compile": bool(args.compile)}
-    if performance and performance["bf16"] and device.type != "cuda":
-        log.warning("--bf16 has no effect on the CPU (autocast is CUDA-only in this project)")
+    if performance and performance["bf16"] and not prov.bf16_supported(device):
+        log.warning("--bf16 has no effect here: %s has no native bf16 (float32 is measured)", device)
+    baseline = _baseline(args.baseline) if args.baseline else None
     res = run_bench(shapes, _csv(args.methods), device, settings, performance=performance,
-                    overrides=args.overrides, quick=args.quick, note=args.note)
+                    overrides=args.overrides, quick=args.quick, note=args.note, baseline=baseline)
     paths = write_result(res, args.out)
     log.info("wrote %s, %s and %s", paths["json"], paths["md"], paths["latest"])
     return 0

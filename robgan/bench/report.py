@@ -29,8 +29,18 @@ def _ms(seconds: float) -> str:
     return f"{ms:.4g}" if abs(ms) < 1e4 else f"{ms:.0f}"
 
 
+def _xcal(seconds: float, cal: dict | None) -> str:
+    """``seconds`` as a multiple of the calibration (``–`` without one)."""
+    return f"{seconds / cal['seconds']:.4f}" if cal and cal.get("seconds") else "–"
+
+
 def _ok(met: bool) -> str:
     return "met" if met else "NOT met"
+
+
+def _perf(perf: dict) -> str:
+    """``bf16 channels_last`` — the switches that are on (``fp32`` when none is)."""
+    return " ".join(k for k in ("bf16", "channels_last", "compile") if perf.get(k)) or "fp32"
 
 
 def render_markdown(res: dict) -> str:
@@ -50,12 +60,30 @@ def render_markdown(res: dict) -> str:
     ]
     if st.get("note"):
         lines.append(f"- note: {st['note']}")
+    cal = res.get("calibration")
+    if cal:
+        lines.append(f"- calibration: **{cal['seconds']:.3f} s** (CPU {cal.get('cpu_seconds', '?')} s; "
+                     f"{cal['workload']}); ms/iter below are also given as multiples of it (x cal)")
     lines += [""] + [f"- `{k}`: {v}" for k, v in st["shape_descriptions"].items()] + [""]
 
+    if res.get("comparison"):
+        lines += ["## Old and new settings side by side", "",
+                  f"Baseline: `{json.dumps(st.get('baseline'))}` changed in the benchmarked settings; each pair "
+                  "measured in this run, one after the other. A row whose two settings are the same (the "
+                  "evaluation's PGD runs float32 in both) measures the same work twice: its ratio is the "
+                  "noise of this machine.", "",
+                  "| shape | method | baseline | benchmarked | baseline ms/iter | ms/iter | speedup |",
+                  "|---|---|---|---|--:|--:|--:|"]
+        for c in res["comparison"]:
+            lines.append(f"| {c['shape']} | {c['method']} | `{_perf(c['baseline_performance'])}` "
+                         f"| `{_perf(c['performance'])}` | {_ms(c['baseline_seconds'])} | {_ms(c['seconds'])} "
+                         f"| **{c['speedup']:.2f}x** |")
+        lines.append("")
+
     lines += ["## Throughput", "",
-              "| shape | method | batch | real img/iter | ms/iter (median) | IQR ms | iter/s | images/s "
+              "| shape | method | batch | real img/iter | ms/iter (median) | x cal | IQR ms | iter/s | images/s "
               "| peak MiB | Δ MiB | GFLOP/iter | GFLOP/s | TFLOP/s | % of peak | host syncs/iter |",
-              "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+              "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for r in res["results"]:
         t = r["seconds_per_iter"]
         frac = r["fraction_of_peak"]
@@ -63,7 +91,7 @@ def render_markdown(res: dict) -> str:
         flops = r["flops_per_iter"]
         lines.append(
             f"| {r['shape']} | {r['method']} | {r['batch_size']} | {r['images_per_iter']} "
-            f"| {_ms(t['median'])} | {_ms(t['iqr'])} | {r['iterations_per_s']:.4g} "
+            f"| {_ms(t['median'])} | {_xcal(t['median'], cal)} | {_ms(t['iqr'])} | {r['iterations_per_s']:.4g} "
             f"| {r['images_per_s']:.4g} | {r['memory']['peak_bytes'] / _MIB:.0f} "
             f"| {r['memory']['delta_bytes'] / _MIB:.0f} | {_fmt(flops / 1e9 if flops else None)} "
             f"| {_fmt(r['achieved_gflops_per_s'])} | {_fmt(r['achieved_tflops_per_s'], '.3g')} | {frac_s} "

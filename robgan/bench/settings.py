@@ -44,6 +44,12 @@ DEFINITIONS = {
                  "g_update = fake generation + D forward + backward + G's Adam step; other = step - all "
                  "parts. ratio = median over repeats of step / (pgd + d_update + g_update) of the "
                  "same interleaved round (ratio_of_medians: the same from the medians)",
+    "calibration": "the fixed one-thread workload of robgan.calibration (its seconds on this machine, "
+                   "minimum of its repeats), run before the measurements; x cal = a time as a multiple of "
+                   "it, which compares across machines where seconds do not",
+    "baseline": "with --baseline: every throughput measurement is taken twice in the same process, "
+                "under the baseline performance settings and under the benchmarked ones, one after the "
+                "other; speedup = baseline median seconds / benchmarked median seconds",
     "pgd_efficiency": "bare / pgd: seconds of a bare loop of the same number of forward + input-"
                       "gradient backward passes of the same objective, model, mode and batch, divided "
                       "by the seconds of the PGD call, both timed in interleaved repeats; the median "
@@ -64,6 +70,7 @@ class BenchSettings:
         pgd_batch: batch of the PGD benchmark; None = the config's ``eval.batch_size``.
         breakdown: time the Rob-GAN step's parts and the PGD efficiency (when robgan is benchmarked).
         seed: run seed of the contexts (model initialisation, data order).
+        calibration: run the fixed calibration workload (:mod:`robgan.calibration`) first and store it.
     """
 
     repeats: int = 5
@@ -73,6 +80,7 @@ class BenchSettings:
     pgd_batch: int | None = None
     breakdown: bool = True
     seed: int = 0
+    calibration: bool = True
 
     @classmethod
     def quick(cls, **kw) -> BenchSettings:

@@ -47,9 +47,16 @@ def environment(device: torch.device) -> dict:
     }
 
 
+def _comparison(base: dict, new: dict) -> dict:
+    """One row of the old-vs-new table: both settings, both medians and the speedup."""
+    b, n = base["seconds_per_iter"]["median"], new["seconds_per_iter"]["median"]
+    return {"shape": new["shape"], "method": new["method"], "baseline_performance": base["performance"],
+            "performance": new["performance"], "baseline_seconds": b, "seconds": n, "speedup": b / n}
+
+
 def run_bench(shapes: list[Shape], methods: list[str], device: torch.device, settings: BenchSettings, *,
               performance: dict | None, overrides: list[str] | None = None, quick: bool = False,
-              note: str = "") -> dict:
+              note: str = "", baseline: dict | None = None) -> dict:
     """Run every requested measurement and return the result (see ``docs/bench.md``).
 
     Args:
@@ -61,6 +68,9 @@ def run_bench(shapes: list[Shape], methods: list[str], device: torch.device, set
         overrides: dotted config overrides applied to every shape.
         quick: recorded in the settings (the caller chose ``BenchSettings.quick``).
         note: free text stored with the result (e.g. "CPU shared with other jobs").
+        baseline: performance keys to change for a baseline (e.g. ``{"bf16": False}``): every throughput
+            measurement is then also taken under them, just before the benchmarked one
+            (``baseline_results``, and ``comparison``: old and new settings side by side).
     """
     items = (*METHODS, "pgd")  # every training method's step, and the paper's PGD
     unknown = [m for m in methods if m not in items]
@@ -68,22 +78,45 @@ def run_bench(shapes: list[Shape], methods: list[str], device: torch.device, set
         raise ValueError(f"unknown --methods {unknown}: choose from {', '.join(items)}")
     t0 = time.perf_counter()
     env = environment(device)
+    calibration = None
+    if settings.calibration:
+        from robgan.calibration import run_calibration
+
+        log.info("calibration (one thread)")
+        calibration = run_calibration()
+        log.info("  %.3f s", calibration["seconds"])
     factory = ContextFactory(device, performance=performance, overrides=list(overrides or []),
                              seed=settings.seed)
-    results, breakdown, efficiency = [], [], []
+    results, breakdown, efficiency, baseline_results, comparison = [], [], [], [], []
     for shape in shapes:
+        base_factory = None
+        if baseline:
+            base_perf = {**factory.config(shape, "robgan")["performance"], **baseline}
+            base_factory = ContextFactory(device, performance=base_perf, overrides=list(overrides or []),
+                                          seed=settings.seed)
         for method in methods:
-            log.info("bench %s / %s on %s", shape.name, method, env["description"])
-            if method == "pgd":
-                rec, eff = bench_pgd(factory, shape, settings, env["name"])
-                efficiency.append(eff)
-            else:
-                rec = bench_step(factory, shape, method, settings, env["name"])
-            _release(device)  # the context of the measurement is gone: return its memory
-            rec["performance"] = factory.config(shape, "robgan")["performance"]
-            results.append(rec)
-            log.info("  %.4g s/iter (IQR %.2g), %.4g images/s", rec["seconds_per_iter"]["median"],
-                     rec["seconds_per_iter"]["iqr"], rec["images_per_s"])
+            for label, fac in (("baseline", base_factory), ("benchmarked", factory)):
+                if fac is None:
+                    continue
+                log.info("bench %s / %s on %s (%s settings)", shape.name, method, env["description"], label)
+                if method == "pgd":
+                    rec, eff = bench_pgd(fac, shape, settings, env["name"])
+                else:
+                    rec = bench_step(fac, shape, method, settings, env["name"])
+                _release(device)  # the context of the measurement is gone: return its memory
+                rec["performance"] = dict(fac.config(shape, "robgan")["performance"])
+                if method == "pgd":  # the evaluation's PGD runs float32 whatever performance.bf16 says
+                    rec["performance"]["bf16"] = False
+                log.info("  %.4g s/iter (IQR %.2g), %.4g images/s", rec["seconds_per_iter"]["median"],
+                         rec["seconds_per_iter"]["iqr"], rec["images_per_s"])
+                if label == "baseline":
+                    baseline_results.append(rec)
+                else:
+                    results.append(rec)
+                    if method == "pgd":
+                        efficiency.append(eff)
+            if base_factory is not None:
+                comparison.append(_comparison(baseline_results[-1], results[-1]))
         if settings.breakdown and "robgan" in methods:
             log.info("bench %s / robgan step breakdown", shape.name)
             rec, eff = bench_breakdown(factory, shape, settings)
@@ -97,8 +130,9 @@ def run_bench(shapes: list[Shape], methods: list[str], device: torch.device, set
         "settings": {**asdict(settings), "quick": quick, "shapes": [sh.name for sh in shapes],
                      "shape_descriptions": {sh.name: sh.description for sh in shapes},
                      "methods": list(methods), "performance": performance or "from each config",
-                     "overrides": list(overrides or []), "note": note},
-        "definitions": DEFINITIONS, "targets": TARGETS,
+                     "overrides": list(overrides or []), "note": note, "baseline": baseline},
+        "definitions": DEFINITIONS, "targets": TARGETS, "calibration": calibration,
         "results": results, "breakdown": breakdown, "pgd_efficiency": efficiency,
+        "baseline_results": baseline_results, "comparison": comparison,
         "elapsed_seconds": time.perf_counter() - t0,
     }

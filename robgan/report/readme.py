@@ -122,6 +122,12 @@ def _dag_time(exp_dir: Path, rel: Path) -> str:
                                 f"started {r['started']})" for r in gone)
                     + f"; then the invocation that completed it, {run['wall_seconds']:.0f} s ({run['jobs']} jobs) "
                     f"at commit `{run['git_commit'][:7]}`. ")
+        cal = run.get("calibration")
+        if cal and run.get("wall_multiple"):
+            # the same time in units of the machine's calibration (robgan/calibration.py): comparable
+            # across machines where seconds are not
+            wall += (f"That is **{run['wall_multiple']:g}x** the calibration workload timed at its start "
+                     f"({cal['seconds']:.2f} s; docs/speed.md). ")
     return (f"{wall}Its {len(jobs)} jobs took {total:.0f} s summed (where the time went: {top}; "
             f"`python workflow/scripts/job_times.py {rel.as_posix()}`).")
 

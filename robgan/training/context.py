@@ -6,7 +6,6 @@ exact resume (models, optimisers, data position, every RNG).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 from pathlib import Path
@@ -18,7 +17,7 @@ from robgan import data as rdata
 from robgan.attacks import ThreatModel
 from robgan.config import method_section_view, section_attack
 from robgan.models import ClassifierView, build_discriminator, build_generator
-from robgan.provenance import torch_load
+from robgan.provenance import autocast, bf16_supported, torch_load
 from robgan.training import schedule as sched
 
 # Independent RNG streams derived from the run seed (so adding an attack does not shift the data).
@@ -59,7 +58,10 @@ class Context:
         seed = int(cfg["run"]["seed"])
         self.info = info if info is not None else rdata.dataset_info(cfg["data"])
         perf = cfg["performance"]
-        self.bf16 = bool(perf["bf16"]) and device.type == "cuda"
+        self.bf16_requested = bool(perf["bf16"])
+        # bf16 autocast where the device computes in bf16 (CUDA; CPUs with AVX-512-BF16 or AMX through
+        # oneDNN); elsewhere float32, and the manifest says so (performance_record)
+        self.bf16 = self.bf16_requested and bf16_supported(device)
         self.channels_last = bool(perf["channels_last"])
         if device.type == "cuda":
             # Training shapes never change within a run: let cuDNN pick the fastest kernels once.
@@ -173,9 +175,13 @@ class Context:
         return z, y
 
     def autocast(self):
-        if self.bf16:
-            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        """bf16 autocast on the run's device when ``performance.bf16`` is on and the device supports it."""
+        return autocast(self.device, self.bf16)
+
+    def performance_record(self) -> dict:
+        """What the manifest records of the speed settings: as configured and as in effect here."""
+        return {"bf16_requested": self.bf16_requested, "bf16": self.bf16,
+                "channels_last": self.channels_last, "compile": bool(self.cfg["performance"]["compile"])}
 
     def to_memory_format(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x

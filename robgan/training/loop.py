@@ -9,10 +9,12 @@ stops the run and leaves the last good checkpoint in place.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -90,6 +92,11 @@ def _truncate_log(path: Path, iteration: int) -> None:
 def train_run(cfg: dict, out: str | Path, *, progress: bool | None = None) -> Path:
     """Train (or resume, or skip if finished) the run that ``cfg["run"]`` describes into ``out``.
 
+    The named steps, in order: :func:`_check_config` (refuse another configuration's directory),
+    :func:`_build_context` (device, threads, seed, models), :func:`_open_manifest` (provenance, resumes),
+    :func:`_restore` (checkpoint and log), :func:`_iterate` (the loop), :func:`_finish` (final
+    checkpoint, manifest, ``model.pt``).
+
     Args:
         cfg: resolved config with a ``run`` section ``{method, label, seed, init_from}``.
         out: the run directory (created).
@@ -98,59 +105,108 @@ def train_run(cfg: dict, out: str | Path, *, progress: bool | None = None) -> Pa
     Returns:
         The path of the finished ``model.pt``.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    run = _RunFiles(Path(out))
+    run.out.mkdir(parents=True, exist_ok=True)
     spec = get_method(cfg["run"]["method"])
-    _check_config(out, cfg)
-    model_path = out / "model.pt"
-    if model_path.exists():
-        log.info("%s is complete (model.pt exists); nothing to do", out)
-        return model_path
+    _check_config(run.out, cfg)
+    if run.model.exists():
+        log.info("%s is complete (model.pt exists); nothing to do", run.out)
+        return run.model
+    ctx = _build_context(cfg, spec)
+    manifest = _open_manifest(cfg, spec, ctx, run)
+    start, train_seconds = _restore(ctx, run)
+    _write_manifest_start(run, manifest, start)
+    train_seconds = _iterate(ctx, run, start, train_seconds, progress)
+    _finish(ctx, run, manifest, start, train_seconds)
+    return run.model
 
+
+@dataclass(frozen=True)
+class _RunFiles:
+    """The files of one run directory."""
+
+    out: Path
+
+    @property
+    def model(self) -> Path:
+        return self.out / "model.pt"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.out / "checkpoint.pt"
+
+    @property
+    def log(self) -> Path:
+        return self.out / "train_log.csv"
+
+    @property
+    def manifest(self) -> Path:
+        return self.out / "manifest.json"
+
+
+def _build_context(cfg: dict, spec) -> Context:
+    """Device, torch threads and seed of the run, then its freshly built training state."""
     device = prov.resolve_device(cfg["device"])
     prov.configure_threads(cfg["threads"])
-    seed = int(cfg["run"]["seed"])
-    prov.seed_everything(seed)
+    prov.seed_everything(int(cfg["run"]["seed"]))
     init_from = cfg["run"].get("init_from")
-    ctx = Context(cfg, spec, device, Path(init_from) if init_from else None)
+    return Context(cfg, spec, device, Path(init_from) if init_from else None)
 
-    ckpt_path, log_path = out / "checkpoint.pt", out / "train_log.csv"
-    start, train_seconds = 0, 0.0
-    manifest_path = out / "manifest.json"
+
+def _open_manifest(cfg: dict, spec, ctx: Context, run: _RunFiles) -> dict:
+    """The run's manifest (provenance, method, training attack); warns about an attack that cannot
+    reach eps."""
     attack = _attack_record(ctx)
     if attack is not None and not attack["reaches_eps"]:
         log.warning("%s: the %s attack cannot reach eps (%d steps x %g = %g < eps %g, no random start); "
-                    "allowed by %s.attack_allow_unreachable and recorded in manifest.json", out, spec.section,
-                    attack["steps"], attack["step_size"], attack["reach"], attack["eps"], spec.section)
-    manifest = prov.build_manifest(cfg_hash=training_hash(cfg), seed=seed, device=device,
-                                   extra={"method": spec.name, "label": cfg["run"]["label"],
-                                          "init_from": init_from, "attack": attack})
-    if ckpt_path.exists():
-        state = prov.torch_load(ckpt_path, map_location=device)
+                    "allowed by %s.attack_allow_unreachable and recorded in manifest.json", run.out,
+                    spec.section, attack["steps"], attack["step_size"], attack["reach"], attack["eps"],
+                    spec.section)
+    return prov.build_manifest(cfg_hash=training_hash(cfg), seed=int(cfg["run"]["seed"]), device=ctx.device,
+                               extra={"method": spec.name, "label": cfg["run"]["label"],
+                                      "init_from": cfg["run"].get("init_from"), "attack": attack,
+                                      "performance": ctx.performance_record()})
+
+
+def _restore(ctx: Context, run: _RunFiles) -> tuple[int, float]:
+    """Load the checkpoint if there is one (and drop log rows written after it); returns the iteration
+    to start from and the training seconds already spent."""
+    if run.checkpoint.exists():
+        state = prov.torch_load(run.checkpoint, map_location=ctx.device)
         ctx.load_state_dict(state)
-        start, train_seconds = int(state["iteration"]), float(state["train_seconds"])
-        _truncate_log(log_path, start)
-        log.info("resuming %s from iteration %d", out, start)
-    elif log_path.exists():
+        start = int(state["iteration"])
+        _truncate_log(run.log, start)
+        log.info("resuming %s from iteration %d", run.out, start)
+        return start, float(state["train_seconds"])
+    if run.log.exists():
         # a log without a checkpoint is an earlier run's (e.g. the train logs committed with results/):
         # this run starts at iteration 0, so its log starts afresh instead of being appended to that one
-        log.info("%s: no checkpoint; replacing the earlier run's %s", out, log_path.name)
-        log_path.unlink()
-    if manifest_path.exists():
-        import json
+        log.info("%s: no checkpoint; replacing the earlier run's %s", run.out, run.log.name)
+        run.log.unlink()
+    return 0, 0.0
 
-        old = json.loads(manifest_path.read_text())
+
+def _write_manifest_start(run: _RunFiles, manifest: dict, start: int) -> None:
+    """Write the manifest of a starting (or resumed) run: first start time kept, resumes appended."""
+    if run.manifest.exists():
+        old = json.loads(run.manifest.read_text())
         manifest["start_time"] = old.get("start_time", prov.utc_now())
         manifest["resumes"] = old.get("resumes", []) + ([{"time": prov.utc_now(), "iteration": start}])
     else:
         manifest["start_time"] = prov.utc_now()
         manifest["resumes"] = []
     manifest["end_time"] = None
-    prov.atomic_write_json(manifest_path, manifest)
+    prov.atomic_write_json(run.manifest, manifest)
 
+
+def _iterate(ctx: Context, run: _RunFiles, start: int, train_seconds: float, progress: bool | None) -> float:
+    """Iterations ``start`` .. ``ctx.total``: the method's step, then at its intervals the log row,
+    snapshot and checkpoint; a signal checkpoints and raises :class:`Interrupted`. Returns the training
+    seconds (I/O excluded)."""
+    cfg, spec, device = ctx.cfg, ctx.spec, ctx.device
     columns = ["iteration", "train_seconds", *spec.log_keys]
-    new_log = not log_path.exists()
-    log_fh = open(log_path, "a", newline="")
+    new_log = not run.log.exists()
+    log_fh = open(run.log, "a", newline="")
     writer = csv.writer(log_fh)
     if new_log:
         writer.writerow(columns)
@@ -166,7 +222,7 @@ def train_run(cfg: dict, out: str | Path, *, progress: bool | None = None) -> Pa
     sums: dict[str, torch.Tensor] = {}
     n_in_window = 0
     show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=total, initial=start, desc=f"{spec.name} seed {seed}", disable=not show,
+    bar = tqdm(total=total, initial=start, desc=f"{spec.name} seed {cfg['run']['seed']}", disable=not show,
                dynamic_ncols=True)
 
     def _sync() -> None:
@@ -178,18 +234,8 @@ def train_run(cfg: dict, out: str | Path, *, progress: bool | None = None) -> Pa
         if bad:
             raise NonFiniteLossError(
                 f"non-finite {', '.join(bad)} between iterations {iteration - n_in_window} and {iteration} "
-                f"of {out}; the last good checkpoint ({ckpt_path.name}) is kept. Lower the learning "
+                f"of {run.out}; the last good checkpoint ({run.checkpoint.name}) is kept. Lower the learning "
                 f"rate or check the data.")
-
-    def _checkpoint(iteration: int) -> None:
-        state = ctx.state_dict()
-        state.update(iteration=iteration, train_seconds=train_seconds)
-        prov.atomic_torch_save(state, ckpt_path)
-
-    def _snapshot(iteration: int, path: Path) -> None:
-        payload = ctx.model_payload()
-        payload.update(iteration=iteration, train_seconds=train_seconds)
-        prov.atomic_torch_save(payload, path)
 
     try:
         tick = time.perf_counter()
@@ -220,9 +266,9 @@ def train_run(cfg: dict, out: str | Path, *, progress: bool | None = None) -> Pa
                              "  ".join(f"{k}={v:.4f}" for k, v in means.items()))
                 sums, n_in_window = {}, 0
             if is_snap:
-                _snapshot(done, out / "snapshots" / f"iter_{done:07d}.pt")
+                _snapshot(ctx, done, train_seconds, run.out / "snapshots" / f"iter_{done:07d}.pt")
             if is_ckpt or stop_signal:
-                _checkpoint(done)
+                _checkpoint(ctx, done, train_seconds, run.checkpoint)
             if stop_signal:
                 signum = stop_signal[0]
                 log.warning("signal %d: checkpoint written at iteration %d; rerun the same command to resume",
@@ -234,12 +280,29 @@ def train_run(cfg: dict, out: str | Path, *, progress: bool | None = None) -> Pa
         log_fh.close()
         for s, h in old_handlers.items():
             signal.signal(s, h)
+    return train_seconds
 
+
+def _checkpoint(ctx: Context, iteration: int, train_seconds: float, path: Path) -> None:
+    state = ctx.state_dict()
+    state.update(iteration=iteration, train_seconds=train_seconds)
+    prov.atomic_torch_save(state, path)
+
+
+def _snapshot(ctx: Context, iteration: int, train_seconds: float, path: Path) -> None:
+    payload = ctx.model_payload()
+    payload.update(iteration=iteration, train_seconds=train_seconds)
+    prov.atomic_torch_save(payload, path)
+
+
+def _finish(ctx: Context, run: _RunFiles, manifest: dict, start: int, train_seconds: float) -> None:
+    """Final checkpoint (when this invocation trained), the manifest's end, and ``model.pt`` — the
+    completion marker, written last and atomically."""
+    total = ctx.total
     if start < total:
-        _checkpoint(total)
+        _checkpoint(ctx, total, train_seconds, run.checkpoint)
     manifest["end_time"] = prov.utc_now()
     manifest["train_seconds"] = train_seconds
     manifest["iterations"] = total
-    prov.atomic_write_json(manifest_path, manifest)
-    _snapshot(total, model_path)  # the completion marker, written last and atomically
-    return model_path
+    prov.atomic_write_json(run.manifest, manifest)
+    _snapshot(ctx, total, train_seconds, run.model)
