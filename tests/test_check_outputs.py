@@ -244,3 +244,20 @@ def test_a_classifier_at_chance_fails(tree):
     path.write_text(json.dumps(rec))
     problems = _problems(tree)
     assert any(str(path) in p and "clean test accuracy 0.098 < 0.5" in p for p in problems), problems
+
+
+def test_within_class_collapse_fails_the_gate_and_old_records_are_not_measured(tree, capsys):
+    # the fixture records predate intra-class recall: a note, not a failure
+    problems, _ = checker.check(tree, dry_run=False)
+    assert problems == []
+    assert "NOTE: within-class collapse check not measured (records predate the check)" in capsys.readouterr().out
+    path = tree / "records" / "fidelity" / "robgan_seed0.json"
+    rec = json.loads(path.read_text())
+    final = max(rec["results"], key=lambda r: r["iteration"])
+    final.update(intra_recall=0.0, intra_recall_per_class=[0.0] * 10)  # a generator that ignores its noise
+    path.write_text(json.dumps(rec))
+    (problem,) = _problems(tree)
+    assert str(path) in problem and "within-class collapse check: intra-class recall 0.000 < 0.2" in problem
+    final["intra_recall"] = 0.5
+    path.write_text(json.dumps(rec))
+    assert _problems(tree) == []
