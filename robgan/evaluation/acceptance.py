@@ -16,11 +16,12 @@ are properties of a usable *model*:
   class (it ignores its noise) can have a high IS and a perfect class accuracy; its intra-class recall
   (:func:`robgan.evaluation.fidelity.intra_class_precision_recall`: the share of a class's real images
   that one of the class's first 50 samples covers, k = 3, mean over classes) is 0. Calibrated on the
-  embedded data (docs/collapse_check.md; ``benchmarks/collapse/calibrate.py`` recomputes it): held-out
-  real mnist5k test digits, 50 per class, against the training split score 0.66–0.71 (the upper
-  reference); a trained generator with its noise ignored scores 0.00 (the lower). The floor 0.2 sits at
-  under a third of the real reference and lets through a generator that covers a fifth of each
-  class's digits; the generators of the committed mnist5k config fall below it, quick's stay above.
+  embedded data (docs/generator_metrics.md; ``benchmarks/collapse/calibrate.py`` recomputes it,
+  ``benchmarks/collapse/summary.md`` holds its numbers): held-out real mnist5k test digits, 50 per
+  class, against the training split score 0.88–0.90 (the upper reference); a trained generator with its
+  noise ignored scores 0.00 (the lower). The floor 0.2 sits at under a quarter of the real reference:
+  it passes a generator that covers a fifth of each class's digits and fails one that draws a handful
+  of images per class, as the committed mnist5k config's Rob-GAN seed 0 does (0.005).
 """
 
 from __future__ import annotations
