@@ -257,7 +257,7 @@ def test_within_class_collapse_fails_the_gate_and_old_records_are_not_measured(t
     final.update(intra_recall=0.0, intra_recall_per_class=[0.0] * 10)  # a generator that ignores its noise
     path.write_text(json.dumps(rec))
     (problem,) = _problems(tree)
-    assert str(path) in problem and "within-class collapse check: intra-class recall 0.000 < 0.2" in problem
+    assert str(path) in problem and "within-class collapse check: intra-class recall 0.000 < 0.1" in problem
     final["intra_recall"] = 0.5
     path.write_text(json.dumps(rec))
     assert _problems(tree) == []

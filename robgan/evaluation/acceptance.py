@@ -14,14 +14,17 @@ are properties of a usable *model*:
   every comparison with a dead baseline is empty.
 - :data:`MIN_INTRA_RECALL` — the within-class collapse floor. A generator that draws one image per
   class (it ignores its noise) can have a high IS and a perfect class accuracy; its intra-class recall
-  (:func:`robgan.evaluation.fidelity.intra_class_precision_recall`: the share of a class's real images
-  that one of the class's first 50 samples covers, k = 3, mean over classes) is 0. Calibrated on the
-  embedded data (docs/generator_metrics.md; ``benchmarks/collapse/calibrate.py`` recomputes it,
+  (:func:`robgan.evaluation.gen_metrics.intra_class_precision_recall`: the share of a class's real
+  images that one of the class's first 50 samples covers, k = 3, mean over classes) is 0. Calibrated on
+  the embedded data (docs/generator_metrics.md; ``benchmarks/collapse/calibrate.py`` recomputes it,
   ``benchmarks/collapse/summary.md`` holds its numbers): held-out real mnist5k test digits, 50 per
-  class, against the training split score 0.88–0.90 (the upper reference); a trained generator with its
-  noise ignored scores 0.00 (the lower). The floor 0.2 sits at under a quarter of the real reference:
-  it passes a generator that covers a fifth of each class's digits and fails one that draws a handful
-  of images per class, as the committed mnist5k config's Rob-GAN seed 0 does (0.005).
+  class, score 0.88–0.90 against the training split (the upper reference); trained generators with
+  their noise ignored score 0.000, and the committed mnist5k config's Rob-GAN seed 0, whose sample
+  grid repeats one digit per row, 0.005 (the collapsed regime). The floor 0.1 is the geometric middle
+  of the two regimes (√(0.01 × 0.89) ≈ 0.09): 20× what the collapsed generator scores, a ninth of real
+  digits. (A first choice, 0.2, made before quick's generator was measured, would have failed quick's
+  Rob-GAN seed 0 at 0.196, whose grid varies within classes: 0.2 sat inside the range of working
+  embedded generators, not between the regimes.)
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any
 MIN_CLASS_ACCURACY = 0.9
 MIN_CLASS_ACCURACY_OF = {"sngan": 0.6}
 MIN_CLEAN_ACCURACY = 0.5
-MIN_INTRA_RECALL = 0.2
+MIN_INTRA_RECALL = 0.1
 
 OK, FAILED, NOT_MEASURED = "ok", "failed", "not measured"
 #: Detail of a record written before intra-class recall was measured: the gate does not fail it.

@@ -91,7 +91,7 @@ def collapse_check(frames: Frames, chk: Mapping[str, Any]) -> CheckResult:
     verdict = (NO_RECORDS if not labels else FAILED if any(lab["failed_seeds"] for lab in labels)
                else OK if measured else NOT_MEASURED)
     floor = (f"floor {acceptance.MIN_INTRA_RECALL} on the final intra-class recall (calibration: "
-             "docs/collapse_check.md)")
+             "docs/generator_metrics.md)")
     return CheckResult(chk["id"], chk["statement"], chk["kind"], chk["flag"], verdict, labels,
                        [floor] + evidence if labels else evidence)
 
