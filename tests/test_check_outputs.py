@@ -280,3 +280,20 @@ def test_records_without_outcomes_pass_with_accuracy_claims_not_judged(tree, cap
     assert "records predate per-image outcomes (re-run the evaluation" in claims["claim1"]["reason"]
     assert _problems(tree) == []
     assert "predate per-image outcomes" in capsys.readouterr().out
+
+
+def test_within_class_collapse_fails_the_gate_and_old_records_are_not_measured(tree, capsys):
+    # the fixture records predate intra-class recall: a note, not a failure
+    problems, _ = checker.check(tree, dry_run=False)
+    assert problems == []
+    assert "NOTE: within-class collapse check not measured (records predate the check)" in capsys.readouterr().out
+    path = tree / "records" / "fidelity" / "robgan_seed0.json"
+    rec = json.loads(path.read_text())
+    final = max(rec["results"], key=lambda r: r["iteration"])
+    final.update(intra_recall=0.0, intra_recall_per_class=[0.0] * 10)  # a generator that ignores its noise
+    path.write_text(json.dumps(rec))
+    (problem,) = _problems(tree)
+    assert str(path) in problem and "within-class collapse check: intra-class recall 0.000 < 0.1" in problem
+    final["intra_recall"] = 0.5
+    path.write_text(json.dumps(rec))
+    assert _problems(tree) == []

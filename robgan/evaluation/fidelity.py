@@ -1,10 +1,6 @@
-"""Generator quality: Inception score and FID, as pure metric functions and through torch-fidelity.
-
-Pure functions (torch-fidelity style: features/probabilities in, dict with named keys out):
-
-- :func:`inception_score` ``(probs (N,K), splits) -> {"is_mean", "is_std"}``
-- :func:`feature_stats` ``(feats (N,D)) -> (mu (D,), sigma (D,D))`` (float64)
-- :func:`frechet_distance` ``(mu1, sigma1, mu2, sigma2) -> {"fid"}`` (torch-fidelity's formula)
+"""Generator quality of a run: IS, FID, KID, precision/recall and the intra-class metrics through
+torch-fidelity (the pure metric functions live in :mod:`robgan.evaluation.gen_metrics` and are
+re-exported here).
 
 :func:`evaluate_fidelity` measures a run's generator (final ``model.pt`` and, when
 ``eval.fidelity.snapshots``, every snapshot) with ``torch_fidelity.calculate_metrics``: seeded latent
@@ -28,10 +24,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from robgan import provenance as prov
@@ -47,83 +43,28 @@ from robgan.evaluation.feature_extractor import (
     register_mnist_extractor,
     to_rgb_u8,
 )
+from robgan.evaluation.gen_metrics import (  # noqa: F401 (the pure metrics, re-exported)
+    INTRA_CLASS_SAMPLES,
+    KID_SUBSET_SIZE,
+    KID_SUBSETS,
+    PRC_NEIGHBORHOOD,
+    feature_stats,
+    frechet_distance,
+    inception_score,
+    inception_score_from_logits,
+    intra_class_fid,
+    intra_class_precision_recall,
+    kernel_inception_distance,
+    precision_recall,
+)
 from robgan.evaluation.reference import CACHE_DIR, read_reference
 from robgan.evaluation.reference_cnn import CLASSIFIER_FILE, ReferenceDirError, accuracy, load_classifier
 
 log = logging.getLogger("robgan.evaluation")
 
 CSV_COLUMNS = ("run", "method", "label", "seed", "checkpoint", "iteration", "train_seconds", "is_mean", "is_std",
-               "fid", "class_accuracy", "extractor", "n_samples", "metric_label", "sample_seed")
-
-
-# --------------------------------------------------------------------------------------------------
-# pure metrics
-
-
-def inception_score(probs: torch.Tensor | np.ndarray, splits: int = 10, *, shuffle: bool = False,
-                    seed: int = 2020) -> dict[str, float]:
-    """Inception score of predicted class distributions (Salimans et al. 2016, torch-fidelity's formula).
-
-    ``IS = exp(E_x KL(p(y|x) || p(y)))`` on each of ``splits`` contiguous chunks (chunk ``i`` holds rows
-    ``i*N//splits`` to ``(i+1)*N//splits``), ``p(y)`` the chunk's mean; returns the mean and (population)
-    standard deviation over chunks. Computed in float64 with ``0 log 0 = 0``.
-
-    Args:
-        probs: ``(N, K)`` rows of probabilities (non-negative, each summing to 1).
-        splits: number of chunks, ``1 <= splits <= N``.
-        shuffle: permute rows first with ``numpy.random.RandomState(seed)`` (as torch-fidelity does).
-
-    Returns:
-        ``{"is_mean": float in [1, K], "is_std": float >= 0}``.
-    """
-    p = torch.as_tensor(probs).detach().to("cpu", torch.float64)
-    if p.dim() != 2 or p.shape[0] < 1:
-        raise ValueError(f"inception_score: probs must be (N, K), got {tuple(p.shape)}")
-    n = p.shape[0]
-    if not 1 <= splits <= n:
-        raise ValueError(f"inception_score: splits must be in [1, {n}], got {splits}")
-    if bool((p < 0).any()) or not torch.allclose(p.sum(1), torch.ones(n, dtype=torch.float64), atol=1e-4):
-        raise ValueError("inception_score: rows of probs must be non-negative and sum to 1 (pass softmax(logits))")
-    if shuffle:
-        p = p[torch.from_numpy(np.random.RandomState(seed).permutation(n))]
-    scores = []
-    for i in range(splits):
-        chunk = p[i * n // splits:(i + 1) * n // splits]
-        marginal = chunk.mean(dim=0, keepdim=True)
-        kl = (torch.xlogy(chunk, chunk) - torch.xlogy(chunk, marginal)).sum(dim=1)
-        scores.append(math.exp(kl.mean().item()))
-    return {"is_mean": float(np.mean(scores)), "is_std": float(np.std(scores))}
-
-
-def inception_score_from_logits(logits: torch.Tensor, splits: int = 10, *, shuffle: bool = False,
-                                seed: int = 2020) -> dict[str, float]:
-    """:func:`inception_score` of ``softmax(logits)`` (``logits`` ``(N, K)``, computed in float64)."""
-    return inception_score(torch.as_tensor(logits).double().softmax(dim=1), splits, shuffle=shuffle, seed=seed)
-
-
-def feature_stats(feats: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean ``(D,)`` and unbiased covariance ``(D, D)`` of features ``(N, D)``, ``N >= 2``, in float64."""
-    f = np.asarray(feats.detach().cpu().numpy() if torch.is_tensor(feats) else feats, dtype=np.float64)
-    if f.ndim != 2 or f.shape[0] < 2:
-        raise ValueError(f"feature_stats: feats must be (N >= 2, D), got {f.shape}")
-    return f.mean(axis=0), np.atleast_2d(np.cov(f, rowvar=False))
-
-
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> dict[str, float]:
-    """Fréchet distance between Gaussians ``N(mu1, sigma1)`` and ``N(mu2, sigma2)``.
-
-    ``||mu1 - mu2||² + tr(sigma1) + tr(sigma2) - 2 tr((sigma1 sigma2)^½)``, via torch-fidelity's own
-    :func:`torch_fidelity.metric_fid.fid_statistics_to_metric` (trace of the square root from the
-    eigenvalues of ``sigma1 sigma2``) on float64 inputs. Returns ``{"fid": float}``.
-    """
-    from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
-
-    stats = [{"mu": np.asarray(m, dtype=np.float64).reshape(-1), "sigma": np.atleast_2d(np.asarray(s, np.float64))}
-             for m, s in ((mu1, sigma1), (mu2, sigma2))]
-    if stats[0]["mu"].shape != stats[1]["mu"].shape or stats[0]["sigma"].shape != stats[1]["sigma"].shape \
-            or stats[0]["sigma"].shape != (stats[0]["mu"].size,) * 2:
-        raise ValueError("frechet_distance: mu must be (D,) and sigma (D, D), the same D for both")
-    return {"fid": float(fid_statistics_to_metric(*stats, verbose=False)[KEY_METRIC_FID])}
+               "fid", "kid_mean", "kid_std", "precision", "recall", "intra_fid", "intra_precision", "intra_recall",
+               "class_accuracy", "extractor", "n_samples", "metric_label", "sample_seed")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -223,42 +164,43 @@ def fidelity_of_images(images_u8: torch.Tensor, kwargs: dict[str, Any], ref_dir:
 
 
 # --------------------------------------------------------------------------------------------------
-# a run
+# a run, step by step
 
 
-def evaluate_fidelity(
-    run_dir: str | Path,
-    ref_dir: str | Path,
-    cfg: dict,
-    device: str | torch.device,
-    *,
-    sample_seed: int,
-    work_dir: str | Path,
-    verbose: bool | None = None,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """IS/FID of a run's generator over its snapshots (when ``eval.fidelity.snapshots``) and ``model.pt``.
+@dataclass
+class _Setup:
+    """What every checkpoint of one fidelity evaluation shares (:func:`_setup`)."""
 
-    Args:
-        run_dir: finished run directory with a generator.
-        ref_dir: reference directory of ``robgan train-reference`` for the run's dataset.
-        cfg: resolved config whose ``eval`` section is used (``eval.batch_size``, ``eval.fidelity``), and
-            ``model.g_sample_bn`` (how G's batch norm normalises when it samples; default: the run's).
-        sample_seed: seed of the latent vectors and class labels (and of torch-fidelity's IS split shuffle).
-        work_dir: folder for torch-fidelity's temporary cache (removed afterwards).
-        verbose: torch-fidelity's progress output on stderr (default: when stderr is a terminal).
+    run: Any
+    ref_dir: Path
+    ref: dict
+    extractor: str
+    weights_path: str | None
+    weights_source: str
+    judge: torch.nn.Module | None
+    checkpoints: list
+    n_samples: int
+    splits: int
+    batch_size: int
+    g_sample_bn: str
+    gen_batch: int
+    n_classes: int
 
-    Returns:
-        ``(record, csv_rows)``: the validated fidelity record (one result row per checkpoint, in iteration
-        order) and the same rows with run/method/label/seed/checkpoint/metric_label/sample_seed columns.
-    """
-    from tqdm import tqdm
 
-    from robgan.api import load_generator, load_run
+@dataclass
+class RealFeatures:
+    """The reference split's features on the FID layer ``(M, D)`` and its labels ``(M,)``, aligned."""
+
+    feats: torch.Tensor
+    labels: torch.Tensor
+
+
+def _setup(run_dir: Path, ref_dir: Path, cfg: dict) -> _Setup:
+    """Read the run and its reference directory; pick the extractor's weights, the class judge (mnist5k's
+    CNN) and how G samples (``model.g_sample_bn`` of the evaluating config, else the run's)."""
+    from robgan.api import load_run
     from robgan.data import dataset_info
-    from robgan.records import checkpoint_section, make_record
 
-    start = time.perf_counter()
-    run_dir, ref_dir, device = Path(run_dir), Path(ref_dir), torch.device(device)
     run = load_run(run_dir)
     info = dataset_info(run.config["data"])
     ref = read_reference(ref_dir, info.name, info.resolution)
@@ -275,94 +217,213 @@ def evaluate_fidelity(
         if weights_path is None and ref.get("weights_path") and Path(ref["weights_path"]).is_file():
             weights_path = ref["weights_path"]
             weights_source = f"local file {weights_path} (from the reference metrics.json)"
-    checkpoints = run_checkpoints(run_dir, with_snapshots=bool(fid_cfg["snapshots"]))
-    n_samples, splits, batch_size = int(fid_cfg["n_samples"]), int(fid_cfg["splits"]), int(cfg["eval"]["batch_size"])
+    batch_size = int(cfg["eval"]["batch_size"])
     # G's BN mode is the evaluating config's choice (evaluation only for a GAN run); with batch
     # statistics every image is generated in a batch of the run's training batch size, so the samples
     # do not depend on eval.batch_size (a speed knob).
     g_sample_bn = (cfg.get("model") or {}).get("g_sample_bn") or run.g_sample_bn
     gen_batch = int(run.config["train"]["batch_size"]) if g_sample_bn == "batch" else batch_size
-    verbose = sys.stderr.isatty() if verbose is None else verbose
+    return _Setup(run, ref_dir, ref, extractor, weights_path, weights_source, judge,
+                  run_checkpoints(run_dir, with_snapshots=bool(fid_cfg["snapshots"])), int(fid_cfg["n_samples"]),
+                  int(fid_cfg["splits"]), batch_size, g_sample_bn, gen_batch, int(info.n_classes))
 
-    rows, csv_rows = [], []
-    with _cache_root(ref_dir, ref, Path(work_dir)) as cache_root:
-        kwargs = fidelity_kwargs(extractor, cuda=device.type == "cuda", batch_size=batch_size, splits=splits,
-                                 rng_seed=sample_seed, weights_path=weights_path, cache_root=cache_root,
-                                 reference_cache_name=ref["cache_name"], verbose=verbose)
-        bar = tqdm(checkpoints, desc="fidelity", unit="ckpt", disable=not sys.stderr.isatty(), leave=False)
-        for path, iteration, train_seconds in bar:
-            t0 = time.perf_counter()
-            g = load_generator(run_dir, device, checkpoint=path, g_sample_bn=g_sample_bn)
-            images, labels = generate_images(g, n_samples, n_classes=g.n_classes, z_dim=g.z_dim,
-                                             seed=sample_seed, batch_size=gen_batch, device=device,
-                                             full_batches=g_sample_bn == "batch")
-            del g
-            metrics = fidelity_of_images(images, kwargs, ref_dir)
-            metrics["class_accuracy"] = (None if judge is None
-                                         else class_accuracy(judge, images, labels, batch_size=batch_size))
-            row = {"iteration": iteration, "train_seconds": train_seconds, **metrics, "extractor": extractor,
-                   "n_samples": n_samples}
-            rows.append(row)
-            csv_rows.append({"run": str(run_dir), "method": run.method, "label": run.label, "seed": run.seed,
-                             "checkpoint": str(path.relative_to(run_dir)), **row,
-                             "metric_label": METRIC_LABELS[extractor], "sample_seed": sample_seed})
-            log.info("%s iter %d: IS %.4f ± %.4f, FID %.4f [%s]%s (%.1f s)", path.name, iteration,
-                     metrics["is_mean"], metrics["is_std"], metrics["fid"], METRIC_LABELS[extractor],
-                     "" if judge is None else f", class accuracy {metrics['class_accuracy']:.3f}",
-                     time.perf_counter() - t0)
 
-    finite = all(math.isfinite(r[k]) for r in rows for k in ("is_mean", "is_std", "fid"))
-    settings = {
-        "metric_label": METRIC_LABELS[extractor],
-        "extractor": extractor,
-        "feature_layers": dict(FEATURE_LAYERS[extractor]),
-        "n_samples": n_samples,
-        "splits": splits,
-        "batch_size": batch_size,
+def real_features(ref_dir: Path, ref: dict, data_cfg: dict) -> RealFeatures:
+    """The reference's cached FID-layer features of the training split and the split's labels (the cache
+    holds the images in :func:`robgan.data.load_split` order)."""
+    from robgan.data import load_split
+
+    layer = FEATURE_LAYERS[ref["extractor"]]["fid"]
+    path = ref_dir / ref["cache_dir"] / f"{ref['cache_name']}-{ref['extractor']}-features-{layer}.pt"
+    feats = torch.load(path, map_location="cpu", weights_only=False)
+    _, labels = load_split(data_cfg, ref.get("split", "train"))
+    if feats.shape[0] != labels.shape[0]:
+        raise ReferenceDirError(f"{path} holds {feats.shape[0]} feature rows, the {ref.get('split', 'train')} split "
+                                f"{labels.shape[0]} images; rerun `robgan train-reference --out {ref_dir}`")
+    return RealFeatures(feats, labels)
+
+
+def generator_metrics(images_u8: torch.Tensor, labels: torch.Tensor, kwargs: dict[str, Any], ref_dir: Path,
+                      real: RealFeatures, n_classes: int, *, cache_name: str) -> dict[str, Any]:
+    """Every generator metric of one set of samples, from one pass of torch-fidelity's extractor.
+
+    IS and FID through ``torch_fidelity.calculate_metrics`` (:func:`fidelity_of_images`), which caches the
+    samples' features as ``cache_name`` in ``kwargs["cache_root"]``; on those features (FID layer): KID,
+    precision and recall against the whole reference split, intra-class FID and intra-class precision
+    and recall (:func:`intra_class_fid`, :func:`intra_class_precision_recall`) with ``labels`` ``(N,)``.
+    """
+    kw = {**kwargs, "input1_cache_name": cache_name}
+    out: dict[str, Any] = fidelity_of_images(images_u8, kw, ref_dir)
+    layer = kwargs["feature_layer_fid"]
+    feats = torch.load(Path(kwargs["cache_root"]) / f"{cache_name}-{kwargs['feature_extractor']}-features-{layer}.pt",
+                       map_location="cpu", weights_only=False)
+    kid = kernel_inception_distance(feats, real.feats, seed=int(kwargs["rng_seed"]))
+    out.update(kid_mean=kid["kid_mean"], kid_std=kid["kid_std"])
+    too_few = intra_class_too_few(labels, real.labels, n_classes)
+    if min(len(feats), len(real.feats)) > PRC_NEIGHBORHOOD:
+        out.update(precision_recall(feats, real.feats))
+    if too_few:  # a tiny test config: the per-class metrics are left out of the row (not measured)
+        log.warning("intra-class metrics not measured: %s", too_few)
+        return out
+    out.update(intra_class_fid(feats, labels, real.feats, real.labels, n_classes))
+    intra = intra_class_precision_recall(feats, labels, real.feats, real.labels, n_classes)
+    out.update({k: intra[k] for k in ("intra_precision", "intra_recall", "intra_recall_per_class",
+                                      "min_class_samples")})
+    return out
+
+
+def intra_class_too_few(labels: torch.Tensor, real_labels: torch.Tensor, n_classes: int) -> str | None:
+    """Why the intra-class metrics cannot be measured (a class with at most :data:`PRC_NEIGHBORHOOD`
+    samples or real images), else None."""
+    fake_n = torch.bincount(torch.as_tensor(labels).long(), minlength=n_classes)
+    real_n = torch.bincount(torch.as_tensor(real_labels).long(), minlength=n_classes)
+    c = int(torch.argmin(torch.minimum(fake_n, real_n)))
+    if min(int(fake_n[c]), int(real_n[c])) > PRC_NEIGHBORHOOD:
+        return None
+    return (f"class {c} has {int(fake_n[c])} samples and {int(real_n[c])} reference images "
+            f"(need more than {PRC_NEIGHBORHOOD} of each; raise eval.fidelity.n_samples)")
+
+
+def _settings(s: _Setup, fid_cfg: dict, sample_seed: int, kid_subset_size: int) -> dict[str, Any]:
+    """The record's ``settings``: how the samples were drawn and measured."""
+    ext = s.extractor
+    return {
+        "metric_label": METRIC_LABELS[ext],
+        "extractor": ext,
+        "feature_layers": dict(FEATURE_LAYERS[ext]),
+        "n_samples": s.n_samples,
+        "splits": s.splits,
+        "batch_size": s.batch_size,
         "sample_seed": sample_seed,
         "label_sampling": "uniform over classes (torch.randint), z ~ N(0, I); one CPU generator seeded with "
-                          "sample_seed: the same latents and labels for every checkpoint and method",
+                          "sample_seed: the same latents and labels for every checkpoint, method and training "
+                          "seed (fixed samples, common to every comparison)",
         "image_conversion": "float [0,1] -> round(255 x) uint8, grayscale repeated to 3 channels",
-        "g_sample_bn": g_sample_bn,
-        "generation_batch_size": gen_batch,
+        "g_sample_bn": s.g_sample_bn,
+        "generation_batch_size": s.gen_batch,
         "g_sample_bn_detail": (
             "batch: G's batch norm uses the statistics of each generated batch (generation_batch_size = the "
             "run's train.batch_size, the last batch completed cyclically), as the authors' code samples; "
-            "running statistics untouched" if g_sample_bn == "batch" else
+            "running statistics untouched" if s.g_sample_bn == "batch" else
             "running: G in eval mode, batch norm with the running statistics of training (each image "
             "depends on its own latent only)"),
         "is_split_shuffle_seed": sample_seed,
         "class_accuracy": ("fraction of samples that the reference CNN classifies as the class they were "
                            "generated for (the same n_samples images as IS/FID; chance = 1/n_classes)"
-                           if judge is not None else None),
+                           if s.judge is not None else None),
+        "kid": {"subsets": KID_SUBSETS, "subset_size": kid_subset_size, "kernel": "polynomial, degree 3, "
+                "gamma 1/D, coef0 1 (torch-fidelity)", "seed": sample_seed},
+        "precision_recall": {"neighborhood": PRC_NEIGHBORHOOD, "implementation": "torch-fidelity prc",
+                             "reference": "every image of the reference split"},
+        "intra_class": {"reference": "the reference split's images of each class", "fid": "FID per class, "
+                        "mean over classes (Miyato & Koyama 2018)", "per_class_samples": INTRA_CLASS_SAMPLES,
+                        "recall": "precision/recall of each class's first per_class_samples samples against "
+                                  "that class's real images, mean over classes"},
         "snapshots": bool(fid_cfg["snapshots"]),
-        "checkpoints": [str(p.relative_to(run_dir)) for p, _, _ in checkpoints],
-        "reference_dir": str(ref_dir),
-        "reference": {k: ref.get(k) for k in ("dataset", "resolution", "split", "n_images", "cache_name",
-                                              "real_is_mean", "real_is_std", "real_is_splits", "weights_source",
-                                              "test_accuracy")},
-        "weights_path": weights_path,
-        "weights_source": weights_source,
-        "inception_weights": fid_cfg.get("inception_weights") if extractor == INCEPTION_EXTRACTOR else None,
+        "checkpoints": [str(p.relative_to(s.run.dir)) for p, _, _ in s.checkpoints],
+        "reference_dir": str(s.ref_dir),
+        "reference": {k: s.ref.get(k) for k in ("dataset", "resolution", "split", "n_images", "cache_name",
+                                                "real_is_mean", "real_is_std", "real_is_splits", "weights_source",
+                                                "test_accuracy")},
+        "weights_path": s.weights_path,
+        "weights_source": s.weights_source,
+        "inception_weights": fid_cfg.get("inception_weights") if ext == INCEPTION_EXTRACTOR else None,
         "fid_reference": "training split statistics (reference dir), torch-fidelity cache",
         "torch_fidelity_version": prov.package_versions().get("torch-fidelity"),
     }
+
+
+def _flags(s: _Setup, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    finite = all(math.isfinite(r[k]) for r in rows for k in ("is_mean", "is_std", "fid"))
     flags = {"finite": {"ok": finite, "detail": "IS and FID finite for every checkpoint" if finite
                         else "non-finite IS or FID: check the generator's samples"}}
-    if extractor == INCEPTION_EXTRACTOR:
-        same = ref.get("weights_source") == weights_source or (weights_path is not None
-                                                               and weights_path == ref.get("weights_path"))
-        flags["same_inception_weights"] = {"ok": bool(same), "detail": f"reference: {ref.get('weights_source')}; "
-                                                                       f"samples: {weights_source}"}
-    final_path, final_iter, final_seconds = checkpoints[-1]
+    if s.extractor == INCEPTION_EXTRACTOR:
+        same = s.ref.get("weights_source") == s.weights_source or (
+            s.weights_path is not None and s.weights_path == s.ref.get("weights_path"))
+        flags["same_inception_weights"] = {"ok": bool(same), "detail": f"reference: {s.ref.get('weights_source')}; "
+                                                                       f"samples: {s.weights_source}"}
+    return flags
+
+
+def evaluate_fidelity(
+    run_dir: str | Path,
+    ref_dir: str | Path,
+    cfg: dict,
+    device: str | torch.device,
+    *,
+    sample_seed: int,
+    work_dir: str | Path,
+    verbose: bool | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Generator metrics of a run over its snapshots (when ``eval.fidelity.snapshots``) and ``model.pt``.
+
+    Per checkpoint (:func:`generator_metrics`): IS, FID, KID, precision/recall, intra-class FID and
+    intra-class precision/recall, and (mnist5k) the samples' class accuracy.
+
+    Args:
+        run_dir: finished run directory with a generator.
+        ref_dir: reference directory of ``robgan train-reference`` for the run's dataset.
+        cfg: resolved config whose ``eval`` section is used (``eval.batch_size``, ``eval.fidelity``), and
+            ``model.g_sample_bn`` (how G's batch norm normalises when it samples; default: the run's).
+        sample_seed: seed of the latent vectors and class labels (and of torch-fidelity's IS split shuffle).
+        work_dir: folder for torch-fidelity's temporary cache (removed afterwards).
+        verbose: torch-fidelity's progress output on stderr (default: when stderr is a terminal).
+
+    Returns:
+        ``(record, csv_rows)``: the validated fidelity record (one result row per checkpoint, in iteration
+        order) and the same rows with run/method/label/seed/checkpoint/metric_label/sample_seed columns.
+    """
+    from tqdm import tqdm
+
+    from robgan.api import load_generator
+    from robgan.records import checkpoint_section, make_record
+
+    start = time.perf_counter()
+    run_dir, ref_dir, device = Path(run_dir), Path(ref_dir), torch.device(device)
+    s = _setup(run_dir, ref_dir, cfg)
+    real = real_features(ref_dir, s.ref, s.run.config["data"])
+    verbose = sys.stderr.isatty() if verbose is None else verbose
+    rows, csv_rows = [], []
+    with _cache_root(ref_dir, s.ref, Path(work_dir)) as cache_root:
+        kwargs = fidelity_kwargs(s.extractor, cuda=device.type == "cuda", batch_size=s.batch_size, splits=s.splits,
+                                 rng_seed=sample_seed, weights_path=s.weights_path, cache_root=cache_root,
+                                 reference_cache_name=s.ref["cache_name"], verbose=verbose)
+        bar = tqdm(s.checkpoints, desc="fidelity", unit="ckpt", disable=not sys.stderr.isatty(), leave=False)
+        for i, (path, iteration, train_seconds) in enumerate(bar):
+            t0 = time.perf_counter()
+            g = load_generator(run_dir, device, checkpoint=path, g_sample_bn=s.g_sample_bn)
+            images, labels = generate_images(g, s.n_samples, n_classes=g.n_classes, z_dim=g.z_dim,
+                                             seed=sample_seed, batch_size=s.gen_batch, device=device,
+                                             full_batches=s.g_sample_bn == "batch")
+            del g
+            metrics = generator_metrics(images, labels, kwargs, ref_dir, real, s.n_classes,
+                                        cache_name=f"robgan-samples-{i}")
+            metrics["class_accuracy"] = (None if s.judge is None
+                                         else class_accuracy(s.judge, images, labels, batch_size=s.batch_size))
+            row = {"iteration": iteration, "train_seconds": train_seconds, **metrics, "extractor": s.extractor,
+                   "n_samples": s.n_samples}
+            rows.append(row)
+            csv_rows.append({"run": str(run_dir), "method": s.run.method, "label": s.run.label, "seed": s.run.seed,
+                             "checkpoint": str(path.relative_to(run_dir)), **row,
+                             "metric_label": METRIC_LABELS[s.extractor], "sample_seed": sample_seed})
+            log.info("%s iter %d: IS %.4f ± %.4f, FID %.4f, intra-FID %s, intra-class recall %s [%s]%s (%.1f s)",
+                     path.name, iteration, metrics["is_mean"], metrics["is_std"], metrics["fid"],
+                     f"{metrics['intra_fid']:.4f}" if "intra_fid" in metrics else "n/a",
+                     f"{metrics['intra_recall']:.3f}" if "intra_recall" in metrics else "n/a",
+                     METRIC_LABELS[s.extractor],
+                     "" if s.judge is None else f", class accuracy {metrics['class_accuracy']:.3f}",
+                     time.perf_counter() - t0)
+
+    final_path, final_iter, final_seconds = s.checkpoints[-1]
+    kid_size = min(KID_SUBSET_SIZE, s.n_samples, len(real.labels))
     record = make_record(
         "fidelity",
         run_dir=run_dir,
-        checkpoint=checkpoint_section("snapshots" if len(checkpoints) > 1 else final_path.name, final_iter,
+        checkpoint=checkpoint_section("snapshots" if len(s.checkpoints) > 1 else final_path.name, final_iter,
                                       final_seconds),
-        settings=settings,
+        settings=_settings(s, cfg["eval"]["fidelity"], sample_seed, kid_size),
         results=rows,
-        flags=flags,
+        flags=_flags(s, rows),
         elapsed_seconds=time.perf_counter() - start,
         device=prov.device_name(device),
     )
@@ -375,6 +436,6 @@ def write_csv(rows: list[dict[str, Any]], path: str | Path) -> Path:
     writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: r[k] for k in CSV_COLUMNS})
+        writer.writerow({k: r.get(k) for k in CSV_COLUMNS})
     prov.atomic_write_text(path, buf.getvalue())
     return Path(path)

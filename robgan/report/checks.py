@@ -4,16 +4,20 @@ A check is not a finding about the methods: it says whether the measurements can
 (AutoAttack at least as strong as PGD, accuracy non-increasing in ε, near zero at a large ε, ...). Each
 check reads one sanity flag of the records (``robgan.evaluation.flags``; docs/architecture.md, "Sanity
 flags") per (label, seed); ``autoattack_le_pgd`` also shows the measured AutoAttack − PGD difference.
+A check whose flag is in :data:`DERIVED` is computed from the records' values by an acceptance
+threshold of :mod:`robgan.evaluation.acceptance` instead (``within_class_diversity``: the collapse
+floor on each generator's final intra-class recall).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from robgan.evaluation import acceptance
 from robgan.report.aggregate import (
     Frames,
     autoattack_estimate,
@@ -24,6 +28,7 @@ from robgan.report.aggregate import (
 )
 
 OK, FAILED, NO_RECORDS = "ok", "failed", "no records"
+NOT_MEASURED = acceptance.PREDATES
 
 
 @dataclass
@@ -57,11 +62,71 @@ def _measured_autoattack_minus_pgd(frames: Frames) -> list[str]:
     return lines
 
 
+def final_fidelity_rows(frames: Frames) -> dict[tuple[str, int], dict[str, Any]]:
+    """``(label, seed) → the fidelity row of its last evaluated iteration`` (NaN → None), per the first
+    extractor present."""
+    fid = frames.fidelity
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for (label, seed), g in fid.groupby(["label", "seed"]) if len(fid) else []:
+        row = g.sort_values("iteration").iloc[-1].to_dict()
+        out[(str(label), int(seed))] = {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                                        for k, v in row.items()}
+    return out
+
+
+def collapse_check(frames: Frames, chk: Mapping[str, Any]) -> CheckResult:
+    """The within-class collapse check: :func:`robgan.evaluation.acceptance.collapse_check` of every
+    generator's final fidelity row; "not measured (records predate the check)" when no record holds
+    intra-class recall."""
+    rows = final_fidelity_rows(frames)
+    labels, evidence, measured = [], [], 0
+    for label in sort_labels({lab for lab, _ in rows}):
+        seeds = sorted(s for lab, s in rows if lab == label)
+        results = {s: acceptance.collapse_check(rows[(label, s)]) for s in seeds}
+        failed = [s for s, (st, _) in results.items() if st == acceptance.FAILED]
+        measured += sum(st != acceptance.NOT_MEASURED for st, _ in results.values())
+        labels.append({"label": label, "seeds": seeds, "failed_seeds": failed,
+                       "details": [f"seed {s}: {results[s][1]}" for s in failed]})
+        evidence += [f"{label} seed {s}: {d}" for s, (st, d) in results.items() if st != acceptance.FAILED]
+    verdict = (NO_RECORDS if not labels else FAILED if any(lab["failed_seeds"] for lab in labels)
+               else OK if measured else NOT_MEASURED)
+    floor = (f"floor {acceptance.MIN_INTRA_RECALL} on the final intra-class recall (calibration: "
+             "docs/generator_metrics.md)")
+    return CheckResult(chk["id"], chk["statement"], chk["kind"], chk["flag"], verdict, labels,
+                       [floor] + evidence if labels else evidence)
+
+
+def collapse_evidence(frames: Frames, labels: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``(evidence, caveats)`` of the collapse check for the generators a claim on IS compares: one line
+    per label (each seed's status), and a caveat per label that fails it."""
+    rows = final_fidelity_rows(frames)
+    evidence, caveats = [], []
+    for label in labels:
+        res = {s: acceptance.collapse_check(rows[(lab, s)]) for lab, s in sorted(rows) if lab == label}
+        if not res:
+            continue
+        evidence.append(f"within-class collapse check, {label}: " + "; ".join(
+            f"seed {s}: {d}" if st == acceptance.NOT_MEASURED else f"seed {s} {st} ({d})"
+            for s, (st, d) in res.items()))
+        bad = [s for s, (st, _) in res.items() if st == acceptance.FAILED]
+        if bad:
+            caveats.append(f"{label} fails the within-class collapse check on seed(s) {', '.join(map(str, bad))}: "
+                           "its IS is that of a generator that draws few distinct images per class")
+    return evidence, caveats
+
+
+#: Checks computed from record values by an acceptance threshold (flag name → evaluator).
+DERIVED = {"within_class_diversity": collapse_check}
+
+
 def evaluate_checks(frames: Frames, claims_doc: Mapping[str, Any]) -> list[CheckResult]:
     """Every check of ``claims_doc["checks"]`` on ``frames``."""
     fl = frames.flags
     out = []
     for chk in claims_doc.get("checks") or []:
+        if chk["flag"] in DERIVED:
+            out.append(DERIVED[chk["flag"]](frames, chk))
+            continue
         sel = fl[(fl["kind"] == chk["kind"]) & (fl["flag"] == chk["flag"])] if len(fl) else fl
         labels = []
         for label in sort_labels(sel["label"].unique()) if len(sel) else []:

@@ -61,7 +61,9 @@ def make_report(cfg: Mapping[str, Any] | None, records_dir: str | Path, out_dir:
         ablation_eps = (claims_doc.get("report") or {}).get("ablation_eps")
     out_dir = Path(out_dir)
     paths = tables.write_tables(frames, out_dir / "tables", cfg, ablation_eps)
-    paths += figures.write_figures(frames, out_dir / "figures")
+    from robgan.report.evaluators import is_targets
+
+    paths += figures.write_figures(frames, out_dir / "figures", is_targets(frames, claims_doc))
     g_sample_bn = ((cfg or {}).get("model") or {}).get("g_sample_bn")
     paths += figures.write_sample_grids(runs_dir, out_dir / "figures", frames, seed=sample_seed, log=log,
                                         g_sample_bn=g_sample_bn)

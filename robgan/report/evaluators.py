@@ -29,13 +29,15 @@ from robgan.report.aggregate import (
     pgd_estimate,
     unique_eps,
 )
-from robgan.report.methods import budget, budget_text, unlike_discriminators
+from robgan.report.checks import collapse_evidence
+from robgan.report.methods import budget, budget_text, unlike_discriminators, unlike_n_dis
 from robgan.report.stats import Estimate, difference
 from robgan.report.verdicts import (
     ACCURACY,
     INCONCLUSIVE,
     INDICATIVE,
     NO_OUTCOMES,
+    NOT_COMPARABLE,
     NOT_EVALUATED,
     NOT_JUDGED,
     REGIME_NOT_REACHED,
@@ -100,6 +102,7 @@ class Outcome:
     test: str = ""
     absent: tuple[str, str] | None = None
     override: tuple[str, str] | None = None  # (verdict, reason) that replaces the combined one; evidence kept
+    caveats: list[str] = field(default_factory=list)
 
 
 def fmt_est(est: Estimate, unit: Unit = ACC_VALUE) -> str:
@@ -257,12 +260,15 @@ def _extractor(ctx: Context) -> str | None:
 
 def eval_final_is_greater(ctx: Context, part: Mapping[str, Any]) -> Outcome:
     pairs = _pairs(part)
-    out = Outcome(test="one-sided t-test of the final Inception score (fresh samples per seed: the split std "
-                       "is part of the seed spread)")
+    out = Outcome(test="one-sided t-test of the final Inception score (fixed samples: every seed and method "
+                       "draws the same latents and labels (the record's sample_seed); each generator's sampling "
+                       "noise is part of the seed spread)")
     out.absent = _absent(ctx, sorted({lab for p in pairs for lab in p}), "fidelity")
     if out.absent:
         return out
     ext = _extractor(ctx)
+    evidence, out.caveats = collapse_evidence(ctx.frames, sorted({lab for p in pairs for lab in p}))
+    out.notes += evidence
     for a_lab, b_lab in pairs:
         a = is_estimate(fidelity_point(ctx.frames.fidelity, a_lab, ext, "final"))
         b = is_estimate(fidelity_point(ctx.frames.fidelity, b_lab, ext, "final"))
@@ -275,8 +281,9 @@ def eval_time_to_target(ctx: Context, part: Mapping[str, Any]) -> Outcome:
     pairs = _pairs(part)
     axis = part["axis"]
     unit = Unit(1.0, " s", 1) if axis == "train_seconds" else Unit(1.0, " iterations", 0)
-    out = Outcome(test=f"one-sided t-test of the candidate's lead per seed along {axis} (the baseline's last "
-                       "snapshot below the target − the candidate's first at or above it)")
+    out = Outcome(test=f"each seed's lead along {axis} is an interval from the snapshot brackets; one-sided test "
+                       "of its lower bound (holds) and of its upper bound (fails), exact sign test when the bounds "
+                       "do not vary")
     out.absent = _absent(ctx, sorted({lab for p in pairs for lab in p}), "fidelity")
     if out.absent:
         return out
@@ -300,10 +307,32 @@ def eval_time_to_target(ctx: Context, part: Mapping[str, Any]) -> Outcome:
         j = judge_time_to_target(iv[fast], iv[slow], ctx.rules, unit)
         meta = {"what": f"time to target IS along {axis}", "a": fast, "b": slow, "target_is": target,
                 "intervals_a": {str(k): list(v) for k, v in iv[fast].items()},
-                "intervals_b": {str(k): list(v) for k, v in iv[slow].items()}, "quantity": axis}
-        seeds = f"{len(iv[fast])} vs {len(iv[slow])} seeds"
-        out.items.append(Item(f"lead of {fast} over {slow}", seeds, j, unit, meta))
+                "intervals_b": {str(k): list(v) for k, v in iv[slow].items()}, "quantity": axis,
+                "lead_lower": j.lower, "lead_upper": j.upper, "lead_midpoint": j.diff,
+                "snapshot_resolution": j.resolution,
+                "leads": {str(s): [lo, hi] for s, lo, hi in j.leads}}
+        per_seed = "; ".join(f"seed {s} [{unit(lo, True)}, {unit(hi, True)}]" for s, lo, hi in j.leads)
+        text = (f"lead of {fast} per seed {per_seed}; mean bounds [{unit(j.lower, True)}, {unit(j.upper, True)}], "
+                f"midpoint {unit(j.diff, True)} ({len(iv[fast])} vs {len(iv[slow])} seeds)")
+        out.items.append(Item(f"lead of {fast} over {slow}", text, j, unit, meta))
     return out
+
+
+def is_targets(frames: Frames, claims_doc: Mapping[str, Any]) -> list[tuple[str, float]]:
+    """``(text, IS)`` of every time-to-target claim's target (one per baseline), for the IS figures."""
+    rules = VerdictRules.from_mapping(claims_doc.get("verdict_rules"))
+    ctx = Context(frames, None, rules)
+    ext = _extractor(ctx)
+    out: dict[str, float] = {}
+    for claim in claims_doc.get("claims") or []:
+        for part in claim.get("parts") or []:
+            if part.get("test") != "time_to_target" or ext is None:
+                continue
+            for _, slow in _pairs(part):
+                final = is_estimate(fidelity_point(frames.fidelity, slow, ext, "final"))
+                if not final.empty and np.isfinite(final.mean):
+                    out[slow] = rules.target_is_fraction * final.mean
+    return [(f"target {rules.target_is_fraction:g} × {slow}'s final IS = {v:.2f}", v) for slow, v in out.items()]
 
 
 def eval_autoattack_greater(ctx: Context, part: Mapping[str, Any]) -> Outcome:
@@ -388,12 +417,30 @@ def _budget_caveat(ctx: Context, part: Mapping[str, Any]) -> str | None:
             "(λ = 0) and is the control for what the fake data add")
 
 
+#: Tests that compare generators: their pairs must train at the same D steps per G step.
+GENERATOR_TESTS = ("time_to_target", "final_is_greater")
+
+
+def _not_comparable(ctx: Context, part: Mapping[str, Any]) -> str | None:
+    """The reason a generator comparison is not like for like in this experiment (else None)."""
+    if part["test"] not in GENERATOR_TESTS:
+        return None
+    reasons = [r for a, b in _pairs(part) if (r := unlike_n_dis(ctx.cfg, [a, b]))]
+    return "; ".join(reasons) or None
+
+
 def evaluate_part(ctx: Context, part: Mapping[str, Any], base: Mapping[str, Any]) -> PartResult:
     """Judge one claim part (``base``: the fields of :class:`PartResult` that the claims file gives)."""
     out = EVALUATORS[part["test"]](ctx, part)
     labels = sorted({lab for p in _pairs(part) for lab in p})
     if not out.absent:
         out.absent = _without_outcomes(ctx, part)
+    unfair = _not_comparable(ctx, part)
+    if unfair and not out.absent:
+        evidence = out.notes + [f"{i.where}: {i.text}; {describe(i.judgement, i.unit, ctx.rules)}" for i in out.items]
+        return PartResult(**base, verdict=NOT_COMPARABLE, reason=unfair, test_description=out.test,
+                          evidence=["measured, but not judged: " + e for e in evidence],
+                          comparisons=[_comparison_json(i) for i in out.items], caveats=out.caveats)
     if out.absent:
         return PartResult(**base, verdict=out.absent[0], reason=out.absent[1], test_description=out.test)
     comb = combine([i.judgement for i in out.items], ctx.rules.alpha)
@@ -408,7 +455,7 @@ def evaluate_part(ctx: Context, part: Mapping[str, Any], base: Mapping[str, Any]
         at = f"ε={head.meta['eps']:.3f}" if "eps" in head.meta else ""
         result = {**_comparison_json(head), "at": at, "ci_level": 1 - 2 * ctx.rules.alpha,
                   "p_value_part": comb.p_value, "diff_text": u(j.diff, True), "ci_text": ci_text}
-    caveats = _flag_caveats(ctx, labels, _FLAG_KINDS[part["test"]])
+    caveats = out.caveats + _flag_caveats(ctx, labels, _FLAG_KINDS[part["test"]])
     unlike = unlike_discriminators(ctx.cfg, labels)
     if unlike:
         caveats.insert(0, unlike)

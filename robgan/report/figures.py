@@ -100,35 +100,73 @@ def _curve_over_seeds(df: pd.DataFrame, key: str, xcol: str, ycol: str) -> pd.Da
 # generation curves
 
 
-def fidelity_figure(frames: Frames, metric: str, axis: str) -> Figure:
-    """IS or FID (``metric`` in {"is", "fid"}) vs ``axis`` in {"time", "iter"}, one line per generator."""
+#: Generator metrics drawn under IS / FID when the records hold them (older records do not):
+#: column → axis label. The within-class recall panel shows the collapse floor.
+EXTRA_PANELS = {
+    "is": {"recall": "recall (torch-fidelity prc), higher is more diverse",
+           "intra_recall": "intra-class recall, higher is more diverse within classes"},
+    "fid": {"intra_fid": "intra-class FID, lower is better", "kid_mean": "KID, lower is better"},
+}
+
+
+def fidelity_figure(frames: Frames, metric: str, axis: str,
+                    targets: Sequence[tuple[str, float]] = ()) -> Figure:
+    """IS or FID (``metric`` in {"is", "fid"}) vs ``axis`` in {"time", "iter"}, one line per generator.
+
+    Below it, one panel per further generator metric of :data:`EXTRA_PANELS` that the records hold
+    (IS: recall and intra-class recall with the collapse floor; FID: intra-class FID and KID).
+    ``targets``: ``(text, IS)`` horizontal lines on the IS panel (the time-to-target claims' targets).
+    """
+    from robgan.evaluation.acceptance import MIN_INTRA_RECALL
+
     fid = frames.fidelity
     exts = [e for e in EXTRACTOR_NAMES if e in set(fid["extractor"])] + sorted(
         set(fid["extractor"]) - set(EXTRACTOR_NAMES))
-    fig = _new_figure(6.4 * max(1, len(exts)), 4.4)
-    axes = fig.subplots(1, max(1, len(exts)), squeeze=False)[0]
     ycol, yname = ("is_mean", "Inception score") if metric == "is" else ("fid", "FID")
+    panels = [(ycol, f"{yname}" + (", higher is better" if metric == "is" else ", lower is better"))]
+    panels += [(c, name) for c, name in EXTRA_PANELS[metric].items()
+               if c in fid and pd.to_numeric(fid[c], errors="coerce").notna().any()]
+    fig = _new_figure(6.4 * max(1, len(exts)), 4.4 + 3.0 * (len(panels) - 1))
+    grid = fig.subplots(len(panels), max(1, len(exts)), squeeze=False)
     xcol = "train_seconds" if axis == "time" else "iteration"
     xlabel = "training time (s, as logged by each run)" if axis == "time" else "generator iterations"
     if not exts:
-        _no_data(axes[0], "no fidelity records")
-    for ax, ext in zip(axes, exts, strict=False):
+        _no_data(grid[0][0], "no fidelity records")
+    for col, ext in enumerate(exts):
         sel = fid[fid["extractor"] == ext]
         present = set(sel["label"])
         known = generator_labels(sorted(present))
         order = known + sort_labels(present - set(known))
-        for label in order:
-            c = _curve_over_seeds(sel[sel["label"] == label], "iteration", xcol, ycol)
-            n = int(c["n"].max()) if len(c) else 0
-            _band(ax, c["x"], c["mean"], c["lo"], c["hi"], method_color(label), f"{label} (n={n})")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(f"{yname} ({EXTRACTOR_NAMES.get(ext, ext)})" + (", higher is better" if metric == "is"
-                                                                        else ", lower is better"))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        for row, (ycol_i, name) in enumerate(panels):
+            ax = grid[row][col]
+            for label in order:
+                g = sel[sel["label"] == label].copy()
+                g[ycol_i] = pd.to_numeric(g[ycol_i], errors="coerce")
+                g = g[g[ycol_i].notna()]
+                if not len(g):
+                    continue
+                c = _curve_over_seeds(g, "iteration", xcol, ycol_i)
+                n = int(c["n"].max()) if len(c) else 0
+                _band(ax, c["x"], c["mean"], c["lo"], c["hi"], method_color(label), f"{label} (n={n})")
+            if ycol_i == "is_mean":
+                for text, value in targets:
+                    ax.axhline(value, color="0.3", linestyle="--", linewidth=0.9)
+                    ax.annotate(text, (0.01, value), xycoords=("axes fraction", "data"), fontsize=7, color="0.3",
+                                va="bottom")
+            if ycol_i == "intra_recall":
+                ax.axhline(MIN_INTRA_RECALL, color="tab:red", linestyle=":", linewidth=1.0)
+                ax.annotate(f"collapse floor {MIN_INTRA_RECALL:g}", (0.01, MIN_INTRA_RECALL),
+                            xycoords=("axes fraction", "data"), fontsize=7, color="tab:red", va="bottom")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(f"{name.split(',')[0]} ({EXTRACTOR_NAMES.get(ext, ext)})" + name[len(name.split(',')[0]):],
+                          fontsize=8)
+            ax.grid(alpha=0.3)
+            if row == 0:
+                ax.legend(fontsize=8)
     what = f"{yname} vs {'training time' if axis == 'time' else 'iterations'}: SN-GAN vs Rob-GAN and ablations"
     proto = (f"IS/FID with {', '.join(EXTRACTOR_NAMES.get(e, e) for e in exts) or 'n/a'}; mean over seeds, "
-             "band = min–max" + ("; x = mean logged time at each snapshot" if axis == "time" else ""))
+             "band = min–max" + ("; x = mean logged time at each snapshot" if axis == "time" else "")
+             + ("; dashed: time-to-target IS" if targets and metric == "is" else ""))
     _suptitle(fig, _title(frames, what, proto))
     return fig
 
@@ -378,12 +416,13 @@ def write_sample_grids(runs_dir: str | Path | None, out_dir: str | Path, frames:
     return paths
 
 
-def write_figures(frames: Frames, out_dir: str | Path) -> list[Path]:
-    """Every record-based figure (:data:`robgan.registry.FIGURES`) into ``out_dir`` (PNG + PDF each)."""
+def write_figures(frames: Frames, out_dir: str | Path, targets: Sequence[tuple[str, float]] = ()) -> list[Path]:
+    """Every record-based figure (:data:`robgan.registry.FIGURES`) into ``out_dir`` (PNG + PDF each);
+    ``targets``: the time-to-target IS lines of the IS figures (:func:`robgan.report.evaluators.is_targets`)."""
     out_dir = Path(out_dir)
     makers: Mapping[str, Any] = {
-        "is_vs_time": lambda: fidelity_figure(frames, "is", "time"),
-        "is_vs_iter": lambda: fidelity_figure(frames, "is", "iter"),
+        "is_vs_time": lambda: fidelity_figure(frames, "is", "time", targets),
+        "is_vs_iter": lambda: fidelity_figure(frames, "is", "iter", targets),
         "fid_vs_time": lambda: fidelity_figure(frames, "fid", "time"),
         "fid_vs_iter": lambda: fidelity_figure(frames, "fid", "iter"),
         "accuracy_vs_eps": lambda: accuracy_vs_eps_figure(frames),

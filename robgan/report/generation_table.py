@@ -63,6 +63,10 @@ def generation_table(frames: Frames, cfg: Mapping[str, Any] | None = None) -> Ta
     cls_exts = [ext for ext in exts
                 if fid.loc[fid["extractor"] == ext, "class_accuracy"].astype(float).notna().any()]
     columns += ["class accuracy (%)"] if cls_exts else []
+    # Generator metrics of the field, where the records hold them (older records do not): first extractor.
+    extra = [(col, name, scale, digits) for col, name, scale, digits in EXTRA_METRICS
+             if exts and fid.loc[fid["extractor"] == exts[0], col].astype(float).notna().any()]
+    columns += [name for _, name, _, _ in extra]
     rows, tidy = [], []
     points = {ext: generation_points(frames, ext) for ext in exts}
     for label in labels:
@@ -96,7 +100,20 @@ def generation_table(frames: Frames, cfg: Mapping[str, Any] | None = None) -> Ta
                                  "split_std": np.nan})
                     if ext == cls_exts[0]:  # one class-accuracy column: the first extractor that has it
                         cls_cell = fmt_stat(cs["mean"], cs["std"], cs["n"], 100.0, 1)
-            rows.append(row + ([cls_cell] if cls_exts else []))
+            extra_cells = []
+            for col, _name, scale, digits in extra:
+                _, _, limit, _, desc = points[exts[0]][j]
+                sel = fidelity_point(fid, label, exts[0], kind, limit)
+                st = summarise(float(v) for v in sel[col].astype(float) if np.isfinite(v))
+                extra_cells.append(fmt_stat(st["mean"], st["std"], st["n"], scale, digits) if st["n"] else "n/a")
+                tidy.append({"label": label, "extractor": exts[0], "point": point,
+                             "budget_iteration": limit if kind == "iteration" else np.nan,
+                             "budget_seconds": limit if kind == "seconds" else np.nan, "rule": desc,
+                             "iteration_mean": float(sel["iteration"].mean()) if len(sel) else np.nan,
+                             "train_seconds_mean": float(sel["train_seconds"].mean()) if len(sel) else np.nan,
+                             "n_samples": int(sel["n_samples"].min()) if len(sel) else np.nan, "metric": col,
+                             **{k: st[k] for k in ("mean", "std", "n", "min", "max")}, "split_std": np.nan})
+            rows.append(row + ([cls_cell] if cls_exts else []) + extra_cells)
     notes = ["Cells: mean ± sample std over seeds (n = number of seeds); with one seed the IS shows its "
              "split std instead. IS higher is better, FID lower is better.",
              f"Sampling: {g_sample_text(cfg)}; the same for every generator and every IS/FID number."]
@@ -111,6 +128,12 @@ def generation_table(frames: Frames, cfg: Mapping[str, Any] | None = None) -> Ta
         notes.append("Class accuracy: share of the samples that the reference CNN classifies as the class "
                      "they were generated for (how class-conditional the generator is; chance = 1/classes); "
                      "at 'best over training' it is the best-IS snapshot's.")
+    if extra:
+        notes.append("Generator metrics of the field (features of the IS/FID extractor): intra-class FID (FID of "
+                     "each class's samples against that class's real images, mean over classes; lower is better), "
+                     "precision and recall (torch-fidelity, k = 3) and intra-class recall (each class's first 50 "
+                     "samples against its real images, mean over classes; the within-class collapse check's "
+                     "measure: a generator that ignores its noise scores 0). docs/generator_metrics.md.")
     notes.append("'best over training' selects the snapshot by the metric itself and is optimistic; "
                  "'final' is the honest number. Wall-clock is each run's logged training time; compare it "
                  "only between runs made on the same hardware.")
@@ -120,6 +143,11 @@ def generation_table(frames: Frames, cfg: Mapping[str, Any] | None = None) -> Ta
     align = ["l", "l", "l", "l"] + ["r"] * (len(columns) - 4)
     return Table("generation", title, columns, rows, pd.DataFrame(tidy, columns=_GEN_COLS), notes, align)
 
+
+#: (fidelity column, table column, scale, decimals) of the generator metrics of the field.
+EXTRA_METRICS = (("intra_fid", "intra-class FID", 1.0, 1), ("kid_mean", "KID (×100)", 100.0, 2),
+                 ("precision", "precision", 1.0, 2), ("recall", "recall", 1.0, 2),
+                 ("intra_recall", "intra-class recall", 1.0, 2))
 
 _GEN_COLS = ["label", "extractor", "point", "budget_iteration", "budget_seconds", "rule", "metric", "mean",
              "std", "n", "min", "max", "split_std", "iteration_mean", "train_seconds_mean", "n_samples"]

@@ -58,6 +58,30 @@ def optimiser(cfg: Mapping[str, Any] | None, label: str) -> str | None:
     return f"Adam(lr_d {t.get('lr_d'):g}, lr_g {t.get('lr_g'):g}, betas {b}){n_dis}"
 
 
+def n_dis(cfg: Mapping[str, Any] | None, label: str) -> int | None:
+    """D steps per G step of a GAN label (``train.n_dis`` with its ``method_overrides``); None otherwise."""
+    if not cfg:
+        return None
+    try:
+        method = label_info(label).method
+    except ValueError:
+        return None
+    if method_section(method) != "train" or "train" not in cfg:
+        return None
+    return int(method_section_view(cfg, method).get("n_dis", 1))
+
+
+def unlike_n_dis(cfg: Mapping[str, Any] | None, labels: Sequence[str]) -> str | None:
+    """Why generators ``labels`` are not comparable (they train at different D steps per G step, so one
+    gets more discriminator updates and costs more per iteration), else None."""
+    steps = {lab: n_dis(cfg, lab) for lab in labels}
+    if any(v is None for v in steps.values()) or len(set(steps.values())) < 2:
+        return None
+    return (f"the pair trains at different D steps per G step ({_grouped({k: f'n_dis {v}' for k, v in steps.items()})}"
+            "): one gets more discriminator updates per generator iteration and costs more per iteration, so "
+            "neither speed nor final quality compares the methods (the authors' 64-px runs train both at 5)")
+
+
 def _grouped(values: Mapping[str, str]) -> str:
     """``"a, b: X vs c: Y"``: labels that share a value listed together, in first-seen order."""
     groups: dict[str, list[str]] = {}

@@ -18,9 +18,11 @@ Words: ``holds`` / ``fails`` / ``inconclusive`` / ``negligible`` / ``indicative`
   after Holm's correction of the ``p(Δ ≥ 0)`` across the family; **negligible** when all are;
   **indicative** when a comparison has one seed; else **inconclusive**.
 - "Reaches the target sooner" (:func:`judge_time_to_target`): the snapshots bracket each seed's crossing
-  in ``(lo, hi]``; the candidate's lead per seed is at least ``d = lo_baseline − hi_candidate``. Holds
-  when ``mean(d) > 0`` by the one-sided t-test, fails when the mirror lead ``lo_candidate −
-  hi_baseline`` is > 0 by the same test; one seed → indicative.
+  in ``(lo, hi]``; the candidate's lead per seed is the interval ``[lo_baseline − hi_candidate,
+  hi_baseline − lo_candidate]``. Holds when the lower bounds are > 0 by the one-sided test
+  (:func:`lead_p`: t over seeds, exact sign test when they do not vary), fails when the upper
+  bounds are < 0 by the mirror test; else "tie within snapshot resolution (N)" when the mean interval
+  contains 0, or inconclusive; one seed → indicative.
 """
 
 from __future__ import annotations
@@ -34,9 +36,7 @@ import numpy as np
 
 from robgan.report.stats import (
     Difference,
-    Estimate,
     ci_half_width,
-    difference,
     holm_adjust,
     one_sided_p,
     p_greater,
@@ -248,6 +248,9 @@ def combine(parts: Sequence[Judgement], alpha: float) -> Combined:
     elif all(w == HOLDS for w in words):
         verdict, head = HOLDS, int(np.argmax(ps))
         why = f"all {k} comparisons hold (intersection–union test: no correction; its p-value is the largest)"
+    elif all(w.startswith(TIE) for w in words):
+        verdict, head = words[0] if len(set(words)) == 1 else TIE, 0
+        why = out[0].reason if k == 1 else f"all {k} comparisons tie within the snapshots' resolution"
     elif all(w == NEGLIGIBLE for w in words):
         verdict, head, why = NEGLIGIBLE, int(np.argmax(ps)), f"all {k} differences are negligible"
     elif INDICATIVE in words:
@@ -281,64 +284,99 @@ def hit_interval(xs: Sequence[float], ys: Sequence[float], target: float) -> tup
     return prev, math.inf
 
 
+TIE = "tie within snapshot resolution"
+NOT_COMPARABLE = "not comparable in this experiment"
+
+
+@dataclass(frozen=True)
+class TimeJudgement(Judgement):
+    """A :class:`Judgement` of "reaches the target sooner" with the lead's bounds.
+
+    ``lower``/``upper``: the mean over seeds of each seed's smallest and largest lead the snapshots
+    allow; ``diff`` is their midpoint; ``resolution``: the widest crossing bracket (the snapshot spacing).
+    """
+
+    lower: float = math.nan
+    upper: float = math.nan
+    resolution: float = math.nan
+    leads: tuple[tuple[int, float, float], ...] = ()
+
+
+def lead_bounds(fast: tuple[float, float], slow: tuple[float, float]) -> tuple[float, float]:
+    """``[lower, upper]`` of one seed's lead ``t_slow − t_fast`` from the crossing brackets ``(lo, hi]`` of
+    :func:`hit_interval`: ``lower = lo_slow − hi_fast``, ``upper = hi_slow − lo_fast`` (−∞ / +∞ when the
+    candidate / the baseline never reaches the target)."""
+    return slow[0] - fast[1], slow[1] - fast[0]
+
+
+def lead_p(values: Sequence[float]) -> tuple[float, str, float, float]:
+    """``(p, test, se, df)`` of "mean(values) > 0" over seeds: Student-t with ``n − 1`` df; when the values
+    do not vary (SE 0) an exact sign test instead (``p = P(Bin(n, ½) ≥ #positive)``, ½ⁿ when all are
+    positive), never p = 0 from identical values; a −∞ value makes the direction unshowable (p = 1)."""
+    v = np.asarray(values, dtype=float)
+    n = len(v)
+    if n == 0 or np.isneginf(v).any():
+        return 1.0, "not testable (a seed never reaches the target)", math.nan, math.nan
+    if np.isposinf(v).any() or n < 2 or float(np.std(v, ddof=1)) == 0.0:
+        k = int((v > 0).sum())
+        p = sum(math.comb(n, i) for i in range(k, n + 1)) / 2 ** n if k else 1.0
+        return p, f"exact sign test over {n} seeds", math.nan, math.nan
+    se = float(np.std(v, ddof=1) / math.sqrt(n))
+    return p_greater(float(v.mean()), se, n - 1), f"one-sided t-test over {n} seeds (paired)", se, n - 1.0
+
+
 def judge_time_to_target(fast: Mapping[int, tuple[float, float]], slow: Mapping[int, tuple[float, float]],
-                         rules: VerdictRules, unit: Unit = Unit(1.0, " s", 1)) -> Judgement:
+                         rules: VerdictRules, unit: Unit = Unit(1.0, " s", 1)) -> TimeJudgement:
     """Is "fast" sooner to the target than "slow"? Per-seed ``(lo, hi]`` brackets from :func:`hit_interval`.
 
-    ``Δ`` = mean over seeds of the smallest lead the snapshots allow, ``lo_slow − hi_fast`` (positive:
-    fast had crossed by a snapshot at which slow had not). Holds when the one-sided t-test finds that
-    lead > 0; fails when it finds the mirror lead ``lo_fast − hi_slow`` > 0; else inconclusive. A seed
-    that never reaches the target makes its lead −∞ (that direction cannot be shown). One seed of
-    either → indicative.
+    Each shared seed's lead is the interval :func:`lead_bounds`; the summary is the mean lower bound, the
+    mean upper bound and their midpoint (``diff``; the finite bound when the other is infinite).
+    **Holds** when the lower bounds are > 0 by :func:`lead_p` at α; **fails** when the upper bounds
+    are < 0 by the same (mirror) test; else a
+    **tie within snapshot resolution (N)** when the mean interval contains 0 (the snapshots cannot tell
+    the two apart), or **inconclusive**. One seed of either → indicative.
     """
-    if not fast or not slow:
-        return Judgement(INCONCLUSIVE, math.nan, reason="missing data")
-    lead = Estimate({s: v[0] for s, v in slow.items()}), Estimate({s: v[1] for s, v in fast.items()})
-    mirror = Estimate({s: v[0] for s, v in fast.items()}), Estimate({s: v[1] for s, v in slow.items()})
-    never_f = [s for s, v in fast.items() if not np.isfinite(v[1])]
-    never_s = [s for s, v in slow.items() if not np.isfinite(v[1])]
-    d = difference(*lead) if not never_f else None
-    e = difference(*mirror) if not never_s else None
-    diff = d.diff if d is not None else -math.inf
-    n_a, n_b = len(fast), len(slow)
-    base = {"n_a": n_a, "n_b": n_b}
-    if n_a < 2 or n_b < 2:
-        if diff >= 0:
-            how = "sooner at the snapshots"
-        elif e is not None and e.diff >= 0:
-            how = "later at the snapshots"
-        else:
-            how = "the crossing brackets overlap: the snapshots cannot tell"
-        return Judgement(INDICATIVE, diff, **base, test="1 run per method: crossing brackets only",
-                         reason=f"{how}; {ONE_RUN}")
-    if d is None and e is None:
-        return Judgement(INCONCLUSIVE, diff, **base, reason=f"the candidate never reached the target in seed(s) "
-                         f"{', '.join(map(str, never_f))} and the baseline in seed(s) {', '.join(map(str, never_s))}")
-    p = p_greater(d.diff, d.se, d.df) if d is not None else 1.0
-    pf = p_greater(e.diff, e.se, e.df) if e is not None else 1.0
-    ci = (math.nan, math.nan)
-    if d is not None:
-        half = ci_half_width(d.se, d.df, rules.alpha)
-        ci = (d.diff - half, d.diff + half)
-    ref = d if d is not None else e
-    base.update(se=ref.se, df=ref.df, ci=ci, p_value=p, p_fail=pf, test=f"lead per seed: {ref.rule}")
-    never = f" (never reached by {'the candidate' if never_f else 'the baseline'} in seed(s) " \
-            f"{', '.join(map(str, never_f or never_s))})" if never_f or never_s else ""
+    seeds = sorted(set(fast) & set(slow))
+    finite = [v[1] - v[0] for br in (fast, slow) for v in br.values() if np.isfinite(v[1])]
+    res = max(finite) if finite else math.nan
+    if not seeds:
+        return TimeJudgement(INCONCLUSIVE, math.nan, reason="missing data (no seed shared by both methods)",
+                             n_a=len(fast), n_b=len(slow), resolution=res)
+    leads = tuple((s, *lead_bounds(fast[s], slow[s])) for s in seeds)
+    low, up = [x[1] for x in leads], [x[2] for x in leads]
+    lower, upper = float(np.mean(low)), float(np.mean(up))
+    # the midpoint; with one bound infinite (a seed never reaches the target) the finite bound
+    mid = ((lower + upper) / 2 if np.isfinite(lower) and np.isfinite(upper) else
+           upper if np.isfinite(upper) else lower if np.isfinite(lower) else math.nan)
+    tie = f"{TIE} ({unit(res)})"
+    base = {"n_a": len(fast), "n_b": len(slow), "lower": lower, "upper": upper, "resolution": res, "leads": leads}
+    if len(fast) < 2 or len(slow) < 2:  # the bounds are exclusive: lower = 0 still means sooner
+        how = ("sooner at the snapshots" if lower >= 0 else "later at the snapshots" if upper <= 0
+               else f"the crossing brackets overlap: {tie}")
+        return TimeJudgement(INDICATIVE, mid, **base, test="1 run per method: crossing brackets only",
+                             reason=f"{how}; {ONE_RUN}")
+    p, test, se, df = lead_p(low)
+    p_fail, test_fail, se_up, df_up = lead_p([-u for u in up])
+    # the 1 − 2α interval of the lead: the lower bound's interval low end to the upper bound's high end
+    ci = (lower - (ci_half_width(se, df, rules.alpha) if np.isfinite(se) else 0.0),
+          upper + (ci_half_width(se_up, df_up, rules.alpha) if np.isfinite(se_up) else 0.0))
+    base.update(se=se, df=df, p_value=p, p_fail=p_fail, ci=ci,
+                test=f"lower bound of the lead: {test}; upper bound (mirror): {test_fail}")
     a = rules.alpha
     if p < a:
-        return Judgement(HOLDS, diff, **base, reason=f"the candidate's lead is > 0: p = {p:.3g} < α = {a:g}{never}")
-    if pf < a:
-        return Judgement(FAILS, diff, **base, reason=f"the baseline's lead is > 0: p = {pf:.3g} < α = {a:g}{never}")
-    denser = "denser snapshots, not more seeds, would be needed"
-    for lead_d, who in ((d, "candidate"), (e, "baseline")):
-        if lead_d is not None and lead_d.diff > 0 and lead_d.se > 0:
-            n, needed = _needed(lead_d, rules, 0.0, unit)
-            return Judgement(INCONCLUSIVE, diff, **base, reason=f"the {who}'s lead is not significant "
-                             f"(p = {min(p, pf):.3g} ≥ α){never}", seeds_needed=n, needed=needed)
-        if lead_d is not None and lead_d.diff >= 0:
-            return Judgement(INCONCLUSIVE, diff, **base, needed=denser, reason=f"the {who} is ahead at the "
-                             f"snapshots, but they bound its mean lead only by {unit(lead_d.diff)}{never}")
-    return Judgement(INCONCLUSIVE, diff, **base, reason=f"the crossing brackets overlap{never}", needed=denser)
+        return TimeJudgement(HOLDS, mid, **base, reason=f"the lower bound of the lead is > 0: p = {p:.3g} < α = {a:g}")
+    if p_fail < a:
+        return TimeJudgement(FAILS, mid, **base, reason=f"the upper bound of the lead is < 0: p = {p_fail:.3g} < "
+                             f"α = {a:g}")
+    denser = f"snapshots denser than every {unit(res)} (the crossing brackets' width)"
+    if lower < 0 < upper:
+        return TimeJudgement(tie, mid, **base, needed=f"{denser} would be needed to separate the two; more seeds "
+                             "would not", reason=f"the mean lead lies in ({unit(lower, True)}, "
+                             f"{unit(upper, True)}), which contains 0: the snapshots cannot tell the two apart")
+    who = "candidate" if lower >= 0 else "baseline"
+    return TimeJudgement(INCONCLUSIVE, mid, **base, needed=f"more seeds, or {denser}, would be needed to decide",
+                         reason=f"the {who} is ahead at the snapshots on average, but the test over seeds does "
+                         f"not show it (p = {min(p, p_fail):.3g} ≥ α = {a:g})")
 
 
 def rules_text(rules: VerdictRules) -> list[str]:
@@ -359,8 +397,10 @@ def rules_text(rules: VerdictRules) -> list[str]:
         "with seeds and is added once. Two methods scored on the same images are paired image by image: "
         "with d_i = (A's outcome on image i averaged over A's seeds) − (the same for B), the test-set "
         "variance is (mean(d²) − mean(d)²)/N, exact from the records' per-image outcomes. Records without "
-        f"per-image outcomes are **{NOT_JUDGED}** (re-run the evaluation). Inception scores use fresh "
-        "samples per seed: their noise is part of the seed spread.",
+        f"per-image outcomes are **{NOT_JUDGED}** (re-run the evaluation). Inception scores use "
+        "fixed samples: every seed and method draws the same latents and class labels (the fidelity "
+        "record's sample_seed), so two generators are compared on the same inputs; each generator's "
+        "sampling noise is part of its seed spread.",
         f"Minimum effects ({mins}): holds needs p < α and Δ ≥ the minimum; fails needs p(Δ ≥ 0) < α and "
         f"Δ ≤ −minimum; **{NEGLIGIBLE}** when the {ci} interval (Δ ± t_(1−α, df)·SE) lies inside ±minimum; "
         f"else **{INCONCLUSIVE}**.",
@@ -369,8 +409,13 @@ def rules_text(rules: VerdictRules) -> list[str]:
         "inconclusive (or indicative / negligible when every comparison is).",
         f"\"Reaches a given IS sooner\": target = {rules.target_is_fraction:g} × the baseline's final mean IS; "
         "the snapshots bracket each seed's crossing (last snapshot below, first at or above; no "
-        "interpolation); the lead per seed is at least (baseline's last snapshot below) − (candidate's first "
-        "at or above); the same one-sided t-test on that lead, and on the mirror lead for fails.",
+        "interpolation), so each seed's lead is an interval [baseline's last below − candidate's first at "
+        "or above, baseline's first at or above − candidate's last below]; the summary shows the mean of "
+        "both bounds and their midpoint. Holds when the lower bounds are > 0 by a one-sided t-test over "
+        "seeds, fails when the upper bounds are < 0 by the mirror test (an exact sign test replaces the "
+        f"t-test when every seed's bound is the same, never SE 0); else **{TIE} (N)** when the mean "
+        "interval contains 0, or inconclusive. Only pairs trained at the same number of D steps per G step "
+        f"are compared (else **{NOT_COMPARABLE}**, with the reason).",
         f"An inconclusive claim with ≥ 2 seeds shows n, the smallest number of seeds per method with "
         f"|Δ| ≥ (t_(1−α, ν) + t_(power, ν))·√(s²/n + m²) at α = {a:g}, power = {pw:g}: s² the measured "
         "variance of one seed's difference (paired; s_A² + s_B² unpaired), m the test-set SE counted once, "

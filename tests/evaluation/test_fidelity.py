@@ -417,7 +417,14 @@ def test_eval_fidelity_end_to_end(tiny_gan_run, tiny_reference, tmp_path):
         assert r["extractor"] == "mnist-cnn" and r["n_samples"] == 200
         assert 1.0 <= r["is_mean"] <= 10.0 and r["is_std"] >= 0 and r["fid"] > 0
         assert 0.0 <= r["class_accuracy"] <= 1.0
+        for key in ("precision", "recall", "intra_precision", "intra_recall"):
+            assert 0.0 <= r[key] <= 1.0
+        assert r["intra_fid"] > 0 and r["kid_std"] >= 0 and len(r["intra_fid_per_class"]) == 10
+        assert r["intra_recall"] == pytest.approx(np.mean(r["intra_recall_per_class"]))
+        assert 4 <= r["min_class_samples"] <= 50
     s = record["settings"]
+    assert s["intra_class"]["per_class_samples"] == fd.INTRA_CLASS_SAMPLES
+    assert s["kid"]["subset_size"] == 200 and s["precision_recall"]["neighborhood"] == 3
     assert "reference CNN" in s["class_accuracy"]
     assert s["metric_label"] == "IS/FID (MNIST-CNN features)" and "Inception" not in s["metric_label"]
     assert s["extractor"] == "mnist-cnn" and s["feature_layers"] == {"isc": "logits_unbiased", "fid": "feat"}
@@ -600,3 +607,44 @@ def test_register_adds_fidelity_and_train_reference_and_parses():
     assert (args.eval_command, str(args.reference), args.sample_seed, args.config) == ("fidelity", "ref", 3, None)
     args = robgan.cli.build_parser().parse_args(["train-reference", "--config", "c.yaml", "--out", "d"])
     assert args.seed == 0 and args.overrides == []
+
+
+# ------------------------------------------------------------------------ a doctored collapsed generator
+
+
+def _doctored_run(run_dir, tmp_path):
+    """A copy of a finished robgan run whose generator ignores its noise: the weights from z are zero, so
+    every sample of a class is the same image (its batch norm sees identical inputs)."""
+    import shutil
+
+    out = tmp_path / "collapsed" / "robgan" / "seed0"
+    shutil.copytree(run_dir, out, ignore=shutil.ignore_patterns("snapshots"))
+    (out / "model.pt").chmod(0o644)
+    state = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
+    state["generator"]["l1.weight"].zero_()
+    torch.save(state, out / "model.pt")
+    return out
+
+
+@pytest.mark.slow
+def test_a_generator_that_ignores_its_noise_fails_the_collapse_gate(tiny_gan_run, tiny_reference, tmp_path):
+    from robgan.evaluation import acceptance
+    from robgan.records import read_record
+
+    doctored = _doctored_run(tiny_gan_run, tmp_path)
+    out = tmp_path / "fid" / "robgan_seed0.csv"
+    assert _eval(doctored, tiny_reference, out, ["eval.fidelity.snapshots=false"]) == 0
+    row = read_record(out.with_suffix(".json"))["results"][-1]
+    assert row["intra_recall"] == 0.0 and row["recall"] == 0.0
+    assert acceptance.collapse_check(row)[0] == acceptance.FAILED
+    assert row["intra_fid"] > 0 and row["class_accuracy"] is not None
+    # the doctoring is what the check sees: within a batch, each class's samples are one image (batch
+    # statistics make them depend on the batch's labels), the original's vary
+    from robgan.api import load_generator
+
+    for run, alike in ((doctored, True), (tiny_gan_run, False)):
+        images, labels = fd.generate_images(load_generator(run, "cpu", g_sample_bn="batch"), 64, n_classes=10,
+                                            z_dim=16, seed=0, batch_size=64)
+        c = int(labels[0])
+        same = images[labels == c].float().std(dim=0).max().item() == 0.0
+        assert same == alike and int((labels == c).sum()) > 1

@@ -8,6 +8,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -87,7 +88,7 @@ def test_paper_claims_file_lists_the_claims_and_the_checks_apart(doc):
     assert [p["id"] for p in parts] == ["claim1", "claim2a", "claim2b", "claim3", "claim4a", "claim4b", "claim4c",
                                         "claim5a", "claim5b", "claim5c", "claim5d", "claim6b", "claim6c"]
     assert [c["id"] for c in doc["checks"]] == ["autoattack_le_pgd", "pgd_near_autoattack", "monotone_in_eps",
-                                               "large_eps_near_zero", "strong_le_paper"]
+                                               "large_eps_near_zero", "strong_le_paper", "within_class_diversity"]
     for c in doc["claims"]:
         assert c["statement"] and all(p["direction"] for p in c["parts"])
         for p in c["parts"]:   # null, or a number with the table or figure it comes from named in source
@@ -137,9 +138,11 @@ def test_fixture_verdicts(frames, doc, cfg):
     assert _verdicts(frames, doc, cfg) == {
         "claim1": V.HOLDS, "claim2a": V.HOLDS,
         "claim2b": V.INCONCLUSIVE,  # +2.1 / +4.1 / +6.0 pp on 500 shared images: the test-set SE is too large
-        "claim3": V.HOLDS, "claim4a": V.HOLDS, "claim4b": V.HOLDS, "claim4c": V.NOT_EVALUATED,
+        "claim3": V.HOLDS, "claim4a": V.HOLDS,
+        "claim4b": V.INCONCLUSIVE,  # lead in [150, 450] on every seed: an exact sign test, p = 1/8, not SE 0
+        "claim4c": V.NOT_EVALUATED,
         "claim5a": V.HOLDS, "claim5b": V.HOLDS,
-        "claim5c": V.INCONCLUSIVE,  # Rob-GAN's attack costs time: the wall-clock brackets overlap
+        "claim5c": "tie within snapshot resolution (15.3 s)",  # the wall-clock brackets overlap
         "claim5d": V.INCONCLUSIVE,  # ahead at every snapshot, but the snapshots bound the lead only by 0
         # 200 AutoAttack images: +7.7 pp holds with the exact paired SE (the Fréchet bound left it
         # inconclusive); +4.0 pp (robgan_ft vs robgan_ft_nofake) does not
@@ -274,7 +277,7 @@ def test_claim3_flips_when_the_gaps_swap(frames, doc, cfg):
 def test_claim4_flips_when_the_generators_swap(frames, doc, cfg):
     swapped = _with_frames(frames, fidelity=_swap_labels(frames.fidelity, "robgan", "sngan"))
     v = _verdicts(swapped, doc, cfg)
-    assert v["claim4a"] == V.FAILS and v["claim4b"] == V.FAILS
+    assert v["claim4a"] == V.FAILS and v["claim4b"] == V.INCONCLUSIVE  # 4b: upper bounds all −300, p = 1/8
     assert v["claim5b"] == V.FAILS  # sngan's final IS (now named robgan) is below robgan_oldloss's
 
 
@@ -324,18 +327,53 @@ def test_different_discriminator_families_are_named_in_claim4(frames, doc, cfg):
 # ---------------------------------------------------------------------------------------------- checks, files
 
 
+def test_generator_claims_at_different_d_steps_per_g_step_are_not_comparable(frames, doc, cfg):
+    five = dict(cfg, train={**cfg["train"], "method_overrides": {"sngan": {"n_dis": 5}}})
+    res = {r.id: r for r in C.evaluate_claims(frames, doc, five)}
+    for pid in ("claim4a", "claim4b"):
+        assert res[pid].verdict == V.NOT_COMPARABLE, pid
+        assert "robgan: n_dis 1 vs sngan: n_dis 5" in res[pid].reason, pid
+        assert res[pid].evidence and all(e.startswith("measured, but not judged") for e in res[pid].evidence)
+    assert res["claim5b"].verdict == V.HOLDS and res["claim5d"].verdict == V.INCONCLUSIVE  # both n_dis 1
+    assert res["claim4c"].verdict == V.NOT_EVALUATED                    # another dataset: not evaluated first
+
+
+def test_claims_on_is_carry_the_collapse_check(frames, doc, cfg):
+    res = {r.id: r for r in C.evaluate_claims(frames, doc, cfg)}
+    ev = [e for e in res["claim5b"].evidence if e.startswith("within-class collapse check")]
+    assert [e.split(":")[0] for e in ev] == ["within-class collapse check, robgan",
+                                            "within-class collapse check, robgan_oldloss"]
+    assert "records predate the check" in ev[0] and not res["claim5b"].caveats
+    fid = frames.fidelity.copy()
+    fid["intra_recall"] = np.where(fid["label"] == "robgan_oldloss", 0.05, 0.6)
+    res = {r.id: r for r in C.evaluate_claims(_with_frames(frames, fidelity=fid), doc, cfg)}
+    assert "seed 0 failed (intra-class recall 0.050 < 0.1" in " ".join(res["claim5b"].evidence)
+    assert any("robgan_oldloss fails the within-class collapse check on seed(s) 0, 1, 2" in c
+               for c in res["claim5b"].caveats)
+    checks = {c.id: c for c in evaluate_checks(_with_frames(frames, fidelity=fid), doc)}
+    wcd = checks["within_class_diversity"]
+    assert wcd.verdict == "failed"
+    assert [(lab["label"], lab["failed_seeds"]) for lab in wcd.labels if lab["failed_seeds"]] == [
+        ("robgan_oldloss", [0, 1, 2])]
+    fid["intra_recall"] = 0.6
+    assert {c.id: c for c in evaluate_checks(_with_frames(frames, fidelity=fid), doc)}[
+        "within_class_diversity"].verdict == "ok"
+
+
 def test_checks_are_listed_apart_from_the_claims(frames, doc):
     checks = {c.id: c for c in evaluate_checks(frames, doc)}
     assert {k: c.verdict for k, c in checks.items()} == {
         "autoattack_le_pgd": "failed", "pgd_near_autoattack": "ok", "monotone_in_eps": "ok",
-        "large_eps_near_zero": "failed", "strong_le_paper": "ok"}
+        "large_eps_near_zero": "failed", "strong_le_paper": "ok",
+        "within_class_diversity": "not measured (records predate the check)"}
     aa = checks["autoattack_le_pgd"]
     failed = [(lab["label"], lab["failed_seeds"]) for lab in aa.labels if lab["failed_seeds"]]
     assert failed == [("robgan_ft_nofake", [1])]
     assert len(aa.evidence) == 4 and all("AutoAttack − paper PGD" in e for e in aa.evidence)
     flags = frames.flags.copy()
     flags["ok"] = True
-    assert all(c.verdict == "ok" for c in evaluate_checks(_with_frames(frames, flags=flags), doc))
+    assert all(c.verdict == "ok" for c in evaluate_checks(_with_frames(frames, flags=flags), doc)
+               if c.id != "within_class_diversity")  # computed from the fidelity values, not a flag
     assert evaluate_checks(_with_frames(frames, flags=flags.iloc[:0]), doc)[0].verdict == "no records"
 
 

@@ -130,3 +130,22 @@ def test_method_colours_are_fixed_and_distinct():
     assert len(set(colours)) == len(known)
     assert figures.method_color("robgan") == figures.METHOD_COLORS["robgan"]
     assert figures.method_color("new_method") == figures.method_color("new_method")
+
+
+def test_is_figure_draws_targets_and_the_new_metrics_with_the_collapse_floor():
+    import dataclasses
+
+    from robgan.evaluation.acceptance import MIN_INTRA_RECALL
+    from robgan.report.aggregate import build_frames, load_records
+
+    frames = build_frames(load_records(FIXTURES / "records"))
+    plain = figures.fidelity_figure(frames, "is", "iter")
+    assert len(plain.axes) == 1                                      # the fixture records predate the metrics
+    fid = frames.fidelity.copy()
+    fid["recall"], fid["intra_recall"] = 0.5, 0.4
+    fig = figures.fidelity_figure(dataclasses.replace(frames, fidelity=fid), "is", "iter", [("target", 4.2)])
+    is_ax, recall_ax, intra_ax = fig.axes
+    assert any(list(line.get_ydata()) == [4.2, 4.2] for line in is_ax.get_lines())
+    assert any(list(line.get_ydata()) == [MIN_INTRA_RECALL] * 2 for line in intra_ax.get_lines())
+    assert "intra-class recall" in intra_ax.get_ylabel() and "recall" in recall_ax.get_ylabel()
+    assert len(figures.fidelity_figure(dataclasses.replace(frames, fidelity=fid), "fid", "iter").axes) == 1

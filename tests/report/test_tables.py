@@ -453,3 +453,18 @@ def test_unlike_names_pooling_and_optimiser_overrides_grouped():
     assert unlike_discriminators(quick, ["robgan", "acgan"]) is None          # same D, same optimiser
     same = load_config(REPO / "config" / "config.yaml", ["train.method_overrides={}", "model.d_pool=sum"])
     assert unlike_discriminators(same, ["robgan", "sngan"]) is None           # like for like
+
+
+def test_generation_table_shows_the_generator_metrics_of_the_field_when_records_hold_them(frames):
+    import dataclasses
+
+    assert "intra-class recall" not in tables.generation_table(frames).columns   # the fixtures predate them
+    fid = frames.fidelity.copy()
+    fid["intra_recall"] = fid["seed"].map({0: 0.5, 1: 0.6, 2: 0.7}).astype(float)
+    fid["intra_fid"] = 12.0
+    t = tables.generation_table(dataclasses.replace(frames, fidelity=fid))
+    assert t.columns[-2:] == ["intra-class FID", "intra-class recall"]
+    final = next(r for r in t.rows if r[0] == "robgan" and r[2] == "final")
+    assert final[-1].startswith("0.60 ± 0.10") and final[-2].startswith("12.0")
+    tidy = t.tidy[(t.tidy["metric"] == "intra_recall") & (t.tidy["point"] == "final") & (t.tidy["label"] == "robgan")]
+    assert tidy["mean"].tolist() == pytest.approx([0.6]) and tidy["n"].tolist() == [3]

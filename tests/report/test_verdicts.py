@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from robgan.report import stats as S
@@ -190,39 +191,72 @@ def test_hit_interval():
 
 def test_time_to_target_with_one_seed_is_indicative():
     j = V.judge_time_to_target({0: (0.0, 150.0)}, {0: (150.0, 300.0)}, RULES)
-    assert j.verdict == V.INDICATIVE and "sooner at the snapshots" in j.reason and j.diff == pytest.approx(0.0)
+    assert j.verdict == V.INDICATIVE and "sooner at the snapshots" in j.reason
+    assert (j.lower, j.upper, j.diff) == (0.0, 300.0, 150.0)           # lead in (0, 300], midpoint 150
     j = V.judge_time_to_target({0: (0.0, 150.0)}, {0: (100.0, 300.0)}, RULES)
-    assert j.verdict == V.INDICATIVE and "cannot tell" in j.reason
+    assert j.verdict == V.INDICATIVE and "tie within snapshot resolution (200.0 s)" in j.reason
     j = V.judge_time_to_target({0: (300.0, 450.0)}, {0: (0.0, 150.0)}, RULES)
     assert j.verdict == V.INDICATIVE and "later" in j.reason
 
 
-def test_time_to_target_checks_the_seed_noise():
-    # sooner on average at the snapshots, but one baseline seed never reaches the target and the leads
-    # vary: no longer "holds" without a noise check
-    fast = {0: (0.0, 100.0), 1: (0.0, 400.0), 2: (0.0, 100.0)}
-    slow = {0: (150.0, 300.0), 1: (150.0, 300.0), 2: (600.0, math.inf)}
-    j = V.judge_time_to_target(fast, slow, RULES)
-    assert j.verdict == V.INCONCLUSIVE and j.diff == pytest.approx(100.0)   # leads 50, −250, 500
-    sd = math.sqrt(((50 - 100) ** 2 + (-250 - 100) ** 2 + (500 - 100) ** 2) / 2)
-    assert j.p_value == pytest.approx(S.t_sf(100.0 / (sd / math.sqrt(3)), 2), rel=1e-9)
+def test_lead_bounds_golden():
+    assert V.lead_bounds((0.0, 100.0), (200.0, 300.0)) == (100.0, 300.0)
+    assert V.lead_bounds((100.0, 200.0), (100.0, 200.0)) == (-100.0, 100.0)   # the same bracket
+    assert V.lead_bounds((450.0, math.inf), (0.0, 100.0)) == (-math.inf, -350.0)
+    assert V.lead_bounds((0.0, 100.0), (450.0, math.inf)) == (350.0, math.inf)
+
+
+def test_time_to_target_holds_on_the_lower_bound_fails_on_the_upper():
     steady = {0: (0.0, 100.0), 1: (0.0, 110.0), 2: (0.0, 90.0)}
-    later = {0: (300.0, 450.0), 1: (320.0, 450.0), 2: (290.0, 450.0)}           # leads 200, 210, 200
-    assert V.judge_time_to_target(steady, later, RULES).verdict == V.HOLDS
-    # a candidate that never reaches the target in seed 2 cannot hold; the baseline's leads 50, 40, 510
-    # are too noisy for fails
-    assert V.judge_time_to_target(slow, steady, RULES).verdict == V.INCONCLUSIVE
-    late = {s: (300.0 + s, 450.0) for s in range(3)}
-    assert V.judge_time_to_target(late, steady, RULES).verdict == V.FAILS
-    overlap = V.judge_time_to_target({s: (10.0, 20.0) for s in range(2)}, {s: (15.0, 25.0) for s in range(2)}, RULES)
-    assert overlap.verdict == V.INCONCLUSIVE and "denser snapshots" in overlap.needed
+    later = {0: (300.0, 450.0), 1: (320.0, 450.0), 2: (290.0, 450.0)}   # lower bounds 200, 210, 200
+    j = V.judge_time_to_target(steady, later, RULES)
+    assert j.verdict == V.HOLDS
+    assert j.lower == pytest.approx(610 / 3) and j.upper == pytest.approx(450.0)
+    assert j.diff == pytest.approx((610 / 3 + 450) / 2)                  # the midpoint
+    sd = math.sqrt(((200 - 610 / 3) ** 2 * 2 + (210 - 610 / 3) ** 2) / 2)
+    assert j.p_value == pytest.approx(S.t_sf((610 / 3) / (sd / math.sqrt(3)), 2), rel=1e-9)
+    assert j.leads == ((0, 200.0, 450.0), (1, 210.0, 450.0), (2, 200.0, 450.0))
+    late = {s: (300.0 + s, 450.0) for s in range(3)}                     # upper bounds -200, -191, -212
+    f = V.judge_time_to_target(late, steady, RULES)
+    assert f.verdict == V.FAILS and f.upper == pytest.approx(-201.0)
+    sd = math.sqrt(((-200 + 201) ** 2 + (-191 + 201) ** 2 + (-212 + 201) ** 2) / 2)
+    assert f.p_fail == pytest.approx(S.t_sf(201 / (sd / math.sqrt(3)), 2), rel=1e-9)
+
+
+def test_time_to_target_identical_bounds_use_an_exact_sign_test_not_se_zero():
+    # every seed's lower bound is +100: SE 0 would give p = 0; the exact sign test gives 1/2^n
+    fast3, slow3 = {s: (0.0, 100.0) for s in range(3)}, {s: (200.0, 300.0) for s in range(3)}
+    j = V.judge_time_to_target(fast3, slow3, RULES)
+    assert j.p_value == pytest.approx(0.125) and "exact sign test over 3 seeds" in j.test
+    assert j.verdict == V.INCONCLUSIVE and "candidate is ahead" in j.reason
+    fast5, slow5 = {s: (0.0, 100.0) for s in range(5)}, {s: (200.0, 300.0) for s in range(5)}
+    j5 = V.judge_time_to_target(fast5, slow5, RULES)
+    assert j5.p_value == pytest.approx(1 / 32) and j5.verdict == V.HOLDS
+    assert V.lead_p([100.0, 100.0, -5.0])[0] == pytest.approx(S.t_sf(
+        (195 / 3) / (np.std([100, 100, -5], ddof=1) / math.sqrt(3)), 2))
+    assert V.lead_p([0.0, 0.0, 0.0])[0] == 1.0
+    assert V.lead_p([-math.inf, 5.0])[0] == 1.0
+
+
+def test_time_to_target_tie_within_snapshot_resolution():
+    # the claim 4b: both cross in the same 100-iteration bracket on 2 of 3 seeds
+    unit = V.Unit(1.0, " iterations", 0)
+    rob = {0: (100.0, 200.0), 1: (100.0, 200.0), 2: (200.0, 300.0)}
+    sn = {0: (100.0, 200.0), 1: (100.0, 200.0), 2: (0.0, 100.0)}
+    j = V.judge_time_to_target(rob, sn, RULES, unit)
+    assert j.verdict == "tie within snapshot resolution (100 iterations)"
+    assert (j.lower, j.upper) == (pytest.approx(-500 / 3), pytest.approx(100 / 3)) and "denser" in j.needed
+    comb = V.combine([j], RULES.alpha)
+    assert comb.verdict == j.verdict
+    assert V.combine([j, j], RULES.alpha).verdict == j.verdict
+
+
+def test_time_to_target_never_reaching_and_missing():
+    steady = {0: (0.0, 100.0), 1: (0.0, 110.0), 2: (0.0, 90.0)}
+    never = {0: (450.0, math.inf), 1: (0.0, 100.0), 2: (0.0, 100.0)}
+    j = V.judge_time_to_target(never, steady, RULES)                      # the candidate cannot hold
+    assert j.verdict != V.HOLDS and j.p_value == 1.0 and j.lower == -math.inf
     assert V.judge_time_to_target({}, steady, RULES).verdict == V.INCONCLUSIVE
-    both_never = V.judge_time_to_target({0: (450.0, math.inf), 1: (0.0, 100.0)},
-                                        {0: (0.0, 100.0), 1: (450.0, math.inf)}, RULES)
-    assert both_never.verdict == V.INCONCLUSIVE and "never reached" in both_never.reason
-    touching = V.judge_time_to_target({s: (0.0, 150.0) for s in range(3)}, {s: (150.0, 300.0) for s in range(3)},
-                                      RULES)                                  # ahead at 150 in every seed
-    assert touching.verdict == V.INCONCLUSIVE and "bound its mean lead only by 0.0 s" in touching.reason
 
 
 def test_rules_come_from_the_claims_file_section():
