@@ -41,9 +41,9 @@ def discriminator(cfg: Mapping[str, Any] | None, label: str) -> tuple[str, str] 
     return arch, f"{'SN-' if info.spectral_norm else ''}{D_ARCH_NAMES.get(arch, arch)}, AC head"
 
 
-def optimiser(cfg: Mapping[str, Any] | None, label: str) -> str | None:
-    """``"Adam(lr_d 0.002, lr_g 0.002, betas 0/0.9)"`` of a GAN label (its ``train.method_overrides``
-    applied); None for other labels or without a config."""
+def _gan_train_view(cfg: Mapping[str, Any] | None, label: str) -> Mapping[str, Any] | None:
+    """The ``train`` section of a GAN label with its ``method_overrides`` applied; None for other labels
+    or without a config."""
     if not cfg:
         return None
     try:
@@ -52,7 +52,15 @@ def optimiser(cfg: Mapping[str, Any] | None, label: str) -> str | None:
         return None
     if method_section(method) != "train" or "train" not in cfg:
         return None
-    t = method_section_view(cfg, method)
+    return method_section_view(cfg, method)
+
+
+def optimiser(cfg: Mapping[str, Any] | None, label: str) -> str | None:
+    """``"Adam(lr_d 0.002, lr_g 0.002, betas 0/0.9)"`` of a GAN label (its ``train.method_overrides``
+    applied); None for other labels or without a config."""
+    t = _gan_train_view(cfg, label)
+    if t is None:
+        return None
     b = "/".join(f"{x:g}" for x in t.get("betas", ()))
     n_dis = "" if t.get("n_dis") == cfg["train"].get("n_dis") else f", n_dis {t.get('n_dis')}"
     return f"Adam(lr_d {t.get('lr_d'):g}, lr_g {t.get('lr_g'):g}, betas {b}){n_dis}"
@@ -60,15 +68,8 @@ def optimiser(cfg: Mapping[str, Any] | None, label: str) -> str | None:
 
 def n_dis(cfg: Mapping[str, Any] | None, label: str) -> int | None:
     """D steps per G step of a GAN label (``train.n_dis`` with its ``method_overrides``); None otherwise."""
-    if not cfg:
-        return None
-    try:
-        method = label_info(label).method
-    except ValueError:
-        return None
-    if method_section(method) != "train" or "train" not in cfg:
-        return None
-    return int(method_section_view(cfg, method).get("n_dis", 1))
+    t = _gan_train_view(cfg, label)
+    return None if t is None else int(t.get("n_dis", 1))
 
 
 def unlike_n_dis(cfg: Mapping[str, Any] | None, labels: Sequence[str]) -> str | None:
