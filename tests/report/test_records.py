@@ -22,6 +22,20 @@ def record() -> dict:
     return rec
 
 
+def _refused_on_validate_write_and_read(record: dict, tmp_path: Path, where: str, why: str) -> None:
+    """``record`` is refused by validation (message ``where`` + ``why``), is not written, and does not
+    read back from a file written around the checks (Python's json writes NaN / Infinity tokens)."""
+    with pytest.raises(RecordError, match=where + why):
+        validate_record(record)
+    out = tmp_path / "r.json"
+    with pytest.raises(RecordError):
+        write_record(record, out)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    out.write_text(json.dumps(record))
+    with pytest.raises(RecordError, match=f"{out}: {where}"):
+        read_record(out)
+
+
 @pytest.mark.parametrize(("edit", "field"), [
     (lambda r: r["results"][1].update(accuracy=math.nan), "results.1.accuracy"),
     (lambda r: r["settings"]["eps"].__setitem__(2, math.inf), "settings.eps.2"),
@@ -29,15 +43,7 @@ def record() -> dict:
 ])
 def test_non_finite_numbers_are_refused(record, tmp_path, edit, field):
     edit(record)
-    with pytest.raises(RecordError, match=f"invalid record at '{field}': .* is not a finite number"):
-        validate_record(record)
-    out = tmp_path / "r.json"
-    with pytest.raises(RecordError):
-        write_record(record, out)
-    assert not out.exists() and list(tmp_path.iterdir()) == []
-    out.write_text(json.dumps(record))  # Python's json writes NaN / Infinity tokens
-    with pytest.raises(RecordError, match=f"{out}: invalid record at '{field}'"):
-        read_record(out)
+    _refused_on_validate_write_and_read(record, tmp_path, f"invalid record at '{field}'", ": .* is not a finite number")
 
 
 def test_finite_record_round_trips(record, tmp_path):
@@ -86,15 +92,8 @@ def _flip_one(s: str) -> str:
 ])
 def test_a_record_whose_outcomes_disagree_with_its_accuracy_is_refused(record, tmp_path, edit, field, what):
     edit(record)
-    with pytest.raises(RecordError, match=f"invalid pgd record of advtrain seed 0 at '{field}': .*{what}"):
-        validate_record(record)
-    out = tmp_path / "r.json"
-    with pytest.raises(RecordError):
-        write_record(record, out)
-    assert not out.exists()
-    out.write_text(json.dumps(record))
-    with pytest.raises(RecordError, match=f"{out}: invalid pgd record of advtrain seed 0 at '{field}'"):
-        read_record(out)
+    _refused_on_validate_write_and_read(record, tmp_path, f"invalid pgd record of advtrain seed 0 at '{field}'",
+                                        f": .*{what}")
 
 
 def test_gap_and_autoattack_settings_outcomes_are_checked_too():
