@@ -133,13 +133,16 @@ class _Sampler(nn.Module):
 
 
 def load_generator(run_dir: str | Path, device: str | torch.device = "cpu",
-                   checkpoint: str | Path | None = None, *, g_sample_bn: str | None = None) -> nn.Module:
+                   checkpoint: str | Path | None = None, *, g_sample_bn: str | None = None,
+                   channels_last: bool = False) -> nn.Module:
     """The run's generator: ``(z (N, z_dim), y (N,)) → images [0,1] (N,C,H,W)``, with no graph needed.
 
     ``g_sample_bn``: how its batch norm normalises, ``"batch"`` (statistics of each generated batch,
     the authors' sampling: an image then depends on its batch) or ``"running"`` (eval mode); None =
     the run's ``model.g_sample_bn`` (the schema default for runs that predate the field). Either way
-    the running statistics are never updated. The returned module (eval mode) has ``z_dim``,
+    the running statistics are never updated. ``channels_last`` puts G's weights in the channels-last
+    memory format (its convolutions and upsampling ~2x faster on a CPU; the evaluations follow the
+    config's ``performance.channels_last``). The returned module (eval mode) has ``z_dim``,
     ``n_classes`` and ``g_sample_bn`` attributes. Raises ``RunError`` for runs without a generator
     (``advtrain``).
     """
@@ -154,6 +157,8 @@ def load_generator(run_dir: str | Path, device: str | torch.device = "cpu",
     info = dataset_info(run.config["data"])
     g = build_generator(run.config["model"], info)
     g.load_state_dict(state["generator"])
+    if channels_last:
+        g = g.to(memory_format=torch.channels_last)
     return _Sampler(g, int(run.config["model"]["z_dim"]), info.n_classes,
                     g_sample_bn or run.g_sample_bn).to(device).eval()
 

@@ -24,14 +24,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from robgan import provenance as prov
-from robgan.evaluation.context import run_checkpoints
+from robgan.evaluation.context import channels_last_of, run_checkpoints
 from robgan.evaluation.feature_extractor import (
     FEATURE_LAYERS,
     INCEPTION_EXTRACTOR,
@@ -48,6 +48,7 @@ from robgan.evaluation.gen_metrics import (  # noqa: F401 (the pure metrics, re-
     KID_SUBSET_SIZE,
     KID_SUBSETS,
     PRC_NEIGHBORHOOD,
+    class_knn_radii,
     feature_stats,
     frechet_distance,
     inception_score,
@@ -55,6 +56,7 @@ from robgan.evaluation.gen_metrics import (  # noqa: F401 (the pure metrics, re-
     intra_class_fid,
     intra_class_precision_recall,
     kernel_inception_distance,
+    knn_radii,
     precision_recall,
 )
 from robgan.evaluation.reference import CACHE_DIR, read_reference
@@ -193,6 +195,19 @@ class RealFeatures:
 
     feats: torch.Tensor
     labels: torch.Tensor
+    _radii: dict = field(default_factory=dict, repr=False)
+
+    def radii(self) -> torch.Tensor:
+        """:func:`knn_radii` of every reference point, computed once per evaluation (not per snapshot)."""
+        if "all" not in self._radii:
+            self._radii["all"] = knn_radii(self.feats)
+        return self._radii["all"]
+
+    def class_radii(self, n_classes: int) -> list[torch.Tensor]:
+        """:func:`class_knn_radii` of the reference points, computed once per evaluation."""
+        if n_classes not in self._radii:
+            self._radii[n_classes] = class_knn_radii(self.feats, self.labels, n_classes)
+        return self._radii[n_classes]
 
 
 def _setup(run_dir: Path, ref_dir: Path, cfg: dict) -> _Setup:
@@ -254,22 +269,39 @@ def generator_metrics(images_u8: torch.Tensor, labels: torch.Tensor, kwargs: dic
     """
     kw = {**kwargs, "input1_cache_name": cache_name}
     out: dict[str, Any] = fidelity_of_images(images_u8, kw, ref_dir)
-    layer = kwargs["feature_layer_fid"]
-    feats = torch.load(Path(kwargs["cache_root"]) / f"{cache_name}-{kwargs['feature_extractor']}-features-{layer}.pt",
-                       map_location="cpu", weights_only=False)
+    feats = cached_features(kwargs, cache_name, kwargs["feature_layer_fid"])
     kid = kernel_inception_distance(feats, real.feats, seed=int(kwargs["rng_seed"]))
     out.update(kid_mean=kid["kid_mean"], kid_std=kid["kid_std"])
     too_few = intra_class_too_few(labels, real.labels, n_classes)
     if min(len(feats), len(real.feats)) > PRC_NEIGHBORHOOD:
-        out.update(precision_recall(feats, real.feats))
+        out.update(precision_recall(feats, real.feats, real_radii=real.radii()))
     if too_few:  # a tiny test config: the per-class metrics are left out of the row (not measured)
         log.warning("intra-class metrics not measured: %s", too_few)
         return out
     out.update(intra_class_fid(feats, labels, real.feats, real.labels, n_classes))
-    intra = intra_class_precision_recall(feats, labels, real.feats, real.labels, n_classes)
+    intra = intra_class_precision_recall(feats, labels, real.feats, real.labels, n_classes,
+                                         real_radii=real.class_radii(n_classes))
     out.update({k: intra[k] for k in ("intra_precision", "intra_recall", "intra_recall_per_class",
                                       "min_class_samples")})
     return out
+
+
+def cached_features(kwargs: dict[str, Any], cache_name: str, layer: str) -> torch.Tensor:
+    """The features of layer ``layer`` that torch-fidelity cached for ``cache_name`` (``(N, D)``)."""
+    path = Path(kwargs["cache_root"]) / f"{cache_name}-{kwargs['feature_extractor']}-features-{layer}.pt"
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def class_accuracy_of_logits(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share in [0, 1] of samples whose extractor logits ``(N, K)`` pick their class ``labels`` ``(N,)``.
+
+    For mnist5k the extractor is the class judge itself (:class:`ReferenceCNN`, the same weights; its
+    feature pass reads the grey channel of the uint8 images exactly as :func:`class_accuracy` does), so
+    the logits torch-fidelity cached for IS give :func:`class_accuracy`'s number without a second pass
+    (``tests/evaluation/test_fidelity.py`` pins the equality)."""
+    if logits.shape[0] != labels.shape[0]:
+        raise ValueError(f"class_accuracy_of_logits: {logits.shape[0]} logits rows for {labels.shape[0]} labels")
+    return int((logits.argmax(1).cpu() == labels.cpu()).sum()) / max(len(labels), 1)
 
 
 def intra_class_too_few(labels: torch.Tensor, real_labels: torch.Tensor, n_classes: int) -> str | None:
@@ -391,15 +423,16 @@ def evaluate_fidelity(
         bar = tqdm(s.checkpoints, desc="fidelity", unit="ckpt", disable=not sys.stderr.isatty(), leave=False)
         for i, (path, iteration, train_seconds) in enumerate(bar):
             t0 = time.perf_counter()
-            g = load_generator(run_dir, device, checkpoint=path, g_sample_bn=s.g_sample_bn)
+            g = load_generator(run_dir, device, checkpoint=path, g_sample_bn=s.g_sample_bn,
+                               channels_last=channels_last_of(cfg))
             images, labels = generate_images(g, s.n_samples, n_classes=g.n_classes, z_dim=g.z_dim,
                                              seed=sample_seed, batch_size=s.gen_batch, device=device,
                                              full_batches=s.g_sample_bn == "batch")
             del g
             metrics = generator_metrics(images, labels, kwargs, ref_dir, real, s.n_classes,
                                         cache_name=f"robgan-samples-{i}")
-            metrics["class_accuracy"] = (None if s.judge is None
-                                         else class_accuracy(s.judge, images, labels, batch_size=s.batch_size))
+            metrics["class_accuracy"] = (None if s.judge is None else class_accuracy_of_logits(
+                cached_features(kwargs, f"robgan-samples-{i}", kwargs["feature_layer_isc"]), labels))
             row = {"iteration": iteration, "train_seconds": train_seconds, **metrics, "extractor": s.extractor,
                    "n_samples": s.n_samples}
             rows.append(row)

@@ -12,6 +12,7 @@ keys out); :mod:`robgan.evaluation.fidelity` measures a run's generator with the
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -89,6 +90,8 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
 
 #: torch-fidelity's default neighbourhood of precision and recall (Kynkäänniemi et al. 2019: k = 3).
 PRC_NEIGHBORHOOD = 3
+#: rows per distance block (torch-fidelity's ``prc_batch_size`` default)
+_PRC_BATCH = 10000
 #: KID: 10 subsets (torch-fidelity's default is 100: 30 s per checkpoint of 1,000 samples on one CPU
 #: thread, against 3 s at 10; with a subset as large as the sample set only the reference points vary
 #: between subsets) of torch-fidelity's default size capped by the inputs' sizes.
@@ -103,24 +106,49 @@ def _as_tensor(x: torch.Tensor | np.ndarray, dtype=torch.float64) -> torch.Tenso
     return torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).detach().to("cpu", dtype)
 
 
+def knn_radii(feats: torch.Tensor | np.ndarray, neighborhood: int = PRC_NEIGHBORHOOD) -> torch.Tensor:
+    """Each point's distance to its ``neighborhood``-th nearest other point: ``(N,)`` float32 from ``(N, D)``
+    features, computed exactly as torch-fidelity's ``prc`` does (``calc_cdist_part`` + ``kthvalue``).
+
+    The real side's radii do not depend on the generator: :func:`precision_recall` and
+    :func:`intra_class_precision_recall` take them precomputed, so that an evaluation of many snapshots
+    computes the ``M x M`` real distances once instead of once per snapshot."""
+    from torch_fidelity.metric_prc import calc_cdist_part
+
+    f = _as_tensor(feats, torch.float32)
+    return torch.cat([calc_cdist_part(b, f, _PRC_BATCH).kthvalue(neighborhood + 1).values
+                      for b in f.split(_PRC_BATCH)])
+
+
 def precision_recall(fake: torch.Tensor | np.ndarray, real: torch.Tensor | np.ndarray,
-                     neighborhood: int = PRC_NEIGHBORHOOD) -> dict[str, float]:
-    """Improved precision and recall (Kynkäänniemi et al. 2019) through torch-fidelity's ``prc``.
+                     neighborhood: int = PRC_NEIGHBORHOOD, *,
+                     real_radii: torch.Tensor | None = None) -> dict[str, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019): torch-fidelity's ``prc`` computation.
 
     ``fake`` ``(N, D)`` and ``real`` ``(M, D)`` features, ``N, M > neighborhood``. Precision: share of fake
     points inside the k-NN ball of some real point; recall: share of real points inside the k-NN ball
     of some fake point (k = ``neighborhood``). A generator that ignores its noise (identical samples)
-    has balls of radius 0: recall 0. Returns ``{"precision", "recall"}`` in [0, 1].
+    has balls of radius 0: recall 0. ``real_radii``: :func:`knn_radii` of ``real`` when the caller has
+    them (the same numbers; computed here otherwise). The steps are torch-fidelity's
+    ``calculate_precision_recall_part`` (its own ``calc_cdist_part``; the tests pin equality with
+    ``prc_features_to_metric``). Returns ``{"precision", "recall"}`` in [0, 1].
     """
-    from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
+    from torch_fidelity.metric_prc import calc_cdist_part
 
     f, r = _as_tensor(fake, torch.float32), _as_tensor(real, torch.float32)
     if f.dim() != 2 or r.dim() != 2 or f.shape[1] != r.shape[1] or min(len(f), len(r)) <= neighborhood:
         raise ValueError(f"precision_recall: need (N, D) and (M, D) features with N, M > {neighborhood}, "
                          f"got {tuple(f.shape)} and {tuple(r.shape)}")
-    out = prc_features_to_metric(f, r, prc_neighborhood=neighborhood, prc_batch_size=10000, save_cpu_ram=True,
-                                 verbose=False)
-    return {"precision": float(out[KEY_METRIC_PRECISION]), "recall": float(out[KEY_METRIC_RECALL])}
+    if real_radii is None:
+        real_radii = knn_radii(r, neighborhood)
+    elif tuple(real_radii.shape) != (len(r),):
+        raise ValueError(f"precision_recall: real_radii must be ({len(r)},), got {tuple(real_radii.shape)}")
+    fake_radii = knn_radii(f, neighborhood)
+    recall = torch.cat([(calc_cdist_part(b, f, _PRC_BATCH) <= fake_radii).any(dim=1).float()
+                        for b in r.split(_PRC_BATCH)]).mean().item()
+    precision = torch.cat([(calc_cdist_part(b, r, _PRC_BATCH) <= real_radii).any(dim=1).float()
+                           for b in f.split(_PRC_BATCH)]).mean().item()
+    return {"precision": float(precision), "recall": float(recall)}
 
 
 def kernel_inception_distance(fake: torch.Tensor | np.ndarray, real: torch.Tensor | np.ndarray, *,
@@ -167,10 +195,17 @@ def intra_class_fid(fake: torch.Tensor | np.ndarray, fake_labels: torch.Tensor, 
     return {"intra_fid": float(np.mean(per_class)), "intra_fid_per_class": per_class}
 
 
+def class_knn_radii(real: torch.Tensor | np.ndarray, real_labels: torch.Tensor, n_classes: int,
+                    neighborhood: int = PRC_NEIGHBORHOOD) -> list[torch.Tensor]:
+    """:func:`knn_radii` of each class's real points (a list of ``n_classes`` tensors)."""
+    return [knn_radii(rc, neighborhood) for rc in _by_class(_as_tensor(real, torch.float32), real_labels, n_classes)]
+
+
 def intra_class_precision_recall(fake: torch.Tensor | np.ndarray, fake_labels: torch.Tensor,
                                  real: torch.Tensor | np.ndarray, real_labels: torch.Tensor, n_classes: int, *,
                                  per_class: int = INTRA_CLASS_SAMPLES,
-                                 neighborhood: int = PRC_NEIGHBORHOOD) -> dict[str, Any]:
+                                 neighborhood: int = PRC_NEIGHBORHOOD,
+                                 real_radii: Sequence[torch.Tensor] | None = None) -> dict[str, Any]:
     """Within-class diversity: :func:`precision_recall` of each class's first ``per_class`` samples against
     all real images of that class, averaged over classes.
 
@@ -178,14 +213,17 @@ def intra_class_precision_recall(fake: torch.Tensor | np.ndarray, fake_labels: t
     generator that draws one image per class (it ignores its noise) scores 0 however sharp and
     class-true that image is, which IS and class accuracy cannot see. A class with fewer than
     ``per_class`` samples uses the ones it has (``min_class_samples`` says how many the smallest had).
+    ``real_radii``: :func:`class_knn_radii` of ``real`` (computed here when None).
     Returns ``{"intra_precision", "intra_recall", "intra_recall_per_class": [K], "min_class_samples"}``.
     """
     f, r = _as_tensor(fake, torch.float32), _as_tensor(real, torch.float32)
     prec, rec, counts = [], [], []
-    for fc, rc in zip(_by_class(f, fake_labels, n_classes), _by_class(r, real_labels, n_classes), strict=True):
+    reals = _by_class(r, real_labels, n_classes)
+    radii = class_knn_radii(r, real_labels, n_classes, neighborhood) if real_radii is None else real_radii
+    for fc, rc, rad in zip(_by_class(f, fake_labels, n_classes), reals, radii, strict=True):
         fc = fc[:per_class]
         counts.append(len(fc))
-        out = precision_recall(fc, rc, neighborhood)
+        out = precision_recall(fc, rc, neighborhood, real_radii=rad)
         prec.append(out["precision"])
         rec.append(out["recall"])
     return {"intra_precision": float(np.mean(prec)), "intra_recall": float(np.mean(rec)),

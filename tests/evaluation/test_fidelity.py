@@ -447,6 +447,16 @@ def test_eval_fidelity_end_to_end(tiny_gan_run, tiny_reference, tmp_path):
         assert float(row["class_accuracy"]) == pytest.approx(rec["class_accuracy"], rel=1e-12)
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".fidelity_cache")]
 
+    # the class accuracy read from the extractor's cached logits equals a separate pass of the judge CNN
+    from robgan.api import load_generator
+    from robgan.evaluation.reference_cnn import load_classifier
+
+    judge = load_classifier(tiny_reference / "classifier.pt")
+    g = load_generator(tiny_gan_run, "cpu", g_sample_bn="batch")
+    images, labels = fd.generate_images(g, 200, n_classes=10, z_dim=g.z_dim, seed=0, batch_size=16,
+                                        full_batches=True)
+    assert record["results"][-1]["class_accuracy"] == fd.class_accuracy(judge, images, labels)
+
     # deterministic given the seed; only the final model without snapshots; another seed differs
     out2 = tmp_path / "again.csv"
     assert _eval(tiny_gan_run, tiny_reference, out2, ["eval.fidelity.snapshots=false"]) == 0

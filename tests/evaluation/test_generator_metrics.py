@@ -29,6 +29,27 @@ def test_precision_recall_equals_torch_fidelity_full_computation():
     assert 0.0 < ours["precision"] < 1.0 and 0.0 < ours["recall"] < 1.0
 
 
+def test_precision_recall_with_cached_real_radii_equals_torch_fidelity_exactly():
+    """The real side's k-NN radii computed once (per evaluation) give torch-fidelity's own numbers, bit for
+    bit, through its public entry point; per-class radii likewise for the intra-class metric."""
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
+    fake, real = _feats(70, seed=4, shift=0.3).float(), _feats(90, seed=5).float()
+    tf = prc_features_to_metric(fake, real, prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=True,
+                                verbose=False)
+    radii = fd.knn_radii(real)
+    assert radii.shape == (90,) and bool((radii > 0).all())
+    cached = fd.precision_recall(fake, real, real_radii=radii)
+    assert cached == fd.precision_recall(fake, real) == {"precision": tf["precision"], "recall": tf["recall"]}
+    with pytest.raises(ValueError, match=r"real_radii must be \(90,\)"):
+        fd.precision_recall(fake, real, real_radii=radii[:5])
+    fl, rl = torch.arange(70) % 2, torch.arange(90) % 2
+    class_radii = fd.class_knn_radii(real, rl, 2)
+    assert [len(r) for r in class_radii] == [45, 45]
+    assert (fd.intra_class_precision_recall(fake, fl, real, rl, 2, real_radii=class_radii)
+            == fd.intra_class_precision_recall(fake, fl, real, rl, 2))
+
+
 def test_precision_recall_golden_cases():
     real = _feats(50, seed=3)
     assert fd.precision_recall(real, real) == {"precision": 1.0, "recall": 1.0}
