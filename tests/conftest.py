@@ -21,6 +21,7 @@ TINY = [
     # float32 whatever the CPU: tests' numbers must not depend on whether it has bf16 (the bf16 path is
     # tested on its own in tests/test_performance.py)
     "performance.bf16=false",
+    "performance.bf16_attacks=false",
 ]
 
 

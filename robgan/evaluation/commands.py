@@ -16,7 +16,14 @@ from typing import Any
 import torch
 
 from robgan.evaluation import flags as fl
-from robgan.evaluation.context import EvalContext, eval_subset, load_run_classifier, run_checkpoints
+from robgan.evaluation.context import (
+    EvalContext,
+    attack_precision_text,
+    bf16_attacks_of,
+    eval_subset,
+    load_run_classifier,
+    run_checkpoints,
+)
 from robgan.evaluation.robustness import (
     PROTOCOLS,
     PGDProtocol,
@@ -83,12 +90,13 @@ def evaluate_pgd(ctx: EvalContext, *, progress: bool | None = None) -> dict[str,
     n = int(y.numel())
     protocols = [PGDProtocol.from_config(name, pcfg[name]) for name in ("paper", "strong")]
     seed, bs = int(ev["attack_seed"]), int(ev["batch_size"])
+    bf16 = bf16_attacks_of(ctx.cfg, ctx.device)
     sweep = pgd_sweep(ctx.model, x, y, pcfg["eps"], protocols, batch_size=bs, device=ctx.device,
-                      attack_seed=seed, progress=progress)
+                      attack_seed=seed, progress=progress, bf16=bf16)
     large = float(pcfg["large_eps"])
     bar = progress_bar(n_batches(int(sweep.clean.sum()), bs), f"pgd large eps {large:g}", progress)
     large_ok = robust_correct(ctx.model, x, y, protocols[0].threat(large), batch_size=bs, device=ctx.device,
-                              seed=seed, attack_mask=sweep.clean, progress=bar)
+                              seed=seed, attack_mask=sweep.clean, progress=bar, bf16=bf16)
     bar.close()
     large_acc = accuracy(large_ok)
     chance = fl.largest_class_share(y.tolist())
@@ -96,6 +104,7 @@ def evaluate_pgd(ctx: EvalContext, *, progress: bool | None = None) -> dict[str,
     settings = {
         **common_settings(ctx, "test", pcfg["n_examples"], n),
         "attack_seed": seed,
+        "attack_precision": attack_precision_text(bf16),
         "eps": sorted({float(e) for e in pcfg["eps"]}),
         "protocols": list(PROTOCOLS),
         "protocol_settings": {p.name: p.settings() for p in protocols},
@@ -115,11 +124,12 @@ def evaluate_gap(ctx: EvalContext, *, progress: bool | None = None) -> dict[str,
     ev, gcfg = ctx.eval_cfg, ctx.eval_cfg["gap"]
     eps, seed, bs = float(gcfg["eps"]), int(ev["attack_seed"]), int(ev["batch_size"])
     proto = PGDProtocol.from_config("paper", ev["pgd"]["paper"])
+    bf16 = bf16_attacks_of(ctx.cfg, ctx.device)
     rows, ns = [], {}
     for split in ("train", "test"):
         x, y, _ = eval_subset(ctx.data_cfg, split, gcfg["n_examples"], ev["index_seed"])
         clean, adv = clean_and_robust(ctx.model, x, y, proto.threat(eps), batch_size=bs, device=ctx.device,
-                                      seed=seed, progress=progress, desc=f"gap {split}")
+                                      seed=seed, progress=progress, desc=f"gap {split}", bf16=bf16)
         ns[split] = int(y.numel())
         rows.append({"split": split, "eps": eps, "n": ns[split],
                      "accuracy_clean": accuracy(clean),
@@ -132,6 +142,7 @@ def evaluate_gap(ctx: EvalContext, *, progress: bool | None = None) -> dict[str,
         **common_settings(ctx, ["train", "test"], gcfg["n_examples"], min(ns.values())),
         "n_examples_by_split": ns,
         "attack_seed": seed,
+        "attack_precision": attack_precision_text(bf16),
         "eps": eps,
         "protocol": "paper",
         "protocol_settings": {"paper": proto.settings()},

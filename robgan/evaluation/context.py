@@ -166,6 +166,20 @@ def channels_last_of(cfg: Mapping[str, Any]) -> bool:
     return bool(cfg.get("performance", {}).get("channels_last", False))
 
 
+def bf16_attacks_of(cfg: Mapping[str, Any], device: torch.device | str) -> bool:
+    """Whether the PGD evaluations (sweep, gap) attack under bf16 autocast: ``performance.bf16_attacks``
+    and a device that computes bf16 natively (:func:`robgan.provenance.bf16_supported`)."""
+    from robgan.provenance import bf16_supported
+
+    return bool(cfg.get("performance", {}).get("bf16_attacks", False)) and bf16_supported(torch.device(device))
+
+
+def attack_precision_text(bf16: bool) -> str:
+    """``settings.attack_precision`` of a PGD or gap record."""
+    return ("bf16 autocast in the attack's forward/backward (objective, gradient sign and images float32); "
+            "every verdict (correct or not) in float32" if bf16 else "float32")
+
+
 def load_run_classifier(ctx: EvalContext, checkpoint: str | Path | None = None) -> nn.Module:
     """The run's classifier (``model.pt`` or ``checkpoint``) on ``ctx.device``, in eval mode, in the
     memory format of ``performance.channels_last``."""

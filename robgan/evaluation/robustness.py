@@ -45,6 +45,7 @@ from tqdm import tqdm
 from robgan import losses
 from robgan.attacks import ThreatModel, frozen_mode, pgd_classifier
 from robgan.evaluation import flags as fl
+from robgan.provenance import autocast
 
 log = logging.getLogger("robgan.evaluation")
 
@@ -125,7 +126,8 @@ def clean_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_s
 
 def robust_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, *,
                    batch_size: int, device: torch.device | str, seed: int,
-                   attack_mask: torch.Tensor | None = None, progress: tqdm | None = None) -> torch.Tensor:
+                   attack_mask: torch.Tensor | None = None, progress: tqdm | None = None,
+                   bf16: bool = False) -> torch.Tensor:
     """bool ``(N,)``: example robust under PGD ``threat`` (clean-correct and still correct when attacked).
 
     With ``threat.restarts = R > 1`` (and a random start) restart ``r`` attacks only the examples that
@@ -138,6 +140,9 @@ def robust_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: T
             the others count as not robust.
         seed: seeds the CPU generator of the random starts.
         progress: updated once per batch of attacked examples of the first run.
+        bf16: the attack's forward/backward passes under bf16 autocast (the caller checked
+            :func:`robgan.provenance.bf16_supported`; objective and adversarial images stay float32).
+            Whether the attacked image is still classified correctly is always decided in float32.
     """
     if attack_mask is None:
         attack_mask = clean_correct(model, x, y, batch_size=batch_size, device=device)
@@ -150,7 +155,8 @@ def robust_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: T
         for sl in _batches(todo.numel(), batch_size):
             idx = todo[sl]
             xb, yb = x[idx].to(device), y[idx].to(device)
-            x_adv = pgd_classifier(model, xb, yb, one_run, generator=gen, train_mode=False)
+            with autocast(torch.device(device), bf16):
+                x_adv = pgd_classifier(model, xb, yb, one_run, generator=gen, train_mode=False)
             with torch.no_grad(), frozen_mode(model, False):
                 alive[idx] = (model(x_adv).argmax(1) == yb).cpu()
             if progress is not None and run == 0:
@@ -201,7 +207,8 @@ class SweepResult:
 
 def pgd_sweep(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_grid: Sequence[float],
               protocols: Sequence[PGDProtocol], *, batch_size: int, device: torch.device | str,
-              attack_seed: int, progress: bool | None = None, desc: str = "pgd") -> SweepResult:
+              attack_seed: int, progress: bool | None = None, desc: str = "pgd",
+              bf16: bool = False) -> SweepResult:
     """Clean accuracy and accuracy under every protocol at every ε > 0 of ``eps_grid``.
 
     Rows (record schema ``pgd_row``): one ``clean`` row at ε = 0 (steps 0, restarts 0), then for
@@ -224,7 +231,7 @@ def pgd_sweep(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_grid: Sequ
                 threat = proto.threat(eps)
                 bar.set_postfix_str(f"{proto.name} eps={eps:g}")
                 ok = robust_correct(model, x, y, threat, batch_size=batch_size, device=device,
-                                    seed=attack_seed, attack_mask=clean, progress=bar)
+                                    seed=attack_seed, attack_mask=clean, progress=bar, bf16=bf16)
                 robust[(proto.name, eps)] = ok
                 rows.append(_row(proto.name, eps, steps=threat.steps, step_size=threat.step_size,
                                  restarts=threat.restarts, random_start=threat.random_start,
@@ -284,7 +291,7 @@ def input_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, 
 
 def clean_and_robust(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, *,
                      batch_size: int, device: torch.device | str, seed: int, progress: bool | None = None,
-                     desc: str = "pgd") -> tuple[torch.Tensor, torch.Tensor]:
+                     desc: str = "pgd", bf16: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """bool ``(N,)`` pair ``(clean-correct, robust under threat)`` of one image set (a split of the gap).
 
     Only the clean-correct examples are attacked (:func:`robust_correct` with ``seed``); the progress
@@ -294,7 +301,7 @@ def clean_and_robust(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat:
     bar = progress_bar(n_batches(int(clean.sum()), batch_size), desc, progress)
     try:
         adv = robust_correct(model, x, y, threat, batch_size=batch_size, device=device, seed=seed,
-                             attack_mask=clean, progress=bar)
+                             attack_mask=clean, progress=bar, bf16=bf16)
     finally:
         bar.close()
     return clean, adv

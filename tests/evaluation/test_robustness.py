@@ -159,3 +159,46 @@ def test_input_gradient_norm_matches_the_closed_form(linear_problem):
     assert norms == pytest.approx(grad.norm(dim=1), rel=1e-4, abs=1e-6)
     linf = input_gradient_norms(model, x, y, batch_size=50, device="cpu", norm="linf")
     assert linf == pytest.approx(grad.abs().amax(1), rel=1e-4, abs=1e-6)
+
+
+# ------------------------------------------------------------------------------ bf16 attacks (performance.bf16_attacks)
+
+_BF16 = pytest.mark.skipif(not __import__("robgan.provenance", fromlist=["x"]).bf16_supported(torch.device("cpu")),
+                           reason="this CPU computes no bf16 natively (AVX-512-BF16/AMX)")
+
+
+@_BF16
+def test_bf16_attack_recovers_the_exact_robust_accuracy_of_a_two_class_linear_model(linear_problem,
+                                                                                  exact_robust_margin):
+    """The attack's passes in bf16 still find the exact optimum of a linear model (its gradient sign is
+    the sign of w1 - w0, which bf16 rounding keeps), example by example."""
+    model, w, b, x, y = linear_problem(2)
+    sweep = pgd_sweep(model, x, y, EPS, [PAPER, STRONG], batch_size=64, device="cpu", attack_seed=0,
+                      progress=False, bf16=True)
+    for eps in EPS[1:]:
+        exact = exact_robust_margin(w, b, x, y, eps) > 0
+        for proto in ("paper", "strong"):
+            assert torch.equal(sweep.robust[(proto, eps)], exact), (proto, eps)
+
+
+@_BF16
+def test_bf16_attack_runs_under_autocast_and_decides_in_float32(linear_problem):
+    model, _, _, x, y = linear_problem(3, seed=2)
+    seen: list[bool] = []
+
+    class Spy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = model
+
+        def forward(self, xb):
+            seen.append(torch.is_autocast_enabled("cpu"))
+            return self.inner(xb)
+
+    threat = PAPER.threat(0.04)
+    robust_correct(Spy(), x, y, threat, batch_size=240, device="cpu", seed=0, bf16=True)
+    # one clean pass (float32), 20 attack steps under autocast, one verdict pass (float32)
+    assert seen == [False] + [True] * threat.steps + [False]
+    seen.clear()
+    robust_correct(Spy(), x, y, threat, batch_size=240, device="cpu", seed=0)
+    assert seen == [False] * (threat.steps + 2)
