@@ -52,6 +52,14 @@ MIN_CLASS_ACCURACY, MIN_CLEAN_ACCURACY = acceptance.MIN_CLASS_ACCURACY, acceptan
 # (experiment, label, seed) -> why its samples are known not to show their class (README "Known
 # deviations"); a seed not listed fails.
 EXPECTED_CLASS_ACCURACY_FAILURES: dict[tuple[str, str, int], str] = {}
+# (experiment, label, seed) -> why its generator is known to fail the within-class collapse check
+# (docs/generator_metrics.md, "Known collapses"); printed as an expected failure, any other fails.
+_QUICK_AC = ("quick's AC-family generators train 1,000 iterations at ndf 16 without weight averaging; that "
+             "class's 50 samples cover 0.5 % of its real digits (one style, varying little) while the mean passes")
+EXPECTED_COLLAPSE_FAILURES: dict[tuple[str, str, int], str] = {
+    ("quick", "robgan", 0): f"class 5; {_QUICK_AC}",
+    ("quick", "robgan_oldloss", 0): f"class 3; {_QUICK_AC}",
+}
 # A figure smaller than this (pixels, either side) is not a figure; the report's are 500+ px.
 MIN_PNG_SIDE = 100
 MIN_PDF_BYTES = 1024
@@ -202,7 +210,10 @@ def check_records(root: Path, cfg: dict) -> tuple[list[str], list[str], dict[str
             elif status == acceptance.FAILED:
                 problems.append(f"{path}: {detail}")
             status, detail = acceptance.collapse_check(final)
-            if status == acceptance.FAILED:
+            known = EXPECTED_COLLAPSE_FAILURES.get((rec["run"]["experiment"], label, rec["run"]["seed"]))
+            if status == acceptance.FAILED and known:
+                expected.append(f"{path}: within-class collapse check: {detail}; expected: {known}")
+            elif status == acceptance.FAILED:
                 problems.append(f"{path}: within-class collapse check: {detail}")
             elif status == acceptance.NOT_MEASURED:
                 notes.append(str(path))

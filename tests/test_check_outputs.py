@@ -294,6 +294,20 @@ def test_within_class_collapse_fails_the_gate_and_old_records_are_not_measured(t
     path.write_text(json.dumps(rec))
     (problem,) = _problems(tree)
     assert str(path) in problem and "within-class collapse check: intra-class recall 0.000 < 0.1" in problem
-    final["intra_recall"] = 0.5
+    final["intra_recall"] = 0.5  # a mean above the floor does not hide collapsed classes
+    path.write_text(json.dumps(rec))
+    (problem,) = _problems(tree)
+    assert "0.500 ≥ 0.1 on average, but class 0 0.000, class 1 0.000" in problem
+    final["intra_recall_per_class"] = [0.5] * 10
     path.write_text(json.dumps(rec))
     assert _problems(tree) == []
+    # a documented collapse is an expected failure, not a problem
+    final["intra_recall_per_class"] = [0.5] * 9 + [0.01]
+    path.write_text(json.dumps(rec))
+    key = (rec["run"]["experiment"], rec["run"]["label"], rec["run"]["seed"])
+    checker.EXPECTED_COLLAPSE_FAILURES[key] = "class 9, documented"
+    try:
+        problems, expected = checker.check(tree, dry_run=False)
+    finally:
+        del checker.EXPECTED_COLLAPSE_FAILURES[key]
+    assert problems == [] and any("class 9 0.010 < 0.04" in e and "class 9, documented" in e for e in expected)

@@ -22,6 +22,8 @@ def test_committed_calibration_summary():
     assert s["floor"] == acceptance.MIN_INTRA_RECALL and s["per_class_samples"] == 50
     held_out = [d["intra_recall"] for d in s["held_out_draws"]]
     assert len(held_out) == 5 and min(held_out) > 3 * acceptance.MIN_INTRA_RECALL   # the upper reference
+    # the per-class floor sits far below every held-out draw's lowest class
+    assert min(d["intra_recall_min_class"] for d in s["held_out_draws"]) > 10 * acceptance.MIN_CLASS_INTRA_RECALL
     gens = s["generators"]
     by_experiment = {g["experiment"]: g for g in gens.values()}
     assert by_experiment["mnist5k"]["as trained"]["collapse_check"] == acceptance.FAILED

@@ -138,6 +138,13 @@ def test_collapse_check_floor_and_records_that_predate_it():
                                             "intra_recall_per_class": [0.1, 0.0]})
     assert st == acceptance.FAILED and "0.050 < 0.1" in detail and "lowest class 0.000 (class 1)" in detail
     assert acceptance.collapse_check({"iteration": 1, "intra_recall": acceptance.MIN_INTRA_RECALL})[0] == acceptance.OK
+    # a mean above the floor with one collapsed class fails (quick's first Rob-GAN: 0.228, class 5 at 0.005)
+    st, detail = acceptance.collapse_check({"iteration": 1000, "intra_recall": 0.228,
+                                            "intra_recall_per_class": [0.3] * 5 + [0.005] + [0.3] * 4})
+    assert st == acceptance.FAILED and "class 5 0.005 < 0.04" in detail and "collapsed within that class" in detail
+    st, detail = acceptance.collapse_check({"iteration": 1000, "intra_recall": 0.3,
+                                            "intra_recall_per_class": [0.3] * 9 + [acceptance.MIN_CLASS_INTRA_RECALL]})
+    assert st == acceptance.OK and "every class ≥ 0.04" in detail
     assert acceptance.class_accuracy_check("sngan", 0.61)[0] == acceptance.OK
     assert acceptance.class_accuracy_check("robgan", 0.61)[0] == acceptance.FAILED
     assert acceptance.class_accuracy_check("robgan", None)[0] == acceptance.NOT_MEASURED
