@@ -111,8 +111,10 @@ def _baseline(text: str) -> dict:
     out = {}
     for item in _csv(text):
         key, sep, value = item.partition("=")
-        if not sep or key not in ("bf16", "channels_last", "compile") or value.lower() not in ("true", "false"):
-            raise SystemExit(f"--baseline: expected KEY=true|false with KEY in bf16, channels_last, compile; "
+        if (not sep or key not in ("bf16", "bf16_attacks", "channels_last", "compile")
+                or value.lower() not in ("true", "false")):
+            raise SystemExit(f"--baseline: expected KEY=true|false with KEY in bf16, bf16_attacks, channels_last, "
+                             f"compile; "
                              f"got {item!r}")
         out[key] = value.lower() == "true"
     return out

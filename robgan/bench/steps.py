@@ -93,8 +93,11 @@ def _eval_batch(ctx: Context, n: int) -> tuple[torch.Tensor, torch.Tensor]:
 def bench_pgd(factory: ContextFactory, shape: Shape, s: BenchSettings, device_name: str
               ) -> tuple[dict, dict]:
     """Paper-protocol PGD on the AC discriminator's class head (as ``robgan eval pgd`` runs it: eval
-    mode, no autocast). Returns the throughput record and the PGD-efficiency record."""
+    mode; its attack passes under bf16 autocast when the config's ``performance.bf16_attacks`` and the
+    device allow). Returns the throughput record and the PGD-efficiency record."""
+    from robgan.evaluation.context import bf16_attacks_of
     from robgan.evaluation.robustness import PGDProtocol
+    from robgan.provenance import autocast
 
     ctx = factory.build(shape, "robgan")
     cfg, ev = ctx.cfg, ctx.cfg["eval"]
@@ -104,25 +107,27 @@ def bench_pgd(factory: ContextFactory, shape: Shape, s: BenchSettings, device_na
     batch = int(s.pgd_batch or ev["batch_size"])
     x, y = _eval_batch(ctx, batch)
     model = ctx.classifier
+    bf16 = bf16_attacks_of(cfg, ctx.device)
 
     def attack() -> torch.Tensor:
-        return attacks.pgd_classifier(model, x, y, threat)
+        with autocast(ctx.device, bf16):
+            return attacks.pgd_classifier(model, x, y, threat)
 
     meter = measure.MemoryMeter(ctx.device)
     meter.start()
     timing = timed(attack, ctx, s)
     memory = meter.stop()
-    flops = eager_flops(lambda: attacks.pgd_classifier(ctx.classifier, x, y, threat), ctx)
+    flops = eager_flops(lambda: attacks.pgd_classifier(ctx.classifier, x, y, threat), ctx)  # counted in float32
     syncs = probe_host_syncs(attack, ctx.device)
     med = timing.median
     rec = {
         "shape": shape.name, "method": "pgd", "kind": "pgd_eval", "section": "eval",
         "batch_size": batch, "n_dis": 1, "images_per_iter": batch, "fake_images_per_iter": 0,
         "seconds_per_iter": timing.as_dict(), "iterations_per_s": 1.0 / med, "images_per_s": batch / med,
-        "memory": memory, **throughput(flops, med, ctx.device, device_name, False),
+        "memory": memory, **throughput(flops, med, ctx.device, device_name, bf16),
         "losses_finite": True, "host_syncs_per_iter": len(syncs), "host_sync_ops": syncs.summary(),
         "attack": {**threat_summary(threat), "protocol": "paper",
-                                          "objective": "class cross-entropy", "autocast": False},
+                                          "objective": "class cross-entropy", "autocast": bf16},
         "model": model_summary(cfg, ctx), "augment": "none", "data": factory.data_description(shape),
     }
 
