@@ -304,6 +304,12 @@ FIGURE_FORMATS = ("png", "pdf")
 RUN_FIGURES = ("training_curves",)
 
 
+def sample_grid_name(label: str, seed: int) -> str:
+    """File stem of the sample grid of generator run ``label``/``seed``: ``samples_<label>_seed<seed>``
+    (one per finished generator run, drawn from its weights by ``robgan report --runs``)."""
+    return f"samples_{label}_seed{int(seed)}"
+
+
 def training_budget(cfg: Mapping[str, Any], label: str) -> dict[str, int]:
     """What a label's classifier / discriminator was trained with, from an experiment config.
 

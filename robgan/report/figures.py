@@ -21,7 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from robgan import provenance as prov
-from robgan.registry import FIGURES, LABELS, generator_labels
+from robgan.registry import FIGURES, LABELS, generator_labels, sample_grid_name
 from robgan.report.aggregate import (
     EPS_ATOL,
     EXTRACTOR_NAMES,
@@ -498,11 +498,6 @@ def write_sample_grid(generator, out_stem: str | Path, title: str, n_classes: in
         title += f" (first {rows} of {n_classes} classes)"
     fig = samples_figure(grid, title, names)
     return save_figure(fig, out_stem)
-
-
-def sample_grid_name(label: str, seed: int) -> str:
-    """File stem of a sample grid: ``samples_<label>_seed<seed>`` (one per generator run)."""
-    return f"samples_{label}_seed{int(seed)}"
 
 
 def write_sample_grids(runs_dir: str | Path | None, out_dir: str | Path, frames: Frames, seed: int = 0,

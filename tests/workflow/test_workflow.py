@@ -257,9 +257,10 @@ elif cmd == "report":
         (out / "tables" / f"{{t}}.csv").write_text("a,b\n1,2\n")
         for ext in ("md", "tex"):
             (out / "tables" / f"{{t}}.{{ext}}").write_text("stub")
-    gens = [p.name for p in opt("--runs").iterdir() if p.name in GENERATORS]
+    gens = [p for p in opt("--runs").iterdir() if p.name in GENERATORS]
     figs = ["is_vs_time", "is_vs_iter", "fid_vs_time", "fid_vs_iter", "accuracy_vs_eps",
-            "robustness_gap", "lipschitz", "training_curves"] + [f"samples_{{g}}" for g in gens]
+            "robustness_gap", "lipschitz", "training_curves"]
+    figs += [f"samples_{{g.name}}_{{s.name}}" for g in gens for s in g.glob("seed*")]
     for f in figs:
         (out / "figures" / f"{{f}}.png").write_bytes(PNG)
         (out / "figures" / f"{{f}}.pdf").write_text("stub")
@@ -442,7 +443,7 @@ def test_html_report(stub_tree):
     assert rc == 0, out
     assert "Missing metadata" not in out, out  # every file was made by a job of this tree
     html = (work / "report.html").read_text()
-    for name in ("accuracy_vs_eps.png", "samples_robgan.png", "robust_accuracy.csv", "claims.md"):
+    for name in ("accuracy_vs_eps.png", "samples_robgan_seed0.png", "robust_accuracy.csv", "claims.md"):
         assert name in html
 
 
