@@ -388,6 +388,7 @@ def robustness_gap_figure(frames: Frames) -> Figure:
         ax.set_xlim(-0.6, len(labels) - 0.4)
         ax.grid(axis="y", alpha=0.3)
     ax_gap.axhline(0.0, color="0.3", linewidth=0.9)
+    ax_gap.margins(y=0.15)  # room for the values written above the whiskers
     ax_acc.set_ylabel("accuracy under PGD (%)")
     ax_gap.set_ylabel("gap: train − test accuracy (pp)")
     ax_acc.set_title("training (filled) vs test (hollow) points", fontsize=9)

@@ -247,6 +247,12 @@ elif cmd == "report" and os.environ.get("ROBGAN_STUB_REPORT_FROM"):  # the commi
     src = Path(os.environ["ROBGAN_STUB_REPORT_FROM"])
     for sub in ("tables", "figures"):
         shutil.copytree(src / sub, opt("--out") / sub, dirs_exist_ok=True)
+    figs = opt("--out") / "figures"
+    for run in opt("--runs").glob("*/seed*"):  # a committed report from before per-seed sample grids
+        old, new = f"samples_{{run.parent.name}}", f"samples_{{run.parent.name}}_{{run.name}}"
+        for ext in ("png", "pdf"):
+            if (figs / f"{{old}}.{{ext}}").is_file() and not (figs / f"{{new}}.{{ext}}").is_file():
+                shutil.copy(figs / f"{{old}}.{{ext}}", figs / f"{{new}}.{{ext}}")
     for name in ("claims.md", "claims.json"):
         shutil.copy(src / name, opt("--out") / name)
 elif cmd == "report":
