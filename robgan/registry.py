@@ -294,7 +294,7 @@ def configured_labels(cfg: Mapping[str, Any] | None, kind: str) -> list[str] | N
 
 
 # What `robgan report` writes: tables/<name>.{csv,md,tex}; figures/<name>.{png,pdf} and one
-# figures/samples_<label>.{png,pdf} per generator label.
+# figures/samples_<label>_seed<N>.{png,pdf} per generator label and seed (sample_grid_name).
 TABLES = ("robust_accuracy", "robust_accuracy_strong", "autoattack", "generation", "ablation")
 TABLE_FORMATS = ("csv", "md", "tex")
 FIGURES = ("is_vs_time", "is_vs_iter", "fid_vs_time", "fid_vs_iter", "accuracy_vs_eps", "robustness_gap",
