@@ -188,7 +188,7 @@ def test_every_figure_title_is_one_line(fixture_frames, tmp_path):
 
 def test_accuracy_vs_eps_separates_the_main_comparison_from_the_ablations(fixture_frames):
     fig = figures.accuracy_vs_eps_figure(fixture_frames)
-    main, ablations = fig.axes[:2]
+    main, ablations = fig.axes  # two panels (the authors' 2ε axes are children of each)
     legend = {ax: [t.get_text() for t in ax.get_legend().get_texts()] for ax in (main, ablations)}
     assert legend[main] == ["advtrain (3 seeds)", "robgan_ft (3 seeds)"]
     assert legend[ablations][0] == "robgan (3 seeds)" and "advtrain (3 seeds)" not in legend[ablations]
@@ -233,3 +233,17 @@ def test_lipschitz_draws_fine_tuning_after_its_co_training_run(fixture_frames):
     ft = lip["label"] == "robgan_ft"
     assert (x[ft] == lip.loc[ft, "iteration"] + lip.loc[ft, "seed"].map(last)).all()
     assert (x[~ft] == lip.loc[~ft, "iteration"]).all()
+
+
+def test_panels_below_is_have_short_labels_that_do_not_overlap(fixture_frames):
+    import dataclasses
+
+    fid = fixture_frames.fidelity.copy()
+    fid["recall"], fid["intra_recall"] = 0.5, 0.4
+    fig = figures.fidelity_figure(dataclasses.replace(fixture_frames, fidelity=fid), "is", "iter")
+    assert len(fig.axes) == 3
+    fig.canvas.draw()
+    boxes = [ax.yaxis.label.get_window_extent() for ax in fig.axes]
+    for a, b in zip(boxes, boxes[1:], strict=False):  # stacked panels: each y label ends above the next one
+        assert a.y0 > b.y1
+    assert [ax.get_xlabel() for ax in fig.axes] == ["", "", "generator iterations (G steps)"]
