@@ -6,8 +6,9 @@ Fails (exit 1, one ``PROBLEM:`` line each) when
   invalid (schema, non-finite number), or a record holds a failed sanity flag that
   :data:`EXPECTED_FLAG_FAILURES` does not document;
 - a table (``registry.TABLES`` × csv/md/tex), figure (``registry.FIGURES`` × png/pdf) or sample grid
-  (one per generator label) is missing or trivially small: a table without a data row, a PNG
-  smaller than :data:`MIN_PNG_SIDE` pixels or of a single colour, a PDF that is not one;
+  (one per generator label and seed; reports that predate per-seed grids: one per label) is missing
+  or trivially small: a table without a data row, a PNG smaller than :data:`MIN_PNG_SIDE` pixels or
+  of a single colour, a PDF that is not one;
 - a CSV (tables, fidelity rows) holds a non-finite number (``nan``, ``inf``);
 - ``claims.json`` is not JSON, holds a non-finite number, or lacks a verdict for any claim part (or
   check) of ``config/paper_claims.yaml`` ("not judged" is a verdict: the accuracy claims of records
@@ -229,6 +230,24 @@ def check_records(root: Path, cfg: dict) -> tuple[list[str], list[str], dict[str
     return problems, expected, kinds, notes
 
 
+def sample_grids(root: Path, generators: list[str], seeds: list[int]) -> list[str]:
+    """Figure stems of the sample grids: one per generator and seed (``registry.sample_grid_name``).
+    A generator with no per-seed grid but the single ``samples_<label>`` file that reports before them
+    drew (the committed results/mnist5k) is checked on that file, with a NOTE."""
+    out = []
+    for g in generators:
+        per_seed = [registry.sample_grid_name(g, s) for s in seeds]
+        old = f"samples_{g}"
+        if not any((root / "figures" / f"{n}.png").exists() for n in per_seed) \
+                and (root / "figures" / f"{old}.png").exists():
+            print(f"NOTE: {root}/figures/{old}.png: one sample grid for every seed (drawn before the report "
+                  "drew one per seed); re-run the report with the runs' weights for one per seed")
+            out.append(old)
+        else:
+            out += per_seed
+    return out
+
+
 def check(root: Path, claims_spec: Path = CLAIMS, dry_run: bool = True) -> tuple[list[str], list[str]]:
     """(problems, expected failures) of the results directory ``root``."""
     cfg_path = root / "config.yaml"
@@ -242,7 +261,7 @@ def check(root: Path, claims_spec: Path = CLAIMS, dry_run: bool = True) -> tuple
         for ext in registry.TABLE_FORMATS:
             problems += check_table(root / "tables" / f"{name}.{ext}")
     generators = registry.generator_labels(registry.experiment_labels(cfg))
-    for name in [*registry.FIGURES, *registry.RUN_FIGURES, *(f"samples_{g}" for g in generators)]:
+    for name in [*registry.FIGURES, *registry.RUN_FIGURES, *sample_grids(root, generators, cfg["seeds"])]:
         for ext in registry.FIGURE_FORMATS:
             problems += check_figure(root / "figures" / f"{name}.{ext}")
     claim_problems, n_parts = check_claims(root / "claims.json", claims_spec,
@@ -255,7 +274,8 @@ def check(root: Path, claims_spec: Path = CLAIMS, dry_run: bool = True) -> tuple
         out = subprocess.run(["snakemake", "-n", "--quiet", "rules"], capture_output=True, text=True)
         if out.returncode != 0 or "Nothing to be done" not in out.stdout + out.stderr:
             problems.append(f"snakemake -n still has work to do:\n{out.stdout}\n{out.stderr}")
-    print(f"{root}: records {sum(kinds.values())} ({kinds}); sample grids: {len(generators)} expected; "
+    print(f"{root}: records {sum(kinds.values())} ({kinds}); sample grids: {len(generators)} generators × "
+          f"{len(cfg['seeds'])} seeds expected; "
           f"claim parts judged: {n_parts}")
     return problems, expected
 

@@ -253,12 +253,14 @@ def table_outputs(cfg: Mapping[str, Any]) -> list[Output]:
 
 
 def figure_outputs(cfg: Mapping[str, Any]) -> list[Output]:
-    """figures/<name>.{png,pdf} and figures/samples_<label>.{png,pdf} (one per generator label); the
-    PNGs are shown in the HTML report (one caption, samples.rst, for all sample grids)."""
+    """figures/<name>.{png,pdf} and figures/samples_<label>_seed<N>.{png,pdf} (one per generator label and
+    seed: :func:`robgan.registry.sample_grid_name`); the PNGs are shown in the HTML report (one caption,
+    samples.rst, for all sample grids)."""
     lay = Layout.of(cfg)
     figures = [(f, f, "Plots", {"figure": f}) for f in (*registry.FIGURES, *registry.RUN_FIGURES)]
-    figures += [(f"samples_{lb}", "samples", "Samples", {"figure": "samples", "model": lb})
-                for lb in evaluation_labels(cfg)["fidelity"]]
+    figures += [(registry.sample_grid_name(lb, seed), "samples", "Samples",
+                 {"figure": "samples", "model": lb, "seed": str(seed)})
+                for lb in evaluation_labels(cfg)["fidelity"] for seed in cfg["seeds"]]
     out = []
     for name, caption, sub, labels in figures:
         for ext in registry.FIGURE_FORMATS:

@@ -294,7 +294,7 @@ def configured_labels(cfg: Mapping[str, Any] | None, kind: str) -> list[str] | N
 
 
 # What `robgan report` writes: tables/<name>.{csv,md,tex}; figures/<name>.{png,pdf} and one
-# figures/samples_<label>.{png,pdf} per generator label.
+# figures/samples_<label>_seed<N>.{png,pdf} per generator label and seed (sample_grid_name).
 TABLES = ("robust_accuracy", "robust_accuracy_strong", "autoattack", "generation", "ablation")
 TABLE_FORMATS = ("csv", "md", "tex")
 FIGURES = ("is_vs_time", "is_vs_iter", "fid_vs_time", "fid_vs_iter", "accuracy_vs_eps", "robustness_gap",
@@ -302,6 +302,12 @@ FIGURES = ("is_vs_time", "is_vs_iter", "fid_vs_time", "fid_vs_iter", "accuracy_v
 FIGURE_FORMATS = ("png", "pdf")
 # Figures drawn from the runs' training logs (``robgan report --runs``), not from records.
 RUN_FIGURES = ("training_curves",)
+
+
+def sample_grid_name(label: str, seed: int) -> str:
+    """File stem of the sample grid of generator run ``label``/``seed``: ``samples_<label>_seed<seed>``
+    (one per finished generator run, drawn from its weights by ``robgan report --runs``)."""
+    return f"samples_{label}_seed{int(seed)}"
 
 
 def training_budget(cfg: Mapping[str, Any], label: str) -> dict[str, int]:

@@ -63,7 +63,8 @@ def valid_tree(tmp_path_factory) -> Path:
     _complete_records(FIXTURES / "records", root / "records", cfg)
     make_report(cfg, root / "records", root)
     figures = root / "figures"
-    stand_ins = [f"samples_{label}" for label in registry.generator_labels(registry.experiment_labels(cfg))]
+    stand_ins = [registry.sample_grid_name(label, seed) for label in
+                 registry.generator_labels(registry.experiment_labels(cfg)) for seed in cfg["seeds"]]
     for name in [*stand_ins, *registry.RUN_FIGURES]:  # stand-ins for the figures drawn from runs
         for ext in registry.FIGURE_FORMATS:
             shutil.copy(figures / f"is_vs_iter.{ext}", figures / f"{name}.{ext}")
@@ -186,11 +187,22 @@ def test_tiny_or_blank_png_fails(tree, size, colours, message):
 
 def test_missing_record_and_sample_grid_fail(tree):
     (tree / "records" / "gap" / "robgan_ft_nofake_seed0.json").unlink()
-    (tree / "figures" / "samples_sngan.png").unlink()
+    (tree / "figures" / "samples_sngan_seed0.png").unlink()
     problems = _problems(tree)
     assert len(problems) == 2
     assert any("missing record" in p and "gap/robgan_ft_nofake_seed0.json" in p for p in problems)
-    assert any("missing or empty" in p and "samples_sngan.png" in p for p in problems)
+    assert any("missing or empty" in p and "samples_sngan_seed0.png" in p for p in problems)
+
+
+def test_a_report_from_before_per_seed_sample_grids_is_checked_on_its_one_grid(tree, capsys):
+    """results/mnist5k as committed: samples_<label>.png, one per generator, no per-seed files."""
+    for ext in ("png", "pdf"):
+        (tree / "figures" / f"samples_sngan_seed0.{ext}").rename(tree / "figures" / f"samples_sngan.{ext}")
+    assert _problems(tree) == []
+    assert "samples_sngan.png: one sample grid for every seed" in capsys.readouterr().out
+    (tree / "figures" / "samples_sngan.png").write_bytes(b"")
+    (problem,) = _problems(tree)
+    assert "missing or empty" in problem and "samples_sngan.png" in problem
 
 
 def test_exit_status(tree):

@@ -171,23 +171,25 @@ def test_run_models_and_records(cfg):
 
 def test_report_outputs_and_what_the_html_report_shows(cfg):
     tables, figures = pipeline.table_outputs(cfg), pipeline.figure_outputs(cfg)
-    assert len(tables) == 5 * 3 and len(figures) == (7 + 1 + 5) * 2  # record figures, training curves, samples
+    # record figures, training curves, a sample grid per generator and seed (seeds 0 and 3)
+    assert len(tables) == 5 * 3 and len(figures) == (7 + 1 + 5 * 2) * 2
     shown = {o.path: o for o in tables + figures if o.caption}
-    assert len(shown) == 5 + 13 and all(p.endswith((".csv", ".png")) for p in shown)
+    assert len(shown) == 5 + 18 and all(p.endswith((".csv", ".png")) for p in shown)
     t = shown["results/t/tables/robust_accuracy.csv"]
     assert (t.caption, t.category, t.subcategory, t.labels) == ("robust_accuracy", "Tables", None,
                                                                 {"table": "robust_accuracy"})
-    f = shown["results/t/figures/samples_sngan.png"]
+    f = shown["results/t/figures/samples_sngan_seed3.png"]
     assert (f.caption, f.category, f.subcategory, f.labels) == ("samples", "Figures", "Samples",
-                                                                {"figure": "samples", "model": "sngan"})
+                                                                {"figure": "samples", "model": "sngan", "seed": "3"})
     f = shown["results/t/figures/accuracy_vs_eps.png"]
     assert (f.caption, f.subcategory, f.labels) == ("accuracy_vs_eps", "Plots", {"figure": "accuracy_vs_eps"})
     hidden = [o for o in tables + figures if not o.caption]
     assert all(o.category is None and o.labels == {} for o in hidden)
     out = pipeline.report_outputs(cfg)
-    assert len(out) == len(set(out)) == 15 + 26 + 2
+    assert len(out) == len(set(out)) == 15 + 36 + 2
     assert out[-2:] == ["results/t/claims.md", "results/t/claims.json"]
-    assert "results/t/figures/samples_robgan_ft.png" not in out
+    assert "results/t/figures/samples_robgan_seed0.png" in out and "results/t/figures/samples_robgan.png" not in out
+    assert not any("samples_robgan_ft" in o for o in out)  # fine-tuning trains no generator
 
 
 # ------------------------------------------------------------------------------------------------

@@ -419,9 +419,10 @@ class WorstCase:
     run on it at that ε broke it (RobustBench's practice).
 
     ``estimate``: per-seed accuracy on the common images, with their outcomes; ``attacks``: the attacks
-    taken into account (``paper PGD``, ``strong PGD``, ``AutoAttack``); ``n``: the common images (the
+    taken into account (``paper PGD``, ``strong PGD``, ``AutoAttack``); ``n``: the images scored (the
     first ``n`` of the evaluation order, which every attack's image set starts with: the sets are
-    prefixes of one permutation); ``missing``: seeds whose records lack per-image outcomes.
+    prefixes of one permutation; see :func:`worst_case`'s ``images``); ``missing``: seeds whose records
+    lack per-image outcomes.
     """
 
     estimate: Estimate
@@ -452,12 +453,21 @@ def _outcome_sources(frames: Frames, label: str, seed: int, eps: float) -> list[
     return out
 
 
-def worst_case(frames: Frames, label: str, eps: float) -> WorstCase:
+def worst_case(frames: Frames, label: str, eps: float, images: str = "common") -> WorstCase:
     """Worst-case robust accuracy of ``label`` at ``eps`` over every attack its records ran at that ε
     (paper PGD, strong PGD: the pgd records and the autoattack record's own PGD; AutoAttack's final
-    stage), on the images common to all of them: the shortest image set's images (a prefix of the
-    others). Seeds whose records lack per-image outcomes, or whose image sets differ in split or index
-    seed, are left out (``missing``)."""
+    stage). The image sets are prefixes of one evaluation order; ``images`` says which are scored:
+
+    - ``"common"``: the images common to all attacks (the shortest set, e.g. the AutoAttack subset):
+      an image is robust only if every attack left it correct;
+    - ``"all"``: every image any attack ran on (the longest set, e.g. the PGD images): an image is
+      robust only if every attack *run on it* left it correct (images beyond the AutoAttack subset
+      count PGD alone). On the PGD images at every ε of their grid, this is the worst-case curve.
+
+    Seeds whose records lack per-image outcomes, or whose image sets differ in split or index seed,
+    are left out (``missing``)."""
+    if images not in ("common", "all"):
+        raise ValueError(f"images must be 'common' or 'all', got {images!r}")
     values, outcomes, missing, attacks, keys = {}, {}, [], set(), set()
     seeds = sorted(set(frames.pgd.loc[frames.pgd["label"] == label, "seed"])
                    | set(frames.autoattack.loc[frames.autoattack["label"] == label, "seed"]))
@@ -469,10 +479,11 @@ def worst_case(frames: Frames, label: str, eps: float) -> WorstCase:
         if any(c is None for _, _, c in src) or len(prefixes) != 1 or "" in prefixes:
             missing.append(int(seed))
             continue
-        m = min(len(c) for _, _, c in src)
+        m = (min if images == "common" else max)(len(c) for _, _, c in src)
         robust = np.ones(m, dtype=bool)
         for _, _, c in src:
-            robust &= np.frombuffer(c[:m].encode(), dtype=np.uint8) == ord("1")
+            k = min(m, len(c))
+            robust[:k] &= np.frombuffer(c[:k].encode(), dtype=np.uint8) == ord("1")
         values[int(seed)] = float(robust.mean())
         outcomes[int(seed)] = "".join("1" if b else "0" for b in robust)
         attacks |= {a for a, _, _ in src}

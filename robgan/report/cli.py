@@ -67,7 +67,8 @@ def make_report(cfg: Mapping[str, Any] | None, records_dir: str | Path, out_dir:
     g_sample_bn = ((cfg or {}).get("model") or {}).get("g_sample_bn")
     paths += figures.write_sample_grids(runs_dir, out_dir / "figures", frames, seed=sample_seed, log=log,
                                         g_sample_bn=g_sample_bn)
-    paths += training_curves.write_training_curves(runs_dir, out_dir / "figures", frames.dataset, frames.experiment)
+    paths += training_curves.write_training_curves(runs_dir, out_dir / "figures", frames.dataset, frames.experiment,
+                                                   cfg)
     results = claims_mod.evaluate_claims(frames, claims_doc, cfg)
     paths += claims_mod.write_claims(results, claims_doc, frames, out_dir)
     counts: dict[str, int] = {}

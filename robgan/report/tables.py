@@ -115,6 +115,10 @@ def robust_accuracy_table(frames: Frames, protocol: str = "paper", cfg: Mapping[
                 "d_updates": b.get("d_updates", np.nan), "real_images": b.get("real_images", np.nan),
             })
         rows.append(cells)
+        if protocol == "paper":
+            wc_cells, wc_tidy = _worst_case_row(frames, label, grid, b)
+            rows.append(wc_cells)
+            tidy += wc_tidy
     title = (f"Accuracy (%) under ℓ∞ PGD, {protocol} protocol — {frames.dataset}, "
              f"experiment {frames.experiment}")
     notes = [
@@ -129,11 +133,40 @@ def robust_accuracy_table(frames: Frames, protocol: str = "paper", cfg: Mapping[
     if protocol == "paper":
         notes.insert(2, "The paper protocol is the authors' evaluation (20 steps of ε/5, no random start, "
                         "no restarts); see robust_accuracy_strong for a stronger attack.")
+        notes.insert(3, WORST_CASE_ROW_NOTE)
     if not labels:
         notes.insert(0, "No pgd records: nothing to show.")
     name = "robust_accuracy" if protocol == "paper" else f"robust_accuracy_{protocol}"
     return Table(name, title, columns, rows, pd.DataFrame(tidy, columns=_ROBUST_COLS), notes,
                  ["l", "l"] + ["r"] * (len(columns) - 2))
+
+
+WORST_CASE_ROW = "worst case over attacks"
+WORST_CASE_ROW_NOTE = (
+    f"Rows '<method>, {WORST_CASE_ROW}': per seed and ε, an image counts as robust only if every attack "
+    "run on it at that ε left it correct (paper PGD, strong PGD and, where its ε matches, AutoAttack on "
+    "its subset), on the PGD images, from the records' per-image outcomes (robgan.report.aggregate."
+    "worst_case, images='all'); 'n/a (no per-image outcomes)': the records predate them.")
+
+
+def _worst_case_row(frames: Frames, label: str, grid: Sequence[float],
+                    b: Mapping[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The worst-case row of ``label`` in the robust-accuracy table: a cell per ε of ``grid``
+    (:func:`~robgan.report.aggregate.worst_case` on every attacked image) and its tidy rows
+    (protocol ``worst_case``; steps and step size NaN)."""
+    cells = [f"{label}, {WORST_CASE_ROW}", "", "—"]
+    tidy = []
+    for eps in grid:
+        worst = worst_case(frames, label, eps, images="all")
+        cells.append(fmt_estimate(worst.estimate, 100.0, 1) if not worst.estimate.empty
+                     else "n/a (no per-image outcomes)" if worst.missing else "n/a")
+        s = summarise(worst.estimate.values.values())
+        tidy.append({"label": label, "protocol": "worst_case", "eps": eps, "eps_pm1": 2 * eps, "eps_255": eps * 255,
+                     "steps": np.nan, "step_size": np.nan, "restarts": np.nan, "random_start": np.nan,
+                     "n_examples": worst.n if worst.n else np.nan, "mean": s["mean"], "std": s["std"], "n": s["n"],
+                     "min": s["min"], "max": s["max"], "d_updates": b.get("d_updates", np.nan),
+                     "real_images": b.get("real_images", np.nan)})
+    return cells, tidy
 
 
 _ROBUST_COLS = ["label", "protocol", "eps", "eps_pm1", "eps_255", "steps", "step_size", "restarts",

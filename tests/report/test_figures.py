@@ -53,11 +53,11 @@ def report_dir(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
     cfg = load_config(FIXTURES / "config.yaml", ["model.ngf=2", "model.z_dim=8"])
     runs = tmp / "runs"
-    for label, method in (("robgan", "robgan"), ("advtrain", "advtrain")):
-        run = runs / label / "seed0"
+    for label, method, seed in (("robgan", "robgan", 0), ("robgan", "robgan", 1), ("advtrain", "advtrain", 0)):
+        run = runs / label / f"seed{seed}"
         run.mkdir(parents=True)
         (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "run": {"method": method, "label": label,
-                                                                         "seed": 0, "init_from": None}}))
+                                                                         "seed": seed, "init_from": None}}))
         state = {"iteration": 1, "train_seconds": 1.0}
         if method == "robgan":
             state["generator"] = build_generator(cfg["model"], dataset_info(cfg["data"])).state_dict()
@@ -72,10 +72,13 @@ def report_dir(tmp_path_factory):
 
 
 def test_every_figure_is_written_as_png_and_pdf(report_dir):
-    for name in [*registry.FIGURES, *registry.RUN_FIGURES, "samples_robgan"]:
+    for name in [*registry.FIGURES, *registry.RUN_FIGURES, "samples_robgan_seed0", "samples_robgan_seed1"]:
         assert _is_png(report_dir / "figures" / f"{name}.png"), name
         assert _is_pdf(report_dir / "figures" / f"{name}.pdf"), name
-    assert not (report_dir / "figures" / "samples_advtrain.png").exists()  # advtrain trains no generator
+    # one grid per finished generator run (every seed); advtrain trains no generator
+    assert sorted(p.name for p in (report_dir / "figures").glob("samples_*.png")) == [
+        "samples_robgan_seed0.png", "samples_robgan_seed1.png"]
+    assert figures.sample_grid_name("robgan", 1) == "samples_robgan_seed1"
 
 
 def test_report_writes_tables_and_claims(report_dir):
@@ -149,3 +152,98 @@ def test_is_figure_draws_targets_and_the_new_metrics_with_the_collapse_floor():
     assert any(list(line.get_ydata()) == [MIN_INTRA_RECALL] * 2 for line in intra_ax.get_lines())
     assert "intra-class recall" in intra_ax.get_ylabel() and "recall" in recall_ax.get_ylabel()
     assert len(figures.fidelity_figure(dataclasses.replace(frames, fidelity=fid), "fid", "iter").axes) == 1
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+@pytest.fixture(scope="module")
+def fixture_frames():
+    return build_frames(load_records(FIXTURES / "records"))
+
+
+def test_seed_interval_is_the_90_percent_t_interval_and_one_seed_has_none():
+    mean, lo, hi, n = figures.seed_interval([1.0, 2.0, 3.0])
+    # t_{0.95, 2} = 2.919986; s = 1; half-width 2.919986 / sqrt(3) = 1.685854
+    assert (mean, n) == (2.0, 3) and hi - mean == pytest.approx(1.685854, abs=1e-5)
+    assert mean - lo == pytest.approx(hi - mean)
+    assert figures.seed_interval([0.7]) == (0.7, 0.7, 0.7, 1)
+    assert figures.seed_interval([float("nan")])[3] == 0
+
+
+def test_every_figure_title_is_one_line(fixture_frames, tmp_path):
+    from robgan.report import training_curves as tc
+
+    made = [figures.fidelity_figure(fixture_frames, m, a, [("t", 4.0)])
+            for m in ("is", "fid") for a in ("iter", "time")]
+    made += [figures.accuracy_vs_eps_figure(fixture_frames), figures.robustness_gap_figure(fixture_frames),
+             figures.lipschitz_figure(fixture_frames),
+             tc.training_curves_figure(tc.load_train_logs(tmp_path), "mnist5k", "fixture")]
+    for fig in made:
+        text = fig._suptitle.get_text()
+        assert "\n" not in text and text.endswith("experiment fixture"), text
+    with pytest.raises(ValueError, match="one line"):
+        figures._suptitle(figures._new_figure(), "a\nb")
+
+
+def test_accuracy_vs_eps_separates_the_main_comparison_from_the_ablations(fixture_frames):
+    fig = figures.accuracy_vs_eps_figure(fixture_frames)
+    main, ablations = fig.axes  # two panels (the authors' 2ε axes are children of each)
+    legend = {ax: [t.get_text() for t in ax.get_legend().get_texts()] for ax in (main, ablations)}
+    assert legend[main] == ["advtrain (3 seeds)", "robgan_ft (3 seeds)"]
+    assert legend[ablations][0] == "robgan (3 seeds)" and "advtrain (3 seeds)" not in legend[ablations]
+    assert len(legend[ablations]) == 6  # every classifier but Madry's, robgan_ft as the reference
+    assert main.get_ylim() != ablations.get_ylim()  # the main pair is zoomed in
+    # per method: paper PGD (solid), worst case (dashed), AutoAttack (star)
+    styles = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert styles == ["PGD, paper protocol", "worst case over every attack", "AutoAttack"]
+
+
+def test_fid_is_on_a_log_axis_and_the_is_targets_are_in_the_legend(fixture_frames):
+    fid = figures.fidelity_figure(fixture_frames, "fid", "iter")
+    assert fid.axes[0].get_yscale() == "log"
+    is_fig = figures.fidelity_figure(fixture_frames, "is", "iter", [("target A", 4.2), ("target B", 4.25)])
+    ax = is_fig.axes[0]
+    assert ax.get_yscale() == "linear"
+    names = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert names[-2:] == ["target A", "target B"]
+    targets = [ln for ln in ax.get_lines() if ln.get_label().startswith("target")]
+    assert [list(ln.get_ydata()) for ln in targets] == [[4.2, 4.2], [4.25, 4.25]]
+    assert targets[0].get_linestyle() != targets[1].get_linestyle()  # told apart without a label in the plot
+
+
+def test_gap_figure_shows_each_methods_gap_with_its_interval(fixture_frames):
+    fig = figures.robustness_gap_figure(fixture_frames)
+    acc_ax, gap_ax = fig.axes
+    gap = fixture_frames.gap
+    for i, label in enumerate(["advtrain", "robgan", "robgan_ft"]):
+        sel = gap[gap["label"] == label].pivot(index="seed", columns="split", values="accuracy_adv")
+        mean, lo, hi, n = figures.seed_interval(100 * (sel["train"] - sel["test"]))
+        point = gap_ax.containers[i]
+        assert point.lines[0].get_xdata()[0] == i and point.lines[0].get_ydata()[0] == pytest.approx(mean)
+        assert n == 3 and lo < mean < hi
+    assert not gap_ax.patches and not acc_ax.patches  # points with whiskers, no bars from zero
+    assert any(list(ln.get_ydata()) == [0.0, 0.0] for ln in gap_ax.get_lines())
+
+
+def test_lipschitz_draws_fine_tuning_after_its_co_training_run(fixture_frames):
+    lip = fixture_frames.lipschitz
+    x = figures.lipschitz_offsets(lip)
+    last = lip[lip["label"] == "robgan"].groupby("seed")["iteration"].max()
+    ft = lip["label"] == "robgan_ft"
+    assert (x[ft] == lip.loc[ft, "iteration"] + lip.loc[ft, "seed"].map(last)).all()
+    assert (x[~ft] == lip.loc[~ft, "iteration"]).all()
+
+
+def test_panels_below_is_have_short_labels_that_do_not_overlap(fixture_frames):
+    import dataclasses
+
+    fid = fixture_frames.fidelity.copy()
+    fid["recall"], fid["intra_recall"] = 0.5, 0.4
+    fig = figures.fidelity_figure(dataclasses.replace(fixture_frames, fidelity=fid), "is", "iter")
+    assert len(fig.axes) == 3
+    fig.canvas.draw()
+    boxes = [ax.yaxis.label.get_window_extent() for ax in fig.axes]
+    for a, b in zip(boxes, boxes[1:], strict=False):  # stacked panels: each y label ends above the next one
+        assert a.y0 > b.y1
+    assert [ax.get_xlabel() for ax in fig.axes] == ["", "", "generator iterations (G steps)"]

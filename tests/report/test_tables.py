@@ -104,8 +104,10 @@ def test_robust_accuracy_cells_are_seed_means_from_the_records(frames, records):
     t = tables.robust_accuracy_table(frames, "paper")
     assert t.columns[:3] == ["method", "training budget", "clean"]
     assert t.columns[3:] == [eps_header(e) for e in (0.05, 0.1, 0.2)]
-    assert [r[0] for r in t.rows] == ["advtrain", "robgan", "robgan_ft", "robgan_ft_nofake", "acgan",
-                                      "acgan_newloss", "robgan_oldloss"]
+    methods = ["advtrain", "robgan", "robgan_ft", "robgan_ft_nofake", "acgan", "acgan_newloss", "robgan_oldloss"]
+    # each method's row, then its worst case over attacks (paper protocol table only)
+    assert [r[0] for r in t.rows] == [x for m in methods for x in (m, f"{m}, {tables.WORST_CASE_ROW}")]
+    assert [r[0] for r in tables.robust_accuracy_table(frames, "strong").rows] == methods
     assert any("UNKNOWN" in n for n in t.notes)
     # recompute one cell straight from the JSON files
     accs = [row["accuracy"] for r in records if r.kind == "pgd" and r.label == "robgan_ft"
@@ -147,7 +149,9 @@ def test_strong_table_describes_its_protocol(frames):
 def test_one_seed_cells_show_n1(records):
     fr = _frames_with(records, lambda data: [d for d in data if d["run"]["seed"] == 0])
     t = tables.robust_accuracy_table(fr, "paper")
-    assert all(cell.endswith("(n=1)") and "±" not in cell for row in t.rows for cell in row[2:])
+    for row in t.rows:  # the worst-case rows have no clean cell
+        cells = row[3:] if row[0].endswith(tables.WORST_CASE_ROW) else row[2:]
+        assert all(cell.endswith("(n=1)") and "±" not in cell for cell in cells), row
 
 
 def test_autoattack_table_columns_flags_and_custom_marker(frames):
@@ -192,6 +196,81 @@ def test_worst_case_counts_an_image_only_if_no_attack_broke_it(records, frames):
         assert set(w.values) == {0, 1, 2} and all(w.values[s] <= aa.values[s] for s in w.values)
 
 
+def _hand_frames(pgd_rows: list[dict], aa_final: dict | None = None) -> aggregate.Frames:
+    """Frames of one classifier (advtrain, seed 0) from hand-written per-image outcomes: ``pgd_rows`` of
+    ``(protocol, eps, correct)`` on the images ``test/0/<n>``; ``aa_final``: ``{"eps", "correct"}`` of an
+    AutoAttack run on the first ``len(correct)`` of them."""
+    cols = aggregate._COLUMNS
+    base = {"label": "advtrain", "method": "advtrain", "seed": 0, "file": "hand.json", "split_size": 1000}
+    pgd = [{**base, "protocol": proto, "eps": eps, "eps_pm1": 2 * eps, "steps": 20, "step_size": eps / 5,
+            "restarts": 1, "random_start": False, "attack_seed": 0, "n": len(c), "n_correct": c.count("1"),
+            "accuracy": c.count("1") / len(c), "images": f"test/0/{len(c)}", "correct": c}
+           for proto, eps, c in pgd_rows]
+    aa, meta = [], []
+    if aa_final:
+        c = aa_final["correct"]
+        aa = [{**base, "stage": "final", "eps": aa_final["eps"], "n": len(c), "n_correct": c.count("1"),
+               "accuracy": c.count("1") / len(c), "images": f"test/0/{len(c)}", "correct": c}]
+        meta = [{**base, "eps": aa_final["eps"], "version": "custom", "attacks": "apgd-ce", "cheap_subset": True,
+                 "n_examples": len(c), "pgd_paper": math.nan, "pgd_paper_n": len(c), "pgd_strong": math.nan,
+                 "pgd_strong_n": len(c), "images": f"test/0/{len(c)}", "pgd_paper_correct": None,
+                 "pgd_strong_correct": None}]
+    frames = {k: pd.DataFrame([], columns=v) for k, v in cols.items()}
+    frames.update(pgd=pd.DataFrame(pgd, columns=cols["pgd"]), autoattack=pd.DataFrame(aa, columns=cols["autoattack"]),
+                  autoattack_meta=pd.DataFrame(meta, columns=cols["autoattack_meta"]))
+    return aggregate.Frames(experiment="hand", dataset="mnist5k", **frames)
+
+
+def test_worst_case_curve_golden_three_images():
+    """3 images; at ε = 0.1 paper PGD breaks image 0 and strong PGD image 2: only image 1 is robust (1/3).
+    At ε = 0.2 PGD breaks images 0 and 1; AutoAttack runs on images 0-1 only and breaks image 0."""
+    from robgan.report import figures
+
+    fr = _hand_frames([("clean", 0.0, "111"), ("paper", 0.1, "011"), ("strong", 0.1, "110"),
+                       ("paper", 0.2, "001"), ("strong", 0.2, "001")], {"eps": 0.2, "correct": "01"})
+    w = aggregate.worst_case(fr, "advtrain", 0.1, images="all")
+    assert w.n == 3 and w.estimate.values == {0: pytest.approx(1 / 3)}
+    assert w.attacks == ("paper PGD", "strong PGD") and w.missing == ()
+    assert w.estimate.binomials[0].outcomes == {0: "010"} and w.estimate.binomials[0].images == "test/0/3"
+    # at the AutoAttack ε: every attacked image (image 2 by PGD alone) vs the images common to all attacks
+    w_all = aggregate.worst_case(fr, "advtrain", 0.2, images="all")
+    assert w_all.n == 3 and w_all.estimate.values[0] == pytest.approx(1 / 3)
+    assert w_all.attacks == ("paper PGD", "strong PGD", "AutoAttack")
+    w_common = aggregate.worst_case(fr, "advtrain", 0.2)
+    assert w_common.n == 2 and w_common.estimate.values[0] == 0.0
+    with pytest.raises(ValueError, match="images"):
+        aggregate.worst_case(fr, "advtrain", 0.1, images="some")
+    # the same numbers in the figure's curve and in the robust-accuracy table's worst-case row
+    xs, stats, ns = figures.worst_case_curve(fr, "advtrain")
+    assert xs == [0.1, 0.2] and ns == [3, 3] and [s[0] for s in stats] == pytest.approx([100 / 3, 100 / 3])
+    t = tables.robust_accuracy_table(fr, "paper")
+    assert t.rows[1] == ["advtrain, worst case over attacks", "", "—", "33.3 (n=1)", "33.3 (n=1)"]
+    wc = t.tidy[t.tidy["protocol"] == "worst_case"]
+    assert list(wc["eps"]) == [0.1, 0.2] and list(wc["mean"]) == pytest.approx([1 / 3, 1 / 3])
+    assert list(wc["n_examples"]) == [3, 3]
+
+
+def test_worst_case_over_all_attacked_images_on_the_fixture(records):
+    def doctor(data):  # advtrain seed 0 at ε = 0.1, outcomes set by hand (500 PGD images, 200 AutoAttack)
+        for d in data:
+            if d["run"]["label"] != "advtrain" or d["run"]["seed"] != 0:
+                continue
+            if d["kind"] == "pgd":
+                for r in d["results"]:
+                    if abs(r["eps"] - 0.1) < 1e-9 and r["protocol"] == "paper":
+                        r["correct"] = "".join("1" if i % 2 == 0 else "0" for i in range(500))
+                    elif abs(r["eps"] - 0.1) < 1e-9 and r["protocol"] == "strong":
+                        r["correct"] = "".join("1" if i % 3 != 0 else "0" for i in range(500))
+            if d["kind"] == "autoattack":
+                next(r for r in d["results"] if r["stage"] == "final")["correct"] = "1" * 150 + "0" * 50
+                for proto in ("paper", "strong"):
+                    d["settings"]["pgd_at_eps"][proto]["correct"] = "1" * 200
+
+    worst = aggregate.worst_case(_frames_with(records, doctor), "advtrain", 0.1, images="all")
+    # robust: i % 6 in {2, 4} (PGD) → 166 of 500; AutoAttack breaks 16 of them in [150, 200) → 150 / 500
+    assert worst.n == 500 and worst.estimate.values[0] == pytest.approx(0.30)
+
+
 def test_worst_case_needs_per_image_outcomes(records):
     def strip(data):
         for d in data:
@@ -204,6 +283,9 @@ def test_worst_case_needs_per_image_outcomes(records):
     assert aggregate.worst_case(fr, "advtrain", 0.1).estimate.empty
     t = tables.autoattack_table(fr)
     assert all(r[6] == "n/a (no per-image outcomes)" for r in t.rows)
+    robust = tables.robust_accuracy_table(fr, "paper")
+    worst_rows = [r for r in robust.rows if r[0].endswith(tables.WORST_CASE_ROW)]
+    assert len(worst_rows) == 7 and all(c == "n/a (no per-image outcomes)" for r in worst_rows for c in r[3:])
     ablation = tables.ablation_table(fr, 0.1)
     assert ablation.rows[0][4] == "+9.5 (SE n/a: no per-image outcomes)"
 

@@ -48,17 +48,32 @@ def test_a_log_appended_to_an_earlier_runs_is_refused(runs):
         tc.load_train_logs(runs)
 
 
-def test_each_panel_draws_mean_over_seeds_of_the_runs_that_log_it(runs):
-    fig = tc.training_curves_figure(tc.load_train_logs(runs), "mnist5k", "t")
-    d_loss, g_loss, acc = fig.axes[:3]
-    labels = {ax: [ln.get_label() for ln in ax.get_lines()] for ax in (d_loss, g_loss, acc)}
-    assert labels[d_loss] == ["robgan: loss_d (n=2)", "robgan_ft: loss (n=2)", "sngan: loss_d (n=1)"]
-    assert labels[g_loss] == ["robgan: loss_g (n=2)", "sngan: loss_g (n=1)"]
-    assert labels[acc] == ["robgan: acc_real (n=2)", "robgan_ft: acc_adv (n=2)"]
+def test_one_panel_per_kind_of_loss_and_the_accuracy(runs):
+    from robgan.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parent / "fixtures" / "config.yaml",
+                      ["train.method_overrides.sngan.n_dis=5"])
+    fig = tc.training_curves_figure(tc.load_train_logs(runs), "mnist5k", "t", cfg)
+    shown = [ax for ax in fig.axes if ax.axison]
+    # sngan: hinge; robgan: the new loss; robgan_ft: cross-entropy — never two kinds on one axis
+    assert [ax.get_title() for ax in shown] == [tc.LOSS_PANELS["hinge"], tc.LOSS_PANELS["new"], tc.LOSS_PANELS["ce"],
+                                                tc.ACCURACY_PANEL[0]]
+    hinge, new, ce, acc = shown
+    lines = {ax: [(ln.get_label(), ln.get_linestyle()) for ln in ax.get_lines()] for ax in (hinge, new, ce, acc)}
+    # D loss solid (named with the D steps per G step), G loss dashed (same colour, unnamed)
+    assert lines[hinge][0] == ("sngan (n_dis 5, n=1)", "-") and len(lines[hinge]) == 2
+    assert lines[hinge][1][0].startswith("_") and lines[hinge][1][1] == "--"
+    assert lines[new][0] == ("robgan (n_dis 1, n=2)", "-") and lines[new][1][1] == "--"
+    assert lines[ce] == [("robgan_ft (n=2)", "-")]
+    assert [name for name, _ in lines[acc]] == ["robgan: acc_real (n=2)", "robgan_ft: acc_adv (n=2)"]
+    assert [t.get_text() for t in hinge.get_legend().get_texts()][-2:] == ["D loss", "G loss"]
     robgan_acc = acc.get_lines()[0]
     assert list(robgan_acc.get_xdata()) == [50.0, 100.0]
     assert list(robgan_acc.get_ydata()) == pytest.approx([0.4, 0.6])  # mean of seeds 0 and 1
-    assert "experiment t" in fig._suptitle.get_text()
+    ft = ce.get_lines()[0]
+    assert list(ft.get_xdata()) == [125.0]  # fine-tuning after robgan's last iteration (100)
+    assert all(ax.get_xlabel() == tc.XLABEL for ax in shown) and "G step" in tc.XLABEL
+    assert fig._suptitle.get_text() == "Training curves from the runs' logs — mnist5k, experiment t"
 
 
 def test_written_as_png_and_pdf_and_without_runs_nothing(runs, tmp_path):

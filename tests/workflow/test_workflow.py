@@ -247,6 +247,12 @@ elif cmd == "report" and os.environ.get("ROBGAN_STUB_REPORT_FROM"):  # the commi
     src = Path(os.environ["ROBGAN_STUB_REPORT_FROM"])
     for sub in ("tables", "figures"):
         shutil.copytree(src / sub, opt("--out") / sub, dirs_exist_ok=True)
+    figs = opt("--out") / "figures"
+    for run in opt("--runs").glob("*/seed*"):  # a committed report from before per-seed sample grids
+        old, new = f"samples_{{run.parent.name}}", f"samples_{{run.parent.name}}_{{run.name}}"
+        for ext in ("png", "pdf"):
+            if (figs / f"{{old}}.{{ext}}").is_file() and not (figs / f"{{new}}.{{ext}}").is_file():
+                shutil.copy(figs / f"{{old}}.{{ext}}", figs / f"{{new}}.{{ext}}")
     for name in ("claims.md", "claims.json"):
         shutil.copy(src / name, opt("--out") / name)
 elif cmd == "report":
@@ -257,9 +263,10 @@ elif cmd == "report":
         (out / "tables" / f"{{t}}.csv").write_text("a,b\n1,2\n")
         for ext in ("md", "tex"):
             (out / "tables" / f"{{t}}.{{ext}}").write_text("stub")
-    gens = [p.name for p in opt("--runs").iterdir() if p.name in GENERATORS]
+    gens = [p for p in opt("--runs").iterdir() if p.name in GENERATORS]
     figs = ["is_vs_time", "is_vs_iter", "fid_vs_time", "fid_vs_iter", "accuracy_vs_eps",
-            "robustness_gap", "lipschitz", "training_curves"] + [f"samples_{{g}}" for g in gens]
+            "robustness_gap", "lipschitz", "training_curves"]
+    figs += [f"samples_{{g.name}}_{{s.name}}" for g in gens for s in g.glob("seed*")]
     for f in figs:
         (out / "figures" / f"{{f}}.png").write_bytes(PNG)
         (out / "figures" / f"{{f}}.pdf").write_text("stub")
@@ -442,7 +449,7 @@ def test_html_report(stub_tree):
     assert rc == 0, out
     assert "Missing metadata" not in out, out  # every file was made by a job of this tree
     html = (work / "report.html").read_text()
-    for name in ("accuracy_vs_eps.png", "samples_robgan.png", "robust_accuracy.csv", "claims.md"):
+    for name in ("accuracy_vs_eps.png", "samples_robgan_seed0.png", "robust_accuracy.csv", "claims.md"):
         assert name in html
 
 
@@ -511,7 +518,10 @@ def test_html_report_renders_in_chromium(stub_tree, tmp_path):
     result = json.loads(html_lib.unescape(found.group(1)))
     assert result["errors"] == []
     committed = REPO / "results" / "quick"
-    pngs = {f"results/quick/figures/{p.name}" for p in (committed / "figures").glob("*.png")}
+    # the committed figures, and one sample grid per generator and seed (the stub copies a committed
+    # report from before per-seed grids to those names)
+    pngs = {f"results/quick/figures/{p.name}" for p in (work / "results" / "quick" / "figures").glob("*.png")
+            if not p.name.startswith("samples_") or "_seed" in p.name}
     assert set(result["figures"]) == pngs and len(pngs) >= 13
     for path, size in result["figures"].items():
         assert size is not None and size["width"] >= 300 and size["height"] >= 300, (path, size)
