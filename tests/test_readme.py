@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from robgan.report import readme
 
@@ -167,13 +168,24 @@ def test_findings_in_plain_words_open_the_readme_block():
     assert top[0].startswith("**Findings in plain words** (generated from `results/mnist5k/claims.json`, the "
                               "multi-seed embedded experiment")
     assert top[1].startswith("- Toy regime: tiny networks, a 5,000-image dataset") and "not MNIST results" in top[1]
-    # what the lines rest on is read from the committed config and dag_run.json
-    assert top[2] == ("- Rests on `results/mnist5k` (`mnist5k` at 32 px, seeds [0, 1, 2], G ngf 8 / D ndf 8, 1,200 GAN "
-                      "iterations, 1,500 adversarial-training updates, 150 fine-tuning updates; accuracy on 1,000 "
-                      "test images, AutoAttack on 200; one DAG run of 83 min on 2 CPU cores).")
-    assert any(line.startswith("- **Cannot be decided at this scale**: claim5a (") and "about 12 seeds per method"
-               in line for line in top)
-    assert "- **Not evaluated in this experiment**: claim4c: needs imagenet143." in top
+    # what the lines rest on is read from the committed config and dag_run.json (not typed)
+    exp = REPO / "results" / "mnist5k"
+    cfg = yaml.safe_load((exp / "config.yaml").read_text())
+    run = json.loads((exp / "dag_run.json").read_text())
+    assert top[2] == (f"- Rests on `results/mnist5k` (`mnist5k` at 32 px, seeds {cfg['seeds']}, G ngf "
+                      f"{cfg['model']['ngf']} / D ndf {cfg['model']['ndf']}, {cfg['train']['iterations']:,} GAN "
+                      f"iterations, {cfg['advtrain']['iterations']:,} adversarial-training updates, "
+                      f"{cfg['finetune']['iterations']:,} fine-tuning updates; accuracy on "
+                      f"{cfg['eval']['pgd']['n_examples']:,} test images, AutoAttack on "
+                      f"{cfg['eval']['autoattack']['n_examples']:,}; one DAG run of "
+                      f"{run['wall_seconds'] / 60:.0f} min on {run['cores']} CPU cores).")
+    # one line per verdict of claims.json, each claim in exactly one line
+    claims = json.loads((exp / "claims.json").read_text())["claims"]
+    for c in claims:
+        assert sum(f"{c['id']} " in line or f"{c['id']}," in line or f"{c['id']}:" in line
+                   for line in top[3:]) == 1, c["id"]
+    if any(c["verdict"] == "not evaluated in this experiment" and c["id"] == "claim4c" for c in claims):
+        assert "- **Not evaluated in this experiment**: claim4c: needs imagenet143." in top
     # the README never calls mnist5k conclusive: wherever the block names it, it is what it is
     block = "\n".join(lines)
     assert " conclusive" not in block.replace("inconclusive", "")

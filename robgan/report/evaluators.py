@@ -317,7 +317,7 @@ def eval_time_to_target(ctx: Context, part: Mapping[str, Any]) -> Outcome:
     axis = part["axis"]
     timed = axis == "train_seconds"
     unit = Unit(1.0, " s", 1) if timed else Unit(1.0, " iterations", 0)
-    along = "seconds at each method's cost per iteration measured alone" if timed else axis
+    along = "seconds at each method's cost per iteration measured alone" if timed else "generator iterations"
     out = Outcome(test=f"each seed's lead in {along} is an interval from the snapshot brackets; one-sided test "
                        "of its lower bound (holds) and of its upper bound (fails), exact sign test when the bounds "
                        "do not vary")
