@@ -21,6 +21,11 @@ Fails (exit 1, one ``PROBLEM:`` line each) when
 - a classifier did not learn (clean test accuracy of its pgd record below its floor): a comparison
   with a dead baseline would say nothing.
   The floors and their reasons: robgan/evaluation/acceptance.py;
+- ``cost_probe.json`` (each method's seconds per iteration measured alone, which the wall-clock time
+  claims are judged on) is not JSON, lacks a label of the experiment or holds a cost that is not a
+  positive number; or it is missing while ``claims.json`` judged a time claim on it. A results
+  directory whose report predates the probe (no cost_probe.json, no claim judged on one: the committed
+  results until they are re-run) gets a ``NOTE:`` instead;
 - Snakemake still has work to do (skipped with ``--no-dry-run``).
 
 Usage: python .ci/check_outputs.py results/quick [--claims config/paper_claims.yaml] [--no-dry-run]
@@ -248,6 +253,38 @@ def sample_grids(root: Path, generators: list[str], seeds: list[int]) -> list[st
     return out
 
 
+def check_cost_probe(root: Path, cfg: dict) -> tuple[list[str], list[str]]:
+    """(problems, notes) of ``root/cost_probe.json``. Required once the report judged a time claim on it
+    (a claims.json comparison carries ``seconds_per_iteration_a``); a report that predates the probe
+    (every time claim along train_seconds "not judged") gets a note."""
+    path = root / "cost_probe.json"
+    if not path.is_file():
+        claims = root / "claims.json"
+        try:
+            doc = json.loads(claims.read_text()) if claims.is_file() else {}
+        except ValueError:
+            doc = {}  # check_claims reports it
+        judged = [c["id"] for c in doc.get("claims") or []
+                  if any("seconds_per_iteration_a" in comp for comp in c.get("comparisons") or [])]
+        if judged:
+            return [f"missing: {path} (claims.json judged {', '.join(judged)} on it)"], []
+        return [], [f"no {path.name}: the results predate the cost probe, so their wall-clock time claims are "
+                    "not judged (re-run the experiment: its cost_probe rule writes it)"]
+    try:
+        doc = json.loads(path.read_text())
+    except ValueError as exc:
+        return [f"{path}: not JSON ({exc})"], []
+    rows = doc.get("labels") if isinstance(doc, dict) else None
+    if not isinstance(rows, dict):
+        return [f"{path}: no 'labels' mapping"], []
+    problems = []
+    for label in registry.experiment_labels(cfg):
+        sec = (rows.get(label) or {}).get("seconds_per_iteration")
+        if not (isinstance(sec, (int, float)) and not isinstance(sec, bool) and math.isfinite(sec) and sec > 0):
+            problems.append(f"{path}: no positive seconds_per_iteration for {label} (got {sec!r})")
+    return problems, []
+
+
 def check(root: Path, claims_spec: Path = CLAIMS, dry_run: bool = True) -> tuple[list[str], list[str]]:
     """(problems, expected failures) of the results directory ``root``."""
     cfg_path = root / "config.yaml"
@@ -255,7 +292,9 @@ def check(root: Path, claims_spec: Path = CLAIMS, dry_run: bool = True) -> tuple
         return [f"missing: {cfg_path} (the resolved experiment config)"], []
     cfg = yaml.safe_load(cfg_path.read_text())
     problems, expected, kinds, notes = check_records(root, cfg)
-    for note in notes:
+    cost_problems, cost_notes = check_cost_probe(root, cfg)
+    problems += cost_problems
+    for note in notes + cost_notes:
         print("NOTE:", note)
     for name in registry.TABLES:
         for ext in registry.TABLE_FORMATS:

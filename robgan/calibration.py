@@ -20,7 +20,7 @@ import json
 import platform
 import time
 
-__all__ = ["ITERATIONS", "REPEATS", "WORKLOAD", "multiple", "run_calibration"]
+__all__ = ["ITERATIONS", "REPEATS", "WORKLOAD", "host_description", "multiple", "run_calibration"]
 
 ITERATIONS = 10
 REPEATS = 3
@@ -71,6 +71,13 @@ def _iterations(n: int) -> tuple[float, float]:
     return time.perf_counter() - t0, time.thread_time() - c0
 
 
+def host_description() -> str:
+    """``"<machine>, <N> CPUs, <processor>"``: the host a timing was taken on (calibration, cost probe)."""
+    import os
+
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.processor() or 'cpu'}"
+
+
 def run_calibration(iterations: int = ITERATIONS, repeats: int = REPEATS) -> dict:
     """Run the workload on one thread (the caller's thread count is restored) and return
     ``{"seconds", "repeats_seconds", "cpu_seconds", "iterations", "workload", "version", "torch", "host"}``.
@@ -78,8 +85,6 @@ def run_calibration(iterations: int = ITERATIONS, repeats: int = REPEATS) -> dic
     ``seconds`` is the minimum wall time over ``repeats``, ``cpu_seconds`` the minimum CPU time of the
     thread (equal on a quiet machine; on a busy one the wall time grows and the CPU time much less, so
     their ratio shows how busy the machine was); one untimed iteration warms up first."""
-    import os
-
     import torch
 
     threads = torch.get_num_threads()
@@ -95,7 +100,7 @@ def run_calibration(iterations: int = ITERATIONS, repeats: int = REPEATS) -> dic
             "iterations": int(iterations), "workload": WORKLOAD if iterations == ITERATIONS else
             WORKLOAD.replace(f"{ITERATIONS} GAN", f"{iterations} GAN"),
             "version": _VERSION, "torch": torch.__version__,
-            "host": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.processor() or 'cpu'}"}
+            "host": host_description()}
 
 
 def multiple(seconds: float, calibration: dict | None) -> float | None:

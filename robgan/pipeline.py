@@ -73,7 +73,8 @@ __all__ = [
 # reference and writes a .csv beside its record.
 RUN_EVALUATIONS = tuple(k for k in registry.EVALUATIONS if k != "fidelity")
 # Every rule that does work, i.e. every entry a dataset needs in the job-size table.
-JOBS = ("data", "train", "finetune", "reference", *(f"eval_{k}" for k in registry.EVALUATIONS), "report")
+JOBS = ("data", "train", "finetune", "cost_probe", "reference", *(f"eval_{k}" for k in registry.EVALUATIONS),
+        "report")
 RESOURCE_KEYS = ("threads", "mem_mb", "runtime", "gpu")
 # The method whose runs fine-tuning starts from (robgan).
 FINETUNE_FROM = registry.METHODS["robgan_ft"].from_run
@@ -175,6 +176,11 @@ class Layout:
     @property
     def records(self) -> str:
         return f"{self.root}/records"
+
+    @property
+    def cost_probe(self) -> str:
+        """Each method's seconds per training iteration, measured alone (:mod:`robgan.cost_probe`)."""
+        return f"{self.root}/cost_probe.json"
 
     @property
     def reference_metrics(self) -> str:
@@ -315,6 +321,14 @@ def training_signature(cfg: Mapping[str, Any], method: str, finetune_lam: float 
     if method not in SAMPLING_METHODS:  # how G samples changes only fine-tuning's training
         view["model"] = {k: v for k, v in view["model"].items() if k not in SAMPLING_KEYS}
     return config_hash(view)
+
+
+def cost_probe_signature(cfg: Mapping[str, Any]) -> str:
+    """Signature of the cost probe: what every run label's training computes (its shapes: widths,
+    batch, n_dis, attack, performance settings), as :func:`training_signature` sees it."""
+    runs = finetune_runs(cfg)
+    return config_hash({label: training_signature(cfg, registry.LABELS[label].info.name, runs.get(label))
+                        for label in run_labels(cfg)})
 
 
 def eval_signature(cfg: Mapping[str, Any], kind: str) -> str:

@@ -1,5 +1,6 @@
-"""``robgan train``, ``robgan finetune`` and ``robgan config``: train one method into a run directory,
-fine-tune a robgan run's classifier, print the resolved config a run would use.
+"""``robgan train``, ``robgan finetune``, ``robgan cost-probe`` and ``robgan config``: train one method
+into a run directory, fine-tune a robgan run's classifier, time every method's training iteration
+alone, print the resolved config a run would use.
 
 Registered by :mod:`robgan.cli`; the shared arguments come from :mod:`robgan.cli_args`. Torch is
 imported when a command runs, not at import (``robgan --help`` stays fast).
@@ -51,6 +52,22 @@ def _cmd_finetune(args) -> int:
     return 0
 
 
+def _cmd_cost_probe(args) -> int:
+    import json
+
+    from robgan import provenance as prov
+    from robgan.cost_probe import run_cost_probe
+
+    cfg = load_config(args.config, args.overrides)
+    threads = int(cfg["threads"]) or args.threads  # a config that pins the runs' threads pins the probe's
+    record = run_cost_probe(cfg, args.labels, threads=threads)
+    prov.atomic_write_text(args.out, json.dumps(record, indent=2) + "\n")
+    logging.getLogger("robgan").info("cost probe (%d threads, %.1f s): %s -> %s", threads, record["seconds"],
+                                     ", ".join(f"{k} {v['seconds_per_iteration']:.4f} s/it"
+                                               for k, v in record["labels"].items()), args.out)
+    return 0
+
+
 def _cmd_config_show(args) -> int:
     from robgan.config import config_hash, dump_config
 
@@ -75,6 +92,15 @@ def register(sub) -> None:
     p.add_argument("--seed", required=True, type=int)
     p.add_argument("--out", required=True, type=Path, help="run directory of the fine-tuning")
     p.set_defaults(func=_cmd_finetune)
+
+    p = sub.add_parser("cost-probe", help="seconds per training iteration of every run label, measured alone "
+                       "(robgan/cost_probe.py)")
+    add_config_args(p)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads, those of the training jobs (the config's `threads` wins when > 0)")
+    p.add_argument("--labels", nargs="+", default=None, help="run labels to time (default: the experiment's)")
+    p.add_argument("--out", required=True, type=Path, help="results/<experiment>/cost_probe.json")
+    p.set_defaults(func=_cmd_cost_probe)
 
     p = sub.add_parser("config", help="print the resolved config (defaults filled, overrides applied)")
     add_config_args(p)

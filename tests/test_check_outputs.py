@@ -323,3 +323,28 @@ def test_within_class_collapse_fails_the_gate_and_old_records_are_not_measured(t
     finally:
         del checker.EXPECTED_COLLAPSE_FAILURES[key]
     assert problems == [] and any("class 9 0.010 < 0.04" in e and "class 9, documented" in e for e in expected)
+
+
+def test_the_cost_probe_is_required_once_a_time_claim_was_judged_on_it(tree, capsys):
+    from robgan.config import load_config
+    from robgan.report.cli import make_report
+
+    # the valid tree's report predates the probe: its time claims are not judged, and the check notes it
+    assert _problems(tree) == [] and "NOTE: no cost_probe.json: the results predate" in capsys.readouterr().out
+    cfg = load_config(tree / "config.yaml")
+    probe = tree / "cost_probe.json"
+    probe.write_text(json.dumps({"labels": {lab: {"seconds_per_iteration": 0.1}
+                                            for lab in registry.experiment_labels(cfg)}}))
+    make_report(cfg, tree / "records", tree)   # reads <out>/cost_probe.json
+    for name in registry.RUN_FIGURES:          # figures drawn from runs: stand-ins, as in valid_tree
+        for ext in registry.FIGURE_FORMATS:
+            shutil.copy(tree / "figures" / f"is_vs_iter.{ext}", tree / "figures" / f"{name}.{ext}")
+    claims = {c["id"]: c for c in json.loads((tree / "claims.json").read_text())["claims"]}
+    assert claims["claim4a"]["comparisons"][0]["seconds_per_iteration_a"] == 0.1
+    assert _problems(tree) == []
+    rows = json.loads(probe.read_text())
+    rows["labels"]["sngan"]["seconds_per_iteration"] = 0
+    probe.write_text(json.dumps(rows))
+    assert _problems(tree) == [f"{probe}: no positive seconds_per_iteration for sngan (got 0)"]
+    probe.unlink()
+    assert _problems(tree) == [f"missing: {probe} (claims.json judged claim4a, claim5c on it)"]

@@ -15,7 +15,8 @@ import robgan.cli
 import robgan.cli_args
 
 REPO = Path(__file__).resolve().parents[1]
-COMMANDS = {"train", "finetune", "data", "config", "eval", "train-reference", "report", "compare", "readme", "bench"}
+COMMANDS = {"train", "finetune", "cost-probe", "data", "config", "eval", "train-reference", "report", "compare",
+            "readme", "bench"}
 EVAL_KINDS = {"pgd", "autoattack", "gap", "lipschitz", "fidelity"}
 
 
@@ -61,9 +62,9 @@ def test_shared_arguments_are_the_same_everywhere():
             if "--config" in action.option_strings:
                 seen["--config"] += 1
                 assert action.type is Path and action.dest == "config", name
-    # --set: train, finetune, config, report, train-reference, bench and the five eval kinds;
+    # --set: train, finetune, cost-probe, config, report, train-reference, bench and the five eval kinds;
     # --config: the same but bench, plus data prepare
-    assert seen == {"--set": 11, "--device": 7, "--config": 11}
+    assert seen == {"--set": 12, "--device": 7, "--config": 12}
 
 
 def test_a_missing_command_module_is_an_error(monkeypatch):

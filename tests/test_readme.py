@@ -4,10 +4,12 @@ committed table must show up. The README's quoted times come from committed file
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from robgan.report import readme
 
@@ -153,3 +155,66 @@ def test_the_dag_time_is_also_given_as_a_multiple_of_the_calibration(copy_of_rep
     block = readme.render(copy_of_repo)
     assert "The DAG took **10.0 min** wall-clock (600 s, 2 cores" in block
     assert "That is **150x** the calibration workload timed at its start (4.00 s; docs/speed.md)." in block
+
+
+def _block(root: Path) -> list[str]:
+    return readme.render(root).splitlines()
+
+
+def test_findings_in_plain_words_open_the_readme_block():
+    lines = _block(REPO)
+    top = lines[1:lines.index("")]                          # the findings, up to the first blank line
+    assert 3 <= len(top) <= readme.MAX_FINDINGS
+    assert top[0].startswith("**Findings in plain words** (generated from `results/mnist5k/claims.json`, the "
+                              "multi-seed embedded experiment")
+    assert top[1].startswith("- Toy regime: tiny networks, a 5,000-image dataset") and "not MNIST results" in top[1]
+    # what the lines rest on is read from the committed config and dag_run.json (not typed)
+    exp = REPO / "results" / "mnist5k"
+    cfg = yaml.safe_load((exp / "config.yaml").read_text())
+    run = json.loads((exp / "dag_run.json").read_text())
+    assert top[2] == (f"- Rests on `results/mnist5k` (`mnist5k` at 32 px, seeds {cfg['seeds']}, G ngf "
+                      f"{cfg['model']['ngf']} / D ndf {cfg['model']['ndf']}, {cfg['train']['iterations']:,} GAN "
+                      f"iterations, {cfg['advtrain']['iterations']:,} adversarial-training updates, "
+                      f"{cfg['finetune']['iterations']:,} fine-tuning updates; accuracy on "
+                      f"{cfg['eval']['pgd']['n_examples']:,} test images, AutoAttack on "
+                      f"{cfg['eval']['autoattack']['n_examples']:,}; one DAG run of "
+                      f"{run['wall_seconds'] / 60:.0f} min on {run['cores']} CPU cores).")
+    # one line per verdict of claims.json, each claim in exactly one line
+    claims = json.loads((exp / "claims.json").read_text())["claims"]
+    for c in claims:
+        assert sum(f"{c['id']} " in line or f"{c['id']}," in line or f"{c['id']}:" in line
+                   for line in top[3:]) == 1, c["id"]
+    if any(c["verdict"] == "not evaluated in this experiment" and c["id"] == "claim4c" for c in claims):
+        assert "- **Not evaluated in this experiment**: claim4c: needs imagenet143." in top
+    # the README never calls mnist5k conclusive: wherever the block names it, it is what it is
+    block = "\n".join(lines)
+    assert " conclusive" not in block.replace("inconclusive", "")
+    assert block.count("the multi-seed embedded experiment") >= 2
+
+
+def test_findings_follow_claims_json_and_stay_within_ten_lines(copy_of_repo):
+    path = copy_of_repo / "results" / "mnist5k" / "claims.json"
+    doc = json.loads(path.read_text())
+    by_id = {c["id"]: c for c in doc["claims"]}
+    by_id["claim5a"]["verdict"] = "holds"
+    top = _block(copy_of_repo)[1:]
+    top = top[:top.index("")]
+    assert ("- **Holds**: claim5a (Without an attacker, the new loss ends at a higher IS than the old AC-GAN loss: "
+            "Δ +0.32, p = 0.156).") not in top                  # not yet written
+    path.write_text(json.dumps(doc))
+    top = _block(copy_of_repo)[1:]
+    top = top[:top.index("")]
+    assert ("- **Holds**: claim5a (Without an attacker, the new loss ends at a higher IS than the old AC-GAN loss: "
+            "Δ +0.32, p = 0.156).") in top
+    assert not any("Cannot be decided" in line and "claim5a" in line for line in top)
+    # every verdict at once: still at most ten lines, the last ones merged
+    words = ["holds", "fails", "negligible", "inconclusive", "tie within snapshot resolution (5 s)", "indicative",
+             "regime not reached", "not judged", "not comparable in this experiment",
+             "not evaluated in this experiment"]
+    for c, word in zip(doc["claims"], words, strict=False):
+        c["verdict"] = word
+    path.write_text(json.dumps(doc))
+    top = _block(copy_of_repo)[1:]
+    top = top[:top.index("")]
+    assert len(top) == readme.MAX_FINDINGS
+    assert all(f"claim{i}" in "\n".join(top) for i in ("1", "2a", "2b", "3", "4a", "4b", "4c", "5a", "5b", "5c"))

@@ -117,15 +117,16 @@ def check_claims(doc: Mapping[str, Any], where: str = "paper_claims.yaml") -> No
 
 
 def evaluate_claims(frames: Frames, claims_doc: Mapping[str, Any],
-                    cfg: Mapping[str, Any] | None = None) -> list[PartResult]:
+                    cfg: Mapping[str, Any] | None = None, cost: Mapping[str, Any] | None = None) -> list[PartResult]:
     """Judge every claim part of ``claims_doc`` (a loaded ``paper_claims.yaml``) on ``frames``.
 
     ``cfg``: the resolved experiment config; it names the labels the experiment trains (an absent
     method is "not evaluated" rather than "missing") and the discriminator families (a comparison of
-    methods with different families says so).
+    methods with different families says so). ``cost``: the cost probe record (:mod:`robgan.cost_probe`)
+    that the wall-clock time claims are judged on; without it they are "not judged".
     """
     check_claims(claims_doc)
-    ctx = Context(frames, cfg, VerdictRules.from_mapping(claims_doc.get("verdict_rules")))
+    ctx = Context(frames, cfg, VerdictRules.from_mapping(claims_doc.get("verdict_rules")), cost)
     out = []
     for claim in claims_doc["claims"]:
         for part in claim["parts"]:

@@ -2,7 +2,8 @@
 ``robgan compare``: two experiment directories, number by number.
 
     robgan report --config config/config.yaml --records results/quick/records --out results/quick \
-        [--runs results/quick/runs] [--claims config/paper_claims.yaml] [--set eval.autoattack.eps=0.1]
+        [--runs results/quick/runs] [--claims config/paper_claims.yaml] [--set eval.autoattack.eps=0.1] \
+        [--cost-probe results/quick/cost_probe.json]
 
 Writes ``tables/*.{csv,md,tex}``, ``figures/*.{png,pdf}`` and ``claims.{md,json}`` under ``--out``.
 
@@ -28,7 +29,8 @@ log = logging.getLogger("robgan.report")
 
 def make_report(cfg: Mapping[str, Any] | None, records_dir: str | Path, out_dir: str | Path,
                 runs_dir: str | Path | None = None, claims_path: str | Path | None = None,
-                ablation_eps: float | None = None, sample_seed: int = 0) -> list[Path]:
+                ablation_eps: float | None = None, sample_seed: int = 0,
+                cost_probe: str | Path | None = None) -> list[Path]:
     """Read and validate the records under ``records_dir``; write tables, figures and claims.
 
     Args:
@@ -41,12 +43,15 @@ def make_report(cfg: Mapping[str, Any] | None, records_dir: str | Path, out_dir:
         claims_path: ``paper_claims.yaml`` (default: the repository's ``config/paper_claims.yaml``).
         ablation_eps: ε of the ablation table (default: ``report.ablation_eps`` of the claims file,
             else the AutoAttack ε).
+        cost_probe: the cost probe record the wall-clock time claims are judged on (default
+            ``out_dir/cost_probe.json``; absent: those claims are "not judged").
 
     Returns the written paths.
 
     Raises:
         robgan.records.RecordError: a record is invalid (the message names the file).
     """
+    from robgan.cost_probe import FILE_NAME, load_cost_probe
     from robgan.report import claims as claims_mod
     from robgan.report import figures, tables, training_curves
     from robgan.report.aggregate import build_frames, load_records
@@ -69,7 +74,8 @@ def make_report(cfg: Mapping[str, Any] | None, records_dir: str | Path, out_dir:
                                         g_sample_bn=g_sample_bn)
     paths += training_curves.write_training_curves(runs_dir, out_dir / "figures", frames.dataset, frames.experiment,
                                                    cfg)
-    results = claims_mod.evaluate_claims(frames, claims_doc, cfg)
+    cost = load_cost_probe(cost_probe if cost_probe is not None else out_dir / FILE_NAME)
+    results = claims_mod.evaluate_claims(frames, claims_doc, cfg, cost)
     paths += claims_mod.write_claims(results, claims_doc, frames, out_dir)
     counts: dict[str, int] = {}
     for r in results:
@@ -83,7 +89,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from robgan.config import load_config
 
     cfg = load_config(args.config, args.overrides)
-    make_report(cfg, args.records, args.out, args.runs, args.claims, args.ablation_eps, args.sample_seed)
+    make_report(cfg, args.records, args.out, args.runs, args.claims, args.ablation_eps, args.sample_seed,
+                args.cost_probe)
     return 0
 
 
@@ -137,6 +144,9 @@ def register(sub) -> None:
     p.add_argument("--ablation-eps", type=float, default=None,
                    help="ε ([0,1] units) of the ablation table's accuracy (default: the AutoAttack ε)")
     p.add_argument("--sample-seed", type=int, default=0, help="latent seed of the sample grids")
+    p.add_argument("--cost-probe", type=Path, default=None,
+                   help="seconds per iteration of each method measured alone (robgan cost-probe), for the "
+                        "wall-clock time claims (default <out>/cost_probe.json; absent: not judged)")
     p.set_defaults(func=_cmd_report)
 
     help_ = ("compare two experiment directories: records number by number, table CSVs, claim verdicts; "

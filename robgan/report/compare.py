@@ -32,7 +32,8 @@ Tolerances:
   whose name contains ``seconds`` (``budget_seconds``, ``train_seconds_mean``), CSV rows of an
   "equal wall-clock" budget (the generation table: which snapshot fits the budget depends on the
   machine's speed), and the verdicts of the claim parts judged along ``train_seconds`` (``axis:
-  train_seconds`` in ``config/paper_claims.yaml``: the wall-clock time-to-target claims).
+  train_seconds`` in ``config/paper_claims.yaml``: the time-to-target claims in seconds, judged on the
+  cost probe's timings, which move between machines).
 - never compared (where and when a file was made, not what it says): :data:`PROVENANCE_KEYS`
   (``created``, ``device``, ``code_version``, ``git_commit``, ``git_dirty``, ``host``, the absolute
   ``weights_path`` of the checkout, the package versions ``*_version`` other than ``schema_version``).

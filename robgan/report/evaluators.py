@@ -79,9 +79,14 @@ class PartResult:
 
 @dataclass
 class Context:
+    """What every evaluator reads: the record frames, the resolved config, the verdict rules and the
+    cost probe (``results/<experiment>/cost_probe.json``, :mod:`robgan.cost_probe`; None when the
+    experiment's records predate it)."""
+
     frames: Frames
     cfg: Mapping[str, Any] | None
     rules: VerdictRules = field(default_factory=VerdictRules)
+    cost: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -277,16 +282,59 @@ def eval_final_is_greater(ctx: Context, part: Mapping[str, Any]) -> Outcome:
     return out
 
 
+#: What a time claim without the cost probe needs (records of a run that predates it).
+RERUN_COST_PROBE = ("re-run: snakemake --cores all --configfile <the experiment's config>, which runs the "
+                    "cost_probe rule and then the report; the training logs' wall-clock seconds depend on the "
+                    "jobs that shared the cores and are not judged")
+NO_COST_PROBE = f"no cost_probe record ({RERUN_COST_PROBE})"
+
+
+def _seconds_per_iteration(ctx: Context, labels: Sequence[str]) -> tuple[dict[str, float], tuple[str, str] | None]:
+    """Each label's measured seconds per iteration (:mod:`robgan.cost_probe`), or (``not judged``, why)."""
+    from robgan.cost_probe import seconds_per_iteration
+
+    if not ctx.cost:
+        return {}, (NOT_JUDGED, NO_COST_PROBE)
+    cost = {lab: seconds_per_iteration(ctx.cost, lab) for lab in labels}
+    missing = sorted(lab for lab, c in cost.items() if c is None)
+    if missing:
+        return {}, (NOT_JUDGED, f"the cost_probe record has no seconds per iteration of {', '.join(missing)} "
+                    f"({RERUN_COST_PROBE})")
+    return {lab: float(c) for lab, c in cost.items() if c is not None}, None
+
+
+def _scaled(bracket: tuple[float, float], factor: float) -> tuple[float, float]:
+    """An iteration bracket ``(lo, hi]`` in seconds at ``factor`` seconds per iteration (∞ stays ∞)."""
+    return bracket[0] * factor, bracket[1] * factor
+
+
 def eval_time_to_target(ctx: Context, part: Mapping[str, Any]) -> Outcome:
+    """Time to a target IS along ``axis``: ``iteration`` (generator iterations), or ``train_seconds``:
+    each seed's iteration bracket × its method's seconds per iteration measured alone (the cost probe),
+    a cost that does not depend on what ran beside the job; the pipeline's wall-clock brackets (the
+    snapshots' ``train_seconds``) stay in the evidence."""
     pairs = _pairs(part)
     axis = part["axis"]
-    unit = Unit(1.0, " s", 1) if axis == "train_seconds" else Unit(1.0, " iterations", 0)
-    out = Outcome(test=f"each seed's lead along {axis} is an interval from the snapshot brackets; one-sided test "
+    timed = axis == "train_seconds"
+    unit = Unit(1.0, " s", 1) if timed else Unit(1.0, " iterations", 0)
+    along = "seconds at each method's cost per iteration measured alone" if timed else "generator iterations"
+    out = Outcome(test=f"each seed's lead in {along} is an interval from the snapshot brackets; one-sided test "
                        "of its lower bound (holds) and of its upper bound (fails), exact sign test when the bounds "
                        "do not vary")
-    out.absent = _absent(ctx, sorted({lab for p in pairs for lab in p}), "fidelity")
+    labels = sorted({lab for p in pairs for lab in p})
+    out.absent = _absent(ctx, labels, "fidelity")
     if out.absent:
         return out
+    cost: dict[str, float] = {}
+    if timed:
+        cost, out.absent = _seconds_per_iteration(ctx, labels)
+        if out.absent:
+            return out
+        probe = ctx.cost or {}
+        out.notes.append("cost per iteration, measured alone (cost_probe: median of "
+                         f"{probe.get('repeats', '?')} repeats, {probe.get('threads', '?')} thread(s), "
+                         f"{probe.get('device', '?')}, torch {probe.get('torch', '?')}): "
+                         + ", ".join(f"{lab} {cost[lab]:.4g} s" for lab in labels))
     ext = _extractor(ctx)
     fid = ctx.frames.fidelity[ctx.frames.fidelity["extractor"] == ext]
     frac = ctx.rules.target_is_fraction
@@ -294,16 +342,25 @@ def eval_time_to_target(ctx: Context, part: Mapping[str, Any]) -> Outcome:
         slow_final = is_estimate(fidelity_point(fid, slow, ext, "final"))
         target = frac * slow_final.mean
         iv: dict[str, dict[int, tuple[float, float]]] = {}
+        wall: dict[str, dict[int, tuple[float, float]]] = {}
         for lab in (fast, slow):
-            iv[lab] = {int(seed): hit_interval(g[axis].tolist(), g["is_mean"].tolist(), target)
-                       for seed, g in fid[fid["label"] == lab].groupby("seed")}
+            rows = fid[fid["label"] == lab].groupby("seed")
+            iv[lab] = {int(seed): hit_interval(g["iteration"].tolist(), g["is_mean"].tolist(), target)
+                       for seed, g in rows}
+            if timed:
+                wall[lab] = {int(seed): hit_interval(g["train_seconds"].tolist(), g["is_mean"].tolist(), target)
+                             for seed, g in rows}
+                iv[lab] = {seed: _scaled(b, cost[lab]) for seed, b in iv[lab].items()}
         out.notes.append(f"target IS = {frac:g} × {slow}'s final IS {fmt_est(slow_final, SCORE)} = {target:.2f} "
                          f"({EXTRACTOR_NAMES.get(ext, ext)})")
         for lab in (fast, slow):
-            txt = ", ".join(f"seed {s}: ({unit(lo)}, {unit(hi)}]" if np.isfinite(hi) else f"seed {s}: not by {unit(lo)}"
-                            for s, (lo, hi) in sorted(iv[lab].items()))
-            out.notes.append(f"{lab} crosses the target within [{txt}] (between the last snapshot below it and the "
-                             "first at or above it)")
+            out.notes.append(f"{lab} crosses the target within [{_brackets(iv[lab], unit)}] (between the last "
+                             "snapshot below it and the first at or above it"
+                             + (f"; iterations × {cost[lab]:.4g} s)" if timed else ")"))
+        if timed:
+            for lab in (fast, slow):
+                out.notes.append(f"pipeline wall-clock (evidence only: it depends on the jobs that shared the "
+                                 f"cores): {lab} crosses within [{_brackets(wall[lab], unit)}]")
         j = judge_time_to_target(iv[fast], iv[slow], ctx.rules, unit)
         meta = {"what": f"time to target IS along {axis}", "a": fast, "b": slow, "target_is": target,
                 "intervals_a": {str(k): list(v) for k, v in iv[fast].items()},
@@ -311,11 +368,21 @@ def eval_time_to_target(ctx: Context, part: Mapping[str, Any]) -> Outcome:
                 "lead_lower": j.lower, "lead_upper": j.upper, "lead_midpoint": j.diff,
                 "snapshot_resolution": j.resolution,
                 "leads": {str(s): [lo, hi] for s, lo, hi in j.leads}}
+        if timed:
+            meta.update(seconds_per_iteration_a=cost[fast], seconds_per_iteration_b=cost[slow],
+                        wall_intervals_a={str(k): list(v) for k, v in wall[fast].items()},
+                        wall_intervals_b={str(k): list(v) for k, v in wall[slow].items()})
         per_seed = "; ".join(f"seed {s} [{unit(lo, True)}, {unit(hi, True)}]" for s, lo, hi in j.leads)
         text = (f"lead of {fast} per seed {per_seed}; mean bounds [{unit(j.lower, True)}, {unit(j.upper, True)}], "
                 f"midpoint {unit(j.diff, True)} ({len(iv[fast])} vs {len(iv[slow])} seeds)")
         out.items.append(Item(f"lead of {fast} over {slow}", text, j, unit, meta))
     return out
+
+
+def _brackets(iv: Mapping[int, tuple[float, float]], unit: Unit) -> str:
+    """``seed 0: (lo, hi], seed 1: not by lo`` of per-seed crossing brackets."""
+    return ", ".join(f"seed {s}: ({unit(lo)}, {unit(hi)}]" if np.isfinite(hi) else f"seed {s}: not by {unit(lo)}"
+                     for s, (lo, hi) in sorted(iv.items()))
 
 
 def is_targets(frames: Frames, claims_doc: Mapping[str, Any]) -> list[tuple[str, float]]:
@@ -436,7 +503,8 @@ def evaluate_part(ctx: Context, part: Mapping[str, Any], base: Mapping[str, Any]
     if not out.absent:
         out.absent = _without_outcomes(ctx, part)
     unfair = _not_comparable(ctx, part)
-    if unfair and not out.absent:
+    # an unlike pair is not comparable whatever is measured: that reason wins over a missing cost probe
+    if unfair and (not out.absent or out.absent[1] == NO_COST_PROBE):
         evidence = out.notes + [f"{i.where}: {i.text}; {describe(i.judgement, i.unit, ctx.rules)}" for i in out.items]
         return PartResult(**base, verdict=NOT_COMPARABLE, reason=unfair, test_description=out.test,
                           evidence=["measured, but not judged: " + e for e in evidence],

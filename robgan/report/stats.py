@@ -35,7 +35,7 @@ import numpy as np
 
 __all__ = ["Binomial", "Difference", "Estimate", "binomial_se", "ci_half_width", "difference", "exact_seed_p",
            "frechet_var", "holm_adjust", "one_sided_p", "p_greater", "paired_test_var", "seeds_needed",
-           "summarise", "t_ppf", "t_sf"]
+           "sign_flip_p", "summarise", "t_ppf", "t_sf"]
 
 
 def summarise(values: Iterable[float]) -> dict[str, float]:
@@ -285,32 +285,47 @@ def _all_equal(a: Mapping[int, float], b: Mapping[int, float], paired: bool) -> 
     return all(max(g) - min(g) <= 1e-12 * scale for g in groups)
 
 
-def exact_seed_p(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[float, float]:
-    """Exact one-sided p-values ``(p(Δ ≤ 0), p(Δ ≥ 0))`` of ``Δ = mean(a) − mean(b)`` over the seeds.
+def sign_flip_p(d: Sequence[float]) -> tuple[float, float]:
+    """Exact one-sided p-values ``(p(Δ ≤ 0), p(Δ ≥ 0))`` of the mean of paired per-seed values ``d``: the
+    share of the ``2^n`` sign flips of ``d`` whose mean is at least (at most) the observed one.
 
-    Same seeds (paired): the share of the ``2^n`` sign flips of the per-seed differences whose mean is
-    at least (at most) the observed one. Different seeds: the share of the ``C(n_a + n_b, n_a)``
-    relabellings of the pooled values whose difference of means is at least (at most) the observed
-    one. The smallest p-value n paired seeds can give is ``2^−n`` (3 seeds: 0.125).
+    The one exact test over paired seeds: :func:`exact_seed_p` runs it on per-seed differences,
+    :func:`robgan.report.verdicts.lead_p` on the signs of per-seed leads (on ±1 values it is the exact
+    sign test: ``P(Bin(n, ½) ≥ #positive)`` without zeros). ``n`` identical positive values give
+    ``2^−n`` (3 seeds: 0.125), never 0.
     """
     import itertools
 
-    tol = 1e-12
+    v = np.asarray(d, dtype=float)
+    if v.size == 0 or not np.isfinite(v).all():
+        raise ValueError(f"sign_flip_p needs finite values, got {list(v)}")
+    obs, tol = float(v.mean()), 1e-12 * (1.0 + float(np.abs(v).max()))
+    means = np.asarray([float(np.mean(v * np.asarray(signs))) for signs in
+                        itertools.product((1.0, -1.0), repeat=v.size)])
+    return float(np.mean(means >= obs - tol)), float(np.mean(means <= obs + tol))
+
+
+def exact_seed_p(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[float, float]:
+    """Exact one-sided p-values ``(p(Δ ≤ 0), p(Δ ≥ 0))`` of ``Δ = mean(a) − mean(b)`` over the seeds.
+
+    Same seeds (paired): :func:`sign_flip_p` of the per-seed differences. Different seeds: the share of
+    the ``C(n_a + n_b, n_a)`` relabellings of the pooled values whose difference of means is at least
+    (at most) the observed one. The smallest p-value n paired seeds can give is ``2^−n`` (3 seeds: 0.125).
+    """
+    import itertools
+
     if set(a) == set(b):
-        d = np.asarray([a[s] - b[s] for s in sorted(a)], dtype=float)
-        obs = float(d.mean())
-        means = np.asarray([float(np.mean(d * np.asarray(signs))) for signs in
-                            itertools.product((1.0, -1.0), repeat=d.size)])
-    else:
-        pooled = np.asarray([*a.values(), *b.values()], dtype=float)
-        na = len(a)
-        obs = float(pooled[:na].mean() - pooled[na:].mean())
-        means = []
-        for pick in itertools.combinations(range(pooled.size), na):
-            mask = np.zeros(pooled.size, dtype=bool)
-            mask[list(pick)] = True
-            means.append(float(pooled[mask].mean() - pooled[~mask].mean()))
-        means = np.asarray(means)
+        return sign_flip_p([a[s] - b[s] for s in sorted(a)])
+    tol = 1e-12
+    pooled = np.asarray([*a.values(), *b.values()], dtype=float)
+    na = len(a)
+    obs = float(pooled[:na].mean() - pooled[na:].mean())
+    means = []
+    for pick in itertools.combinations(range(pooled.size), na):
+        mask = np.zeros(pooled.size, dtype=bool)
+        mask[list(pick)] = True
+        means.append(float(pooled[mask].mean() - pooled[~mask].mean()))
+    means = np.asarray(means)
     return float(np.mean(means >= obs - tol)), float(np.mean(means <= obs + tol))
 
 

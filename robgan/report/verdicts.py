@@ -41,6 +41,7 @@ from robgan.report.stats import (
     one_sided_p,
     p_greater,
     seeds_needed,
+    sign_flip_p,
     t_ppf,
 )
 
@@ -311,16 +312,16 @@ def lead_bounds(fast: tuple[float, float], slow: tuple[float, float]) -> tuple[f
 
 def lead_p(values: Sequence[float]) -> tuple[float, str, float, float]:
     """``(p, test, se, df)`` of "mean(values) > 0" over seeds: Student-t with ``n − 1`` df; when the values
-    do not vary (SE 0) an exact sign test instead (``p = P(Bin(n, ½) ≥ #positive)``, ½ⁿ when all are
-    positive), never p = 0 from identical values; a −∞ value makes the direction unshowable (p = 1)."""
+    do not vary (SE 0), with one seed, or with an infinite value, the exact sign test instead: the one
+    exact test over paired seeds, :func:`robgan.report.stats.sign_flip_p`, on the values' signs
+    (``P(Bin(n, ½) ≥ #positive)``, ½ⁿ when all are positive), never p = 0 from identical values; a −∞
+    value makes the direction unshowable (p = 1)."""
     v = np.asarray(values, dtype=float)
     n = len(v)
     if n == 0 or np.isneginf(v).any():
         return 1.0, "not testable (a seed never reaches the target)", math.nan, math.nan
     if np.isposinf(v).any() or n < 2 or float(np.std(v, ddof=1)) == 0.0:
-        k = int((v > 0).sum())
-        p = sum(math.comb(n, i) for i in range(k, n + 1)) / 2 ** n if k else 1.0
-        return p, f"exact sign test over {n} seeds", math.nan, math.nan
+        return sign_flip_p(np.sign(v))[0], f"exact sign test over {n} seeds", math.nan, math.nan
     se = float(np.std(v, ddof=1) / math.sqrt(n))
     return p_greater(float(v.mean()), se, n - 1), f"one-sided t-test over {n} seeds (paired)", se, n - 1.0
 

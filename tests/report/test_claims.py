@@ -21,6 +21,8 @@ from robgan.report.checks import evaluate_checks
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PAPER_CLAIMS = Path(__file__).resolve().parents[2] / "config" / "paper_claims.yaml"
+# seconds per iteration measured alone: robgan 0.1, sngan 0.08, acgan_newloss 0.07 (the time claims' cost)
+COST = json.loads((FIXTURES / "cost_probe.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,7 @@ def doc():
 
 
 def _verdicts(frames, doc, cfg) -> dict[str, str]:
-    return {r.id: r.verdict for r in C.evaluate_claims(frames, doc, cfg)}
+    return {r.id: r.verdict for r in C.evaluate_claims(frames, doc, cfg, cost=COST)}
 
 
 def _with_frames(frames, **replace):
@@ -138,11 +140,15 @@ def test_fixture_verdicts(frames, doc, cfg):
     assert _verdicts(frames, doc, cfg) == {
         "claim1": V.HOLDS, "claim2a": V.HOLDS,
         "claim2b": V.INCONCLUSIVE,  # +2.1 / +4.1 / +6.0 pp on 500 shared images: the test-set SE is too large
-        "claim3": V.HOLDS, "claim4a": V.HOLDS,
+        "claim3": V.HOLDS,
+        # every seed crosses in the same snapshot brackets: robgan (0, 150] x 0.1 s, sngan (300, 450] x 0.08 s,
+        # a lead in [+9, +36] s on every seed, so only the exact sign test applies: p = 1/8
+        "claim4a": V.INCONCLUSIVE,
         "claim4b": V.INCONCLUSIVE,  # lead in [150, 450] on every seed: an exact sign test, p = 1/8, not SE 0
         "claim4c": V.NOT_EVALUATED,
         "claim5a": V.HOLDS, "claim5b": V.HOLDS,
-        "claim5c": "tie within snapshot resolution (15.3 s)",  # the wall-clock brackets overlap
+        # robgan (0, 150] x 0.1 s = (0, 15] s, acgan_newloss (150, 300] x 0.07 s = (10.5, 21] s: they overlap
+        "claim5c": "tie within snapshot resolution (15.0 s)",
         "claim5d": V.INCONCLUSIVE,  # ahead at every snapshot, but the snapshots bound the lead only by 0
         # 200 AutoAttack images: +7.7 pp holds with the exact paired SE (the Fréchet bound left it
         # inconclusive); +4.0 pp (robgan_ft vs robgan_ft_nofake) does not
@@ -158,7 +164,7 @@ def _without_outcomes(frames):
 
 
 def test_records_without_per_image_outcomes_are_not_judged(frames, doc, cfg):
-    res = {r.id: r for r in C.evaluate_claims(_without_outcomes(frames), doc, cfg)}
+    res = {r.id: r for r in C.evaluate_claims(_without_outcomes(frames), doc, cfg, cost=COST)}
     for pid in ("claim1", "claim2a", "claim2b", "claim3", "claim6b", "claim6c"):
         assert res[pid].verdict == V.NOT_JUDGED, pid
         assert res[pid].reason.startswith("records predate per-image outcomes (re-run the evaluation"), pid
@@ -167,7 +173,7 @@ def test_records_without_per_image_outcomes_are_not_judged(frames, doc, cfg):
 
 
 def test_claim2a_names_its_extra_budget_and_its_control(frames, doc, cfg):
-    res = {r.id: r for r in C.evaluate_claims(frames, doc, cfg)}
+    res = {r.id: r for r in C.evaluate_claims(frames, doc, cfg, cost=COST)}
     cav = res["claim2a"].caveats[0]
     # the fixture config: robgan 600 D updates, 38.4k real images; robgan_ft 200 more of each kind
     assert cav.startswith("robgan_ft had 200 more D updates and 12,800 more real images (800 D updates, "
@@ -182,7 +188,7 @@ def test_claim3_regime_not_reached_when_no_gap_exceeds_the_level(frames, doc, cf
     test_acc = gap[~train].set_index(["label", "seed"])["accuracy_adv"]
     gap.loc[train, "accuracy_adv"] = [test_acc[(lab, s)] + 0.02 for lab, s in zip(gap[train]["label"],
                                                                                    gap[train]["seed"], strict=True)]
-    r = next(r for r in C.evaluate_claims(_with_frames(frames, gap=gap), doc, cfg) if r.id == "claim3")
+    r = next(r for r in C.evaluate_claims(_with_frames(frames, gap=gap), doc, cfg, cost=COST) if r.id == "claim3")
     assert r.verdict == V.REGIME_NOT_REACHED and "exceeds 10.0 pp" in r.reason
     assert "advtrain 2.0 pp" in r.reason and r.evidence and r.seeds_needed is None
     # the fixture's advtrain gap is 14.2 pp: the regime is reached and the claim judged
@@ -190,7 +196,7 @@ def test_claim3_regime_not_reached_when_no_gap_exceeds_the_level(frames, doc, cf
 
 
 def test_every_verdict_shows_its_test_delta_interval_p_seeds_and_images(frames, doc, cfg):
-    res = {r.id: r for r in C.evaluate_claims(frames, doc, cfg)}
+    res = {r.id: r for r in C.evaluate_claims(frames, doc, cfg, cost=COST)}
     items = {"claim1": 500, "claim3": 500, "claim5a": 2000, "claim6b": 200, "claim4a": 0}
     for r in res.values():
         if r.verdict == V.NOT_EVALUATED:
@@ -210,7 +216,7 @@ def test_every_verdict_shows_its_test_delta_interval_p_seeds_and_images(frames, 
 
 def test_one_seed_is_indicative(frames, doc, cfg):
     one = _seed0(frames)
-    res = {r.id: r for r in C.evaluate_claims(one, doc, cfg)}
+    res = {r.id: r for r in C.evaluate_claims(one, doc, cfg, cost=COST)}
     for r in res.values():
         if r.id == "claim4c":
             assert r.verdict == V.NOT_EVALUATED
@@ -228,7 +234,7 @@ def test_delta_2_7_points_with_t_2_22_at_df_2_is_inconclusive(frames, doc, cfg):
     c = 0.027 / 2.22 * math.sqrt(3)          # sd of the paired differences that gives t = 2.22 over 3 seeds
     pgd = _paper_pgd(frames, {"advtrain": {e: [0.6, 0.6, 0.6] for e in (0.05, 0.1, 0.2)},
                               "robgan_ft": {e: [0.627 - c, 0.627, 0.627 + c] for e in (0.05, 0.1, 0.2)}})
-    r = next(r for r in C.evaluate_claims(_with_frames(frames, pgd=pgd), doc, cfg) if r.id == "claim1")
+    r = next(r for r in C.evaluate_claims(_with_frames(frames, pgd=pgd), doc, cfg, cost=COST) if r.id == "claim1")
     assert r.verdict == V.INCONCLUSIVE                     # k = 2 standard errors said "holds"
     for comp in r.comparisons:
         assert comp["diff"] == pytest.approx(0.027, abs=1e-9)
@@ -245,7 +251,7 @@ def test_six_eps_with_one_noisy_reversal_is_not_fails(frames, doc, cfg):
     ft = {e: [0.59, 0.60, 0.61] for e in grid}
     ft[0.15] = [0.485 - c, 0.485, 0.485 + c]
     pgd = _paper_pgd(frames, {"advtrain": {e: [0.5, 0.5, 0.5] for e in grid}, "robgan_ft": ft})
-    r = next(r for r in C.evaluate_claims(_with_frames(frames, pgd=pgd), doc, cfg) if r.id == "claim1")
+    r = next(r for r in C.evaluate_claims(_with_frames(frames, pgd=pgd), doc, cfg, cost=COST) if r.id == "claim1")
     assert r.verdict == V.INCONCLUSIVE                     # "any ε fails → fails" said "fails"
     rev = next(comp for comp in r.comparisons if comp["eps"] == pytest.approx(0.15))
     assert rev["verdict"] == V.INCONCLUSIVE and "not after Holm over 6" in rev["reason"]
@@ -259,7 +265,7 @@ def test_six_eps_with_one_noisy_reversal_is_not_fails(frames, doc, cfg):
 def test_a_difference_below_the_minimum_effect_is_negligible(frames, doc, cfg):
     pgd = _paper_pgd(frames, {"advtrain": {e: [0.5, 0.52, 0.51] for e in (0.05, 0.1, 0.2)},
                               "robgan_ft": {e: [0.503, 0.524, 0.512] for e in (0.05, 0.1, 0.2)}})
-    r = next(r for r in C.evaluate_claims(_with_frames(frames, pgd=pgd), doc, cfg) if r.id == "claim1")
+    r = next(r for r in C.evaluate_claims(_with_frames(frames, pgd=pgd), doc, cfg, cost=COST) if r.id == "claim1")
     assert r.verdict == V.NEGLIGIBLE                       # 0.3 points, significant: k = 2 said "holds"
     assert all(comp["p_value"] < 0.05 and comp["ci_high"] < 0.01 for comp in r.comparisons)
 
@@ -277,17 +283,19 @@ def test_claim3_flips_when_the_gaps_swap(frames, doc, cfg):
 def test_claim4_flips_when_the_generators_swap(frames, doc, cfg):
     swapped = _with_frames(frames, fidelity=_swap_labels(frames.fidelity, "robgan", "sngan"))
     v = _verdicts(swapped, doc, cfg)
-    assert v["claim4a"] == V.FAILS and v["claim4b"] == V.INCONCLUSIVE  # 4b: upper bounds all −300, p = 1/8
+    # the upper bound of the lead is −300 iterations (4b) and 24 − 600 x 0.1 = −36 s (4a) on every seed: only
+    # the exact sign test applies, p = 1/8 (the wall-clock times, which varied, said "fails")
+    assert v["claim4a"] == V.INCONCLUSIVE and v["claim4b"] == V.INCONCLUSIVE
     assert v["claim5b"] == V.FAILS  # sngan's final IS (now named robgan) is below robgan_oldloss's
 
 
 def test_missing_data_is_inconclusive_and_absent_methods_not_evaluated(frames, doc, cfg):
     no_ft = _with_frames(frames, pgd=frames.pgd[frames.pgd["label"] != "robgan_ft"])
-    res = {r.id: r for r in C.evaluate_claims(no_ft, doc, cfg)}
+    res = {r.id: r for r in C.evaluate_claims(no_ft, doc, cfg, cost=COST)}
     assert res["claim1"].verdict == V.INCONCLUSIVE and "missing data" in res["claim1"].reason
     cfg2 = dict(cfg, finetune_lambdas=[0.3])  # the experiment makes no λ = 0 run
     no_nofake = _with_frames(frames, pgd=frames.pgd[frames.pgd["label"] != "robgan_ft_nofake"])
-    res = {r.id: r for r in C.evaluate_claims(no_nofake, doc, cfg2)}
+    res = {r.id: r for r in C.evaluate_claims(no_nofake, doc, cfg2, cost=COST)}
     assert res["claim2b"].verdict == V.NOT_EVALUATED and "robgan_ft_nofake" in res["claim2b"].reason
 
 
@@ -297,17 +305,17 @@ def test_autoattack_left_out_by_eval_labels_is_not_evaluated(frames, doc, cfg):
     keep = ["robgan_ft", "advtrain"]
     sub = _with_frames(frames, autoattack=frames.autoattack[frames.autoattack["label"].isin(keep)],
                        autoattack_meta=frames.autoattack_meta[frames.autoattack_meta["label"].isin(keep)])
-    res = {r.id: r for r in C.evaluate_claims(sub, doc, cfg2)}
+    res = {r.id: r for r in C.evaluate_claims(sub, doc, cfg2, cost=COST)}
     assert res["claim6c"].verdict == V.NOT_EVALUATED
     assert "eval.autoattack.labels leaves out robgan, robgan_ft_nofake" in res["claim6c"].reason
-    assert res["claim6b"].verdict == {r.id: r for r in C.evaluate_claims(frames, doc, cfg)}["claim6b"].verdict
+    assert res["claim6b"].verdict == _verdicts(frames, doc, cfg)["claim6b"]
     # without the subset, the same missing records are missing data
-    res = {r.id: r for r in C.evaluate_claims(sub, doc, cfg)}
+    res = {r.id: r for r in C.evaluate_claims(sub, doc, cfg, cost=COST)}
     assert res["claim6c"].verdict == V.INCONCLUSIVE and "missing data" in res["claim6c"].reason
 
 
 def test_claim4c_needs_imagenet143(frames, doc, cfg):
-    res = {r.id: r for r in C.evaluate_claims(frames, doc, cfg)}
+    res = {r.id: r for r in C.evaluate_claims(frames, doc, cfg, cost=COST)}
     assert res["claim4c"].verdict == V.NOT_EVALUATED and "imagenet143" in res["claim4c"].reason
     inet = _with_frames(frames, dataset="imagenet143")
     assert _verdicts(inet, doc, cfg)["claim4c"] == V.HOLDS
@@ -315,21 +323,81 @@ def test_claim4c_needs_imagenet143(frames, doc, cfg):
 
 def test_different_discriminator_families_are_named_in_claim4(frames, doc, cfg):
     preact = dict(cfg, model={**cfg["model"], "d_arch": "preact_resnet18"})
-    res = {r.id: r for r in C.evaluate_claims(frames, doc, preact)}
+    res = {r.id: r for r in C.evaluate_claims(frames, doc, preact, cost=COST)}
     for pid in ("claim4a", "claim4b"):
         cav = " ".join(res[pid].caveats)
         assert "not like for like" in cav and "PreAct-ResNet-18" in cav and "SN-ResNet" in cav, pid
     assert not any("like for like" in c for c in res["claim1"].caveats)        # both use model.d_arch
-    same = {r.id: r for r in C.evaluate_claims(frames, doc, cfg)}               # d_arch: resnet
+    same = {r.id: r for r in C.evaluate_claims(frames, doc, cfg, cost=COST)}               # d_arch: resnet
     assert not any("like for like" in c for c in same["claim4a"].caveats)
 
 
 # ---------------------------------------------------------------------------------------------- checks, files
 
 
+def _cost(**seconds):
+    """The fixture's cost probe with some labels' seconds per iteration replaced (None: left out)."""
+    out = copy.deepcopy(COST)
+    for lab, sec in seconds.items():
+        if sec is None:
+            out["labels"].pop(lab)
+        else:
+            out["labels"][lab]["seconds_per_iteration"] = sec
+    return out
+
+
+def test_time_claims_are_iteration_brackets_times_the_cost_measured_alone(frames, doc, cfg):
+    r = {r.id: r for r in C.evaluate_claims(frames, doc, cfg, cost=COST)}["claim4a"]
+    comp = r.comparisons[0]
+    # robgan crosses in (0, 150] iterations x 0.1 s, sngan in (300, 450] x 0.08 s on every seed
+    assert comp["intervals_a"]["1"] == pytest.approx([0.0, 15.0])
+    assert comp["intervals_b"]["2"] == pytest.approx([24.0, 36.0])
+    assert comp["seconds_per_iteration_a"] == 0.1 and comp["seconds_per_iteration_b"] == 0.08
+    assert all(v == pytest.approx([9.0, 36.0]) for v in comp["leads"].values())
+    assert (comp["lead_lower"], comp["lead_upper"], comp["diff"]) == pytest.approx((9.0, 36.0, 22.5))
+    assert comp["p_value"] == pytest.approx(0.125) and comp["snapshot_resolution"] == pytest.approx(15.0)
+    # the pipeline's wall-clock stays as evidence, not judged
+    assert comp["wall_intervals_a"]["0"] == pytest.approx([0.0, 15.283])
+    assert any(e.startswith("cost per iteration, measured alone (cost_probe: median of 3 repeats, 1 thread(s)")
+               and "robgan 0.1 s, sngan 0.08 s" in e for e in r.evidence)
+    assert any(e.startswith("pipeline wall-clock (evidence only") and "robgan crosses within [seed 0: (0.0 s, "
+               "15.3 s]" in e for e in r.evidence)
+    # robgan five times as costly per iteration: the brackets (0, 75] s and (24, 36] s overlap
+    slow = {r.id: r for r in C.evaluate_claims(frames, doc, cfg, cost=_cost(robgan=0.5))}
+    assert slow["claim4a"].verdict == "tie within snapshot resolution (75.0 s)"
+    assert slow["claim4b"].verdict == V.INCONCLUSIVE  # iterations do not depend on the cost
+
+
+def test_a_time_claim_holds_when_the_seeds_cross_in_different_brackets(frames, doc, cfg):
+    fid = frames.fidelity.copy()
+    sn = fid["label"] == "sngan"
+    fid.loc[sn & (fid["seed"] == 1) & (fid["iteration"] == 450), "is_mean"] = 4.6  # below 4.74: (450, 600]
+    fid.loc[sn & (fid["seed"] == 2) & (fid["iteration"] == 300), "is_mean"] = 4.8  # at or above: (150, 300]
+    r = {r.id: r for r in C.evaluate_claims(_with_frames(frames, fidelity=fid), doc, cfg,
+                                            cost=_cost(robgan=0.02))}["claim4a"]
+    # robgan (0, 3] s; sngan (24, 36], (36, 48], (12, 24] s: lower bounds 21, 33, 9 s; t = 21 / (12 / √3), 2 df
+    assert r.verdict == V.HOLDS
+    assert [r.comparisons[0]["leads"][s][0] for s in "012"] == pytest.approx([21.0, 33.0, 9.0])
+    assert r.result["p_value"] == pytest.approx(0.0468916, abs=1e-6)
+
+
+def test_time_claims_without_a_cost_probe_are_not_judged(frames, doc, cfg):
+    old = {r.id: r for r in C.evaluate_claims(frames, doc, cfg)}  # records that predate the cost probe
+    for pid in ("claim4a", "claim5c"):
+        assert old[pid].verdict == V.NOT_JUDGED, pid
+        assert old[pid].reason.startswith("no cost_probe record (re-run: snakemake --cores all --configfile"), pid
+    assert old["claim4b"].verdict == V.INCONCLUSIVE and old["claim5d"].verdict == V.INCONCLUSIVE  # iterations
+    part = {r.id: r for r in C.evaluate_claims(frames, doc, cfg, cost=_cost(sngan=None))}["claim4a"]
+    assert part.verdict == V.NOT_JUDGED
+    assert part.reason.startswith("the cost_probe record has no seconds per iteration of sngan (re-run:")
+    # an unlike pair stays "not comparable" whether or not its cost was measured
+    five = dict(cfg, train={**cfg["train"], "method_overrides": {"sngan": {"n_dis": 5}}})
+    assert {r.id: r for r in C.evaluate_claims(frames, doc, five)}["claim4a"].verdict == V.NOT_COMPARABLE
+
+
 def test_generator_claims_at_different_d_steps_per_g_step_are_not_comparable(frames, doc, cfg):
     five = dict(cfg, train={**cfg["train"], "method_overrides": {"sngan": {"n_dis": 5}}})
-    res = {r.id: r for r in C.evaluate_claims(frames, doc, five)}
+    res = {r.id: r for r in C.evaluate_claims(frames, doc, five, cost=COST)}
     for pid in ("claim4a", "claim4b"):
         assert res[pid].verdict == V.NOT_COMPARABLE, pid
         assert "robgan: n_dis 1 vs sngan: n_dis 5" in res[pid].reason, pid
@@ -339,14 +407,14 @@ def test_generator_claims_at_different_d_steps_per_g_step_are_not_comparable(fra
 
 
 def test_claims_on_is_carry_the_collapse_check(frames, doc, cfg):
-    res = {r.id: r for r in C.evaluate_claims(frames, doc, cfg)}
+    res = {r.id: r for r in C.evaluate_claims(frames, doc, cfg, cost=COST)}
     ev = [e for e in res["claim5b"].evidence if e.startswith("within-class collapse check")]
     assert [e.split(":")[0] for e in ev] == ["within-class collapse check, robgan",
                                             "within-class collapse check, robgan_oldloss"]
     assert "records predate the check" in ev[0] and not res["claim5b"].caveats
     fid = frames.fidelity.copy()
     fid["intra_recall"] = np.where(fid["label"] == "robgan_oldloss", 0.05, 0.6)
-    res = {r.id: r for r in C.evaluate_claims(_with_frames(frames, fidelity=fid), doc, cfg)}
+    res = {r.id: r for r in C.evaluate_claims(_with_frames(frames, fidelity=fid), doc, cfg, cost=COST)}
     assert "seed 0 failed (intra-class recall 0.050 < 0.1" in " ".join(res["claim5b"].evidence)
     assert any("robgan_oldloss fails the within-class collapse check on seed(s) 0, 1, 2" in c
                for c in res["claim5b"].caveats)
@@ -378,7 +446,7 @@ def test_checks_are_listed_apart_from_the_claims(frames, doc):
 
 
 def test_claims_md_and_json(frames, doc, cfg, tmp_path):
-    results = C.evaluate_claims(frames, doc, cfg)
+    results = C.evaluate_claims(frames, doc, cfg, cost=COST)
     md_path, js_path = C.write_claims(results, doc, frames, tmp_path)
     md = md_path.read_text()
     for r in results:

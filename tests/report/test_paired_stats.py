@@ -77,6 +77,22 @@ def test_exact_seed_p_on_unequal_values():
     assert S.exact_seed_p({0: 3.0, 1: 1.0}, {0: 0.0, 1: 0.0}) == pytest.approx((0.25, 1.0))
 
 
+def test_one_exact_test_over_paired_seeds_serves_the_differences_and_the_time_leads():
+    # sign flips of (3, 1): means 2, 1, −1, −2; of (2, 0): 1, 1, −1, −1 (a zero does not count)
+    assert S.sign_flip_p([3.0, 1.0]) == pytest.approx((0.25, 1.0))
+    assert S.sign_flip_p([2.0, 0.0]) == pytest.approx((0.5, 1.0))
+    assert S.sign_flip_p([-1.0, -1.0, -1.0]) == pytest.approx((1.0, 0.125))
+    # ±1 values: the exact sign test, P(Bin(3, ½) ≥ 2) = 4/8
+    assert S.sign_flip_p([1.0, 1.0, -1.0]) == pytest.approx((0.5, 0.875))
+    with pytest.raises(ValueError):
+        S.sign_flip_p([math.inf, 1.0])
+    # exact_seed_p (paired) and lead_p (no variation, or an infinite lead) are that one test
+    assert S.exact_seed_p({0: 5.0, 1: 5.0, 2: 5.0}, {0: 1.0, 1: 1.0, 2: 1.0}) == S.sign_flip_p([4.0, 4.0, 4.0])
+    assert V.lead_p([7.0, 7.0, 7.0])[0] == S.sign_flip_p([1.0, 1.0, 1.0])[0] == pytest.approx(0.125)
+    assert V.lead_p([math.inf, 5.0, -3.0])[:2] == (pytest.approx(0.5), "exact sign test over 3 seeds")
+    assert V.lead_p([4.0])[0] == pytest.approx(0.5)
+
+
 def test_df_do_not_gain_from_the_test_set_part():
     # three seeds, paired differences 0.05, 0.06, 0.04 plus a test-set part: df stay n − 1 = 2
     a = _est({s: "1" * k + "0" * (100 - k) for s, k in ((0, 80), (1, 82), (2, 81))}, "test/0/100")

@@ -41,10 +41,10 @@ EXPERIMENT = "slurm_smoke"
 # seconds for each of the two runs (about 1 and 3 minutes on 2 idle cores; far more on a busy machine)
 TIMEOUT = int(os.environ.get("ROBGAN_SLURM_TIMEOUT", "900"))
 SLURMCTLD_LOG = Path(os.environ.get("ROBGAN_SLURM_DIR", "/var/lib/robgan-slurm")) / "slurmctld.log"
-# every rule but `all` (a local rule) runs as a SLURM job: 14 jobs (train and finetune once, 2
+# every rule but `all` (a local rule) runs as a SLURM job: 15 jobs (train and finetune once, the cost probe, 2
 # classifiers x 4 evaluations + fidelity of 1 generator, data, reference, report)
-SLURM_JOBS = {"data": 1, "train": 1, "finetune": 1, "reference": 1, "eval_pgd": 2, "eval_autoattack": 2,
-              "eval_gap": 2, "eval_lipschitz": 2, "eval_fidelity": 1, "report": 1}
+SLURM_JOBS = {"data": 1, "train": 1, "finetune": 1, "cost_probe": 1, "reference": 1, "eval_pgd": 2,
+              "eval_autoattack": 2, "eval_gap": 2, "eval_lipschitz": 2, "eval_fidelity": 1, "report": 1}
 
 
 def _env() -> dict:
@@ -122,7 +122,7 @@ def test_slurm_smoke_runs_every_rule(tmp_path):
     rc, out = _snakemake(tmp_path, "-n", "--profile", str(SLURM_PROFILE), "--profile", str(LOCAL_OVERLAY))
     assert rc == 0, out
     rules = dict(re.findall(r"^(\w+)\s+(\d+)$", out[out.index("Job stats:"):], re.M))
-    assert {k: int(v) for k, v in rules.items()} == {**SLURM_JOBS, "all": 1, "total": 15}
+    assert {k: int(v) for k, v in rules.items()} == {**SLURM_JOBS, "all": 1, "total": 16}
     assert not (tmp_path / "results").exists()  # a dry run writes nothing under results/
     cfg = load_config(CONFIG)
     # tens of iterations; the pre-emption test signals after the first checkpoint, well before the end

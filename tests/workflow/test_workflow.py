@@ -39,7 +39,7 @@ DEFAULT_PROFILE = REPO / "workflow" / "profiles" / "default"
 # gap labels advtrain, robgan, robgan_ft, robgan_ft_nofake (4).
 PER_SEED = {"train": 6, "finetune": 2, "eval_pgd": 7, "eval_autoattack": 7, "eval_gap": 4,
             "eval_lipschitz": 7, "eval_fidelity": 5}
-ONCE = {"data": 1, "reference": 1, "report": 1, "all": 1}
+ONCE = {"data": 1, "cost_probe": 1, "reference": 1, "report": 1, "all": 1}
 
 
 def expected_jobs(n_seeds: int) -> dict[str, int]:
@@ -177,8 +177,8 @@ def test_dry_run_of_a_subset_of_methods(tmp_path):
                                                               finetune_lambdas=[0.0]))
     # sngan: generator only; advtrain: classifier only; robgan: both, + robgan_ft_nofake
     assert dry_run(tmp_path, "--configfile", str(cfg)) == {
-        "data": 1, "train": 3, "finetune": 1, "reference": 1, "eval_pgd": 3, "eval_autoattack": 3,
-        "eval_gap": 3, "eval_lipschitz": 3, "eval_fidelity": 2, "report": 1, "all": 1}
+        "data": 1, "cost_probe": 1, "train": 3, "finetune": 1, "reference": 1, "eval_pgd": 3,
+        "eval_autoattack": 3, "eval_gap": 3, "eval_lipschitz": 3, "eval_fidelity": 2, "report": 1, "all": 1}
 
 
 def test_two_positive_lambdas_are_refused(tmp_path):
@@ -234,6 +234,9 @@ elif cmd in ("train", "finetune"):
         sys.exit(143)
     (out / "checkpoint.pt").write_text("stub")
     (out / "model.pt").write_text("stub")
+elif cmd == "cost-probe":
+    opt("--out").parent.mkdir(parents=True, exist_ok=True)
+    opt("--out").write_text("{{}}")
 elif cmd == "train-reference":
     opt("--out").mkdir(parents=True, exist_ok=True)
     (opt("--out") / "metrics.json").write_text("{{}}")
@@ -336,6 +339,12 @@ def test_stub_run_commands(stub_tree):
     (report,) = [c for c in calls if c[0] == "report"]
     assert report[report.index("--claims") + 1] == str(REPO / "config" / "paper_claims.yaml")
     assert report[report.index("--runs") + 1] == "results/quick/runs"
+    assert report[report.index("--cost-probe") + 1] == "results/quick/cost_probe.json"
+    # the cost probe times the steps on the training jobs' threads (it reserves every core: it runs alone)
+    (probe,) = [c for c in calls if c[0] == "cost-probe"]
+    assert probe[probe.index("--threads") + 1] == "1"
+    assert probe[probe.index("--out") + 1] == "results/quick/cost_probe.json"
+    assert calls[0][0] == "cost-probe"   # the first job (highest priority, no input)
     fid = [c for c in calls if c[:2] == ["eval", "fidelity"]]
     assert len(fid) == 5 and all(c[c.index("--reference") + 1] == "results/quick/reference" for c in fid)
     summary = json.loads((work / "results" / "quick" / "data" / "summary.json").read_text())
@@ -364,7 +373,7 @@ def test_every_job_writes_a_benchmark_file(stub_tree):
     # every stub robgan call is one job, plus the data rule (the real data command, not logged)
     assert len(jobs) == len(calls) + 1
     rules = {j["rule"] for j in jobs}
-    assert {"data", "reference", "train", "finetune", "eval_pgd", "eval_autoattack", "eval_gap",
+    assert {"data", "cost_probe", "reference", "train", "finetune", "eval_pgd", "eval_autoattack", "eval_gap",
             "eval_lipschitz", "eval_fidelity", "report"} == rules
     assert all(j["seconds"] >= 0 for j in jobs)
 
@@ -430,11 +439,12 @@ def test_training_edit_reruns_the_methods_that_use_it(stub_tree, tmp_path):
     rc, out = snakemake(work, "-n", "--configfile", str(cfg), env=env)
     assert rc == 0, out
     # the GAN methods retrain (their params changed); the fine-tunings follow their robgan run;
-    # advtrain and its evaluations are untouched (one classifier label fewer than a full rerun)
+    # advtrain and its evaluations are untouched (one classifier label fewer than a full rerun); the
+    # cost probe measures the changed trainings again
     retrained = re.findall(r"rule train:\n(?:    .*\n)*?    wildcards: label=(\w+), seed=0", out)
     assert sorted(retrained) == ["acgan", "acgan_newloss", "robgan", "robgan_oldloss", "sngan"]
-    assert job_counts(out) == {"train": 5, "finetune": 2, "eval_pgd": 6, "eval_autoattack": 6, "eval_gap": 3,
-                               "eval_lipschitz": 6, "eval_fidelity": 5, "report": 1, "all": 1}
+    assert job_counts(out) == {"cost_probe": 1, "train": 5, "finetune": 2, "eval_pgd": 6, "eval_autoattack": 6,
+                               "eval_gap": 3, "eval_lipschitz": 6, "eval_fidelity": 5, "report": 1, "all": 1}
     # a finished training is protected: Snakemake refuses to replace model.pt (in a copy of the tree)
     copy = tmp_path / "copy"
     shutil.copytree(work, copy)

@@ -70,6 +70,16 @@ def threads_of(job):
     return pipeline.job_resources(_RESOURCES, config["data"]["name"], job)["threads"]
 
 
+def every_core():
+    """Every core of this invocation (--cores), for a job that must run alone (the cost probe).
+    workflow.cores raises under a cluster executor, which takes no --cores (the bug the Snakefile's
+    onsuccess avoids): there each job has its own allocation, sized by the rule's threads_of()."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return threads_of("cost_probe")
+
+
 def resources_of(job):
     """mem_mb, runtime and gpu of the rule named ``job`` for this experiment's dataset."""
     res = pipeline.job_resources(_RESOURCES, config["data"]["name"], job)

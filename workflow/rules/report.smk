@@ -1,5 +1,6 @@
 # Tables, figures and claim verdicts, rendered by `robgan report` from the records, the runs (sample
-# grids) and the paper's claims (config/paper_claims.yaml: editing it reruns the report only).
+# grids), the cost probe (each method's seconds per iteration, for the time claims) and the paper's
+# claims (config/paper_claims.yaml: editing it reruns the report only).
 # Flagged outputs appear in `snakemake --report` (results/<experiment>/report.html; needs pygments, a
 # dependency of the package): table CSVs, figure PNGs and claims.md, each with its caption from
 # workflow/report/.
@@ -10,6 +11,7 @@ rule report:
         records=pipeline.record_paths(config),
         models=pipeline.run_models(config),
         claims=PAPER_CLAIMS,
+        cost_probe=paths.cost_probe,
     output:
         tables=shown(pipeline.table_outputs(config)),
         figures=shown(pipeline.figure_outputs(config)),
@@ -35,4 +37,5 @@ rule report:
         SOFTWARE_ENV
     shell:
         "gpu_slot {resources.gpu} robgan report --config {params.config} --records {params.records_dir}"
-        " --runs {params.runs_dir} --claims {input.claims} --out {params.out_dir} > {log} 2>&1"
+        " --runs {params.runs_dir} --claims {input.claims} --cost-probe {input.cost_probe} --out {params.out_dir}"
+        " > {log} 2>&1"

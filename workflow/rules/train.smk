@@ -71,3 +71,30 @@ rule finetune:
     shell:
         "gpu_slot {resources.gpu} robgan finetune --config {params.config} --from {params.source_dir}"
         " --seed {wildcards.seed} --out {params.run_dir} --set finetune.lam={params.lam} > {log} 2>&1"
+
+
+# Each run label's seconds per training iteration, measured alone (robgan/cost_probe.py): the cost
+# the wall-clock time claims are judged on (training logs' seconds depend on the jobs that shared
+# the cores). It reserves every core of the invocation (every_core(): --cores; under SLURM its own
+# allocation), so Snakemake runs nothing beside it, and it runs first (highest priority, no input);
+# robgan times the steps on the training jobs' threads. A few seconds on quick.
+rule cost_probe:
+    output:
+        paths.cost_probe,
+    log:
+        paths.log("cost_probe"),
+    benchmark:
+        paths.benchmark("cost_probe")
+    params:
+        config=RESOLVED_CONFIG,
+        train_threads=threads_of("train"),
+        signature=pipeline.cost_probe_signature(config),
+    priority: 200
+    threads: every_core()
+    resources:
+        **resources_of("cost_probe"),
+    conda:
+        SOFTWARE_ENV
+    shell:
+        "gpu_slot {resources.gpu} robgan cost-probe --config {params.config} --threads {params.train_threads}"
+        " --out {output} > {log} 2>&1"
