@@ -50,7 +50,8 @@ def load_schema(path: str | Path = CONFIG_SCHEMA) -> dict:
     The config schema's lists of method and dataset names are not in the file: they are filled in from
     :data:`robgan.registry.METHODS` (``methods``: the methods trained from scratch;
     ``train.method_overrides``: the GAN methods; ``run.method``: every method) and
-    :data:`robgan.registry.DATASETS` (``data.name``).
+    :data:`robgan.registry.DATASETS` (``data.name``); the labels of ``eval.autoattack.overrides`` are the
+    classifiers AutoAttack applies to (:func:`robgan.registry.evaluation_labels`).
     """
     schema = _read_schema(Path(path).resolve())
     if Path(path).resolve() != CONFIG_SCHEMA.resolve():
@@ -63,6 +64,8 @@ def load_schema(path: str | Path = CONFIG_SCHEMA) -> dict:
         m.name for m in methods if m.section == "train"]
     props["run"]["properties"]["method"]["enum"] = [m.name for m in methods]
     props["data"]["properties"]["name"]["enum"] = list(DATASETS)
+    aa = props["eval"]["properties"]["autoattack"]["properties"]
+    aa["overrides"]["propertyNames"]["enum"] = evaluation_labels("autoattack")
     return schema
 
 
@@ -132,6 +135,14 @@ def validate(cfg: dict, schema: dict | None = None, fill_defaults: bool = True) 
                 msg = f"config error at '{field}': unknown field; did you mean `{close}`?"
                 fix = (f"Rename it to `{close}` in your config file, or set it with --set {right}=... "
                        f"(allowed fields here: {', '.join(allowed)})")
+        elif err.validator == "enum" and "propertyNames" in err.schema_path:
+            # a mapping keyed by names (e.g. eval.autoattack.overrides): the key itself is wrong
+            field = _field([*err.absolute_path, err.instance])
+            choices = [str(v) for v in err.validator_value]
+            close = _closest(str(err.instance), choices)
+            msg = (f"config error at '{field}': unknown name {err.instance!r} here"
+                   + (f"; did you mean `{close}`?" if close else "."))
+            fix = f"Use one of: {', '.join(choices)}"
         elif err.validator == "enum" and isinstance(err.instance, str):
             close = _closest(err.instance, [str(v) for v in err.validator_value])
             msg = f"config error at '{field}': {err.message}" + (f"; did you mean `{close}`?" if close else ".")
@@ -165,6 +176,18 @@ def method_section_view(cfg: Mapping, method: str) -> dict[str, Any]:
     if method_section(method) == "train":
         sec.update(overrides.get(method) or {})
     return sec
+
+
+def autoattack_view(cfg: Mapping, label: str) -> dict[str, Any]:
+    """The AutoAttack settings classifier ``label`` is evaluated with: ``eval.autoattack`` of a resolved
+    config with its ``overrides`` entry for ``label`` applied (``labels`` and ``overrides`` dropped), plus
+    ``override``: the entry's field names, sorted (empty: the experiment's settings as they are)."""
+    aa = dict(cfg["eval"]["autoattack"])
+    own = dict((aa.pop("overrides", None) or {}).get(label) or {})
+    aa.pop("labels", None)
+    aa.update(own)
+    aa["override"] = sorted(own)
+    return aa
 
 
 def section_attack(cfg: Mapping, section: str) -> dict[str, Any]:
@@ -207,7 +230,9 @@ def check_consistency(cfg: Mapping) -> None:
       attack on purpose (the authors' own co-training attack in ``config/cifar10.yaml``);
     - when an experiment trains both ``advtrain`` and a fine-tuned ``robgan``, the adversarial-training
       baseline gets at least as many classifier updates as Rob-GAN co-training + fine-tuning
-      (:func:`robgan.registry.training_budget`), unless ``advtrain.allow_smaller_budget: true``.
+      (:func:`robgan.registry.training_budget`), unless ``advtrain.allow_smaller_budget: true``;
+    - ``eval.autoattack.labels`` and the labels of ``eval.autoattack.overrides`` are classifiers that this
+      experiment evaluates with AutoAttack.
     """
     try:
         finetune_labels(cfg["finetune_lambdas"])
@@ -241,6 +266,13 @@ def check_consistency(cfg: Mapping) -> None:
             raise _error("eval.autoattack.labels",
                          f"{', '.join(map(repr, wrong))} is not a classifier of this experiment. Fix: choose "
                          f"from {', '.join(allowed)} (or null for all of them).")
+    overridden = list(cfg["eval"]["autoattack"].get("overrides") or {})
+    allowed = evaluation_labels("autoattack", labels, cfg)
+    wrong = [lb for lb in overridden if lb not in allowed]
+    if wrong:
+        raise _error(f"eval.autoattack.overrides.{wrong[0]}",
+                     f"{wrong[0]!r} gets no AutoAttack in this experiment (not one of its classifiers, or not in "
+                     f"eval.autoattack.labels). Fix: override one of {', '.join(allowed)}, or remove the entry.")
     ft = [lb for lb in labels if label_info(lb).info.section == "finetune"]
     if "advtrain" in labels and ft and not cfg["advtrain"]["allow_smaller_budget"]:
         adv, rob = training_budget(cfg, "advtrain"), training_budget(cfg, ft[0])

@@ -18,7 +18,7 @@ the Snakefile imports it at every start and in every SLURM job. It never reads S
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ __all__ = [
     "alternation",
     "data_signature",
     "eval_signature",
+    "eval_signature_of_label",
     "evaluation_labels",
     "figure_outputs",
     "finetune_lambda",
@@ -331,13 +332,25 @@ def cost_probe_signature(cfg: Mapping[str, Any]) -> str:
                         for label in run_labels(cfg)})
 
 
-def eval_signature(cfg: Mapping[str, Any], kind: str) -> str:
-    """Signature of the settings one kind of job (an evaluation, or ``reference``) depends on."""
+def eval_signature(cfg: Mapping[str, Any], kind: str, label: str | None = None) -> str:
+    """Signature of the settings one kind of job (an evaluation, or ``reference``) depends on.
+
+    ``label``: the classifier of the job, for the kinds whose settings differ per label (``autoattack``'s
+    ``eval.autoattack.overrides``): its job then reruns when its own entry changes, not another's. A
+    label without an entry has the signature of the experiment's settings, as before overrides existed.
+    """
     ev = cfg["eval"]
     seeds = {"index_seed": ev["index_seed"], "attack_seed": ev["attack_seed"]}
+
+    def autoattack() -> dict[str, Any]:
+        aa = {k: v for k, v in ev["autoattack"].items() if k != "overrides"}
+        overrides = ev["autoattack"].get("overrides") or {}
+        own = overrides if label is None else overrides.get(label)
+        return {"autoattack": aa, **seeds, **({"overrides": own} if own else {})}
+
     views = {
         "pgd": lambda: {"pgd": ev["pgd"], **seeds},
-        "autoattack": lambda: {"autoattack": ev["autoattack"], **seeds},
+        "autoattack": autoattack,
         # the gap uses the paper protocol at eval.gap.eps, not the eps grid
         "gap": lambda: {"gap": ev["gap"], "paper": ev["pgd"]["paper"], **seeds},
         "lipschitz": lambda: {"lipschitz": ev["lipschitz"], "index_seed": ev["index_seed"]},
@@ -350,6 +363,11 @@ def eval_signature(cfg: Mapping[str, Any], kind: str) -> str:
     if kind not in views:
         raise ValueError(f"no signature for {kind!r}: choose one of {', '.join(views)}")
     return config_hash(views[kind]())
+
+
+def eval_signature_of_label(cfg: Mapping[str, Any], kind: str) -> Callable[[Any], str]:
+    """The rule ``params`` function of :func:`eval_signature` for the job of ``wildcards.label``."""
+    return lambda wildcards: eval_signature(cfg, kind, wildcards.label)
 
 
 def report_signature(cfg: Mapping[str, Any]) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 __all__ = [
     "DATASETS",
+    "BenchShape",
     "EVALUATIONS",
     "FIGURES",
     "FIGURE_FORMATS",
@@ -198,6 +199,24 @@ def generator_labels(labels: Sequence[str] | None = None) -> list[str]:
 
 
 @dataclass(frozen=True)
+class BenchShape:
+    """How ``robgan bench`` times a dataset's problem size (:mod:`robgan.bench.shapes`).
+
+    Attributes:
+        name: the shape's ``robgan bench --shapes`` name.
+        config: the experiment YAML (relative to the repository root) whose widths, D architecture,
+            batch sizes and attacks are timed.
+        synthetic: feed synthetic uint8 images of the dataset's ``info()`` shape instead of loading it
+            (so it can be timed where the dataset is not on disk; a step's cost does not depend on the
+            pixel values).
+    """
+
+    name: str
+    config: str
+    synthetic: bool
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     """A dataset (``data.name``): everything the suite needs to know about it is here or in its module.
 
@@ -212,20 +231,27 @@ class DatasetSpec:
             ``"mnist-cnn"``, a small CNN that ``robgan train-reference`` trains on the dataset itself
             (grayscale digits, far from ImageNet), or ``"inception-v3-compat"``, torch-fidelity's
             ImageNet Inception-v3 (the paper's IS/FID).
+        bench: the problem size ``robgan bench`` times for it (and projects device-hours with).
     """
 
     name: str
     module: str
     resolutions: tuple[int, ...] | None
     extractor: str
+    bench: BenchShape
 
 
 DATASETS: dict[str, DatasetSpec] = {
     d.name: d
     for d in (
-        DatasetSpec("mnist5k", "robgan.data.mnist5k", resolutions=(32,), extractor="mnist-cnn"),
-        DatasetSpec("cifar10", "robgan.data.cifar10", resolutions=(32,), extractor="inception-v3-compat"),
-        DatasetSpec("imagenet143", "robgan.data.imagenet143", resolutions=None, extractor="inception-v3-compat"),
+        # the default experiment itself, on the real embedded digits
+        DatasetSpec("mnist5k", "robgan.data.mnist5k", resolutions=(32,), extractor="mnist-cnn",
+                    bench=BenchShape("embedded", "config/config.yaml", synthetic=False)),
+        # the paper configs, timed on synthetic images of the dataset's shape
+        DatasetSpec("cifar10", "robgan.data.cifar10", resolutions=(32,), extractor="inception-v3-compat",
+                    bench=BenchShape("cifar10", "config/cifar10.yaml", synthetic=True)),
+        DatasetSpec("imagenet143", "robgan.data.imagenet143", resolutions=None, extractor="inception-v3-compat",
+                    bench=BenchShape("imagenet143", "config/imagenet143.yaml", synthetic=True)),
     )
 }
 

@@ -15,7 +15,7 @@ from robgan.bench import measure
 from robgan.bench.efficiency import paired_ratio
 from robgan.bench.report import project_hours, render_projection, write_result
 from robgan.bench.settings import DEFINITIONS
-from robgan.bench.shapes import SHAPES, BenchContext, ContextFactory, synthetic_info
+from robgan.bench.shapes import SHAPES, BenchContext, ContextFactory, shape_of_dataset, synthetic_info
 from robgan.bench.steps import images_per_iter
 from robgan.cli import main as cli_main
 from robgan.config import load_config
@@ -217,6 +217,33 @@ def test_synthetic_shapes_build_paper_models(shape):
     real, fake = images_per_iter("robgan", cfg)
     assert real == cfg["train"]["n_dis"] * cfg["train"]["batch_size"] and fake == 0
     assert images_per_iter("robgan_ft", cfg) == (cfg["finetune"]["batch_size"], cfg["finetune"]["batch_size"])
+
+
+def test_shapes_come_from_the_dataset_registry():
+    """One shape per registry dataset, named, configured and described from its entry and its module's
+    ``info()``; a dataset added to the registry is benchmarked with nothing else edited."""
+    from robgan import registry
+
+    assert {sh.dataset: sh.name for sh in SHAPES.values()} == {
+        "mnist5k": "embedded", "cifar10": "cifar10", "imagenet143": "imagenet143"}
+    assert [sh.synthetic for sh in SHAPES.values()] == [False, True, True]
+    assert shape_of_dataset("cifar10") == SHAPES["cifar10"]
+    assert SHAPES["cifar10"].description == ("cifar10 32x32x3, 10 classes, ngf 64, ndf 64, config/cifar10.yaml "
+                                             "(synthetic data)")
+    assert SHAPES["embedded"].description.startswith("mnist5k 32x32x1, 10 classes, ngf 8, ndf 16,")
+    with pytest.raises(ValueError, match="unknown dataset 'nope'"):
+        shape_of_dataset("nope")
+    spec = registry.DatasetSpec("tiny", "robgan.data.mnist5k", resolutions=(32,), extractor="mnist-cnn",
+                                bench=registry.BenchShape("tiny-shape", "config/cifar10.yaml", synthetic=True))
+    from robgan.bench import shapes
+
+    assert shapes._shape(spec) == shapes.Shape("tiny-shape", "tiny", "config/cifar10.yaml", True)
+
+
+def test_synthetic_info_refuses_a_config_of_another_dataset():
+    cfg = load_config(SHAPES["cifar10"].config_path, ["data.name=mnist5k"])
+    with pytest.raises(ValueError, match="stands for dataset 'cifar10'.*data.name 'mnist5k'"):
+        synthetic_info(SHAPES["cifar10"], cfg)
 
 
 def test_timing_statistics_and_call_counts():

@@ -13,6 +13,13 @@ from robgan.pipeline import resolved_config_text
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = {"quick": "config/config.yaml", "mnist5k": "config/mnist5k.yaml"}
+# Experiments whose config is prepared for a re-run that has not been committed yet: the committed
+# results are the previous config's (their own resolved config.yaml says which). Strict: once the re-run
+# is committed this xfail passes and fails the suite until the entry is removed.
+PENDING_RERUN = {
+    "mnist5k": "config/mnist5k.yaml prepared for issue #26's re-run (eps grid, strong PGD, per-classifier "
+               "AutoAttack, snapshot_every); results/mnist5k is the previous run",
+}
 
 
 def _flat(d, prefix=""):
@@ -39,7 +46,9 @@ def _differences(committed: dict, expected: dict) -> list[str]:
                   and not (k not in old and k in defaults and new.get(k) == defaults[k]))
 
 
-@pytest.mark.parametrize("experiment", sorted(COMMITTED))
+@pytest.mark.parametrize("experiment", [
+    pytest.param(e, marks=pytest.mark.xfail(strict=True, reason=PENDING_RERUN[e])) if e in PENDING_RERUN else e
+    for e in sorted(COMMITTED)])
 def test_committed_resolved_config_is_the_experiment_files(experiment):
     """Equal key by key, except a setting the schema gained after the run, absent from the committed file
     and left at its default in the experiment file (its default is what the run did: a new switch that

@@ -14,6 +14,7 @@ from robgan.config import (
     ConfigError,
     apply_overrides,
     attack_reaches_eps,
+    autoattack_view,
     config_hash,
     load_config,
     method_section_view,
@@ -545,3 +546,61 @@ def test_method_override_n_dis_counts_in_budget_hash_and_optimiser_text():
     assert optimiser(cfg, "sngan") == "Adam(lr_d 0.002, lr_g 0.002, betas 0/0.9), n_dis 5"
     assert optimiser(cfg, "robgan") == optimiser(base, "sngan") == "Adam(lr_d 0.002, lr_g 0.002, betas 0/0.9)"
     assert "n_dis 5" in unlike_discriminators(cfg, ["robgan", "sngan"])
+
+
+# --------------------------------------------------------------------------- per-classifier AutoAttack
+
+
+def test_autoattack_override_applies_to_its_label_only():
+    cfg = load_config(REPO / "config" / "config.yaml",
+                      ["eval.autoattack.overrides={acgan: {version: standard, n_examples: 50}}"])
+    own, other = autoattack_view(cfg, "acgan"), autoattack_view(cfg, "advtrain")
+    assert own["version"] == "standard" and own["n_examples"] == 50 and own["override"] == ["n_examples", "version"]
+    assert other["version"] == "custom" and other["n_examples"] == 100 and other["override"] == []
+    assert own["eps"] == other["eps"] == 0.1  # eps is one for every classifier
+    assert "overrides" not in own and "labels" not in own
+    # no default: a config without overrides resolves as before they existed (committed resolved configs)
+    assert "overrides" not in load_config(REPO / "config" / "config.yaml")["eval"]["autoattack"]
+
+
+@pytest.mark.parametrize("override, field, words", [
+    ("{acgn: {version: custom}}", "eval.autoattack.overrides.acgn", "did you mean `acgan`?"),
+    ("{sngan: {version: custom}}", "eval.autoattack.overrides.sngan", "unknown name 'sngan'"),
+    ("{acgan: {verison: custom}}", "eval.autoattack.overrides.acgan.verison", "did you mean `version`?"),
+    ("{acgan: {version: cheap}}", "eval.autoattack.overrides.acgan.version", "'cheap' is not one of"),
+    ("{acgan: {attacks: [apgd-ce, pgd]}}", "eval.autoattack.overrides.acgan.attacks.1", "'pgd' is not one of"),
+    ("{acgan: {eps: 0.2}}", "eval.autoattack.overrides.acgan.eps", "unknown field"),
+    ("{acgan: {}}", "eval.autoattack.overrides.acgan", "should be non-empty"),
+])
+def test_a_bad_autoattack_override_is_refused_naming_its_field(override, field, words):
+    with pytest.raises(ConfigError) as err:
+        load_config(REPO / "config" / "config.yaml", [f"eval.autoattack.overrides={override}"])
+    msg = str(err.value)
+    assert f"config error at '{field}'" in msg and words in msg
+
+
+def test_an_autoattack_override_of_a_classifier_not_evaluated_is_refused():
+    with pytest.raises(ConfigError) as err:
+        load_config(REPO / "config" / "config.yaml", ["eval.autoattack.labels=[advtrain]",
+                                                      "eval.autoattack.overrides={acgan: {version: standard}}"])
+    msg = str(err.value)
+    assert "'eval.autoattack.overrides.acgan'" in msg and "gets no AutoAttack in this experiment" in msg
+
+
+def test_mnist5k_evaluates_as_issue_26_decided():
+    """The paper protocol's grid; a strong protocol stronger than the paper's in what it does (more steps
+    and more restarts, a random start); standard AutoAttack on >= 200 images for the classifiers claims
+    6b/6c compare and a cheaper named version for the ablations; snapshots every 25 iterations."""
+    cfg = load_config(REPO / "config" / "mnist5k.yaml")
+    pgd = cfg["eval"]["pgd"]
+    assert pgd["eps"] == [0.0, 0.05, 0.1, 0.15, 0.2, 0.3]
+    paper, strong = pgd["paper"], pgd["strong"]
+    assert strong["steps"] > paper["steps"] and strong["restarts"] > paper["restarts"] and strong["random_start"]
+    for label in ("advtrain", "robgan", "robgan_ft", "robgan_ft_nofake"):
+        aa = autoattack_view(cfg, label)
+        assert aa["version"] == "standard" and aa["n_examples"] >= 200 and aa["override"] == [], label
+    for label in ("acgan", "acgan_newloss", "robgan_oldloss"):
+        aa = autoattack_view(cfg, label)
+        assert aa["version"] == "custom" and aa["attacks"] == ["apgd-ce", "apgd-t"], label
+        assert aa["apgd_iterations"] == 100 and aa["n_target_classes"] == 9 and aa["n_examples"] >= 200
+    assert cfg["snapshot_every"] == 25

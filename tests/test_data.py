@@ -140,11 +140,12 @@ def test_every_registered_dataset_has_its_module_and_a_known_extractor():
 
 def test_a_dataset_is_added_by_its_registry_entry_and_its_module_alone(tmp_path, monkeypatch):
     """A new dataset needs nothing but a DatasetSpec and a module with info/load: the config accepts it,
-    robgan.data loads it, and IS/FID picks its extractor."""
+    robgan.data loads it, IS/FID picks its extractor and robgan bench its shape."""
+    from robgan.bench.shapes import shape_of_dataset, synthetic_info
     from robgan.config import load_config
     from robgan.data import DatasetInfo
     from robgan.evaluation.feature_extractor import extractor_for
-    from robgan.registry import DATASETS, DatasetSpec
+    from robgan.registry import DATASETS, BenchShape, DatasetSpec
 
     (tmp_path / "tiny_ds.py").write_text(
         "import torch\n"
@@ -155,12 +156,16 @@ def test_a_dataset_is_added_by_its_registry_entry_and_its_module_alone(tmp_path,
         "    n = 4 if split == 'train' else 2\n"
         "    return torch.full((n, 1, 32, 32), 7, dtype=torch.uint8), torch.arange(n) % 2\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(DATASETS, "tiny", DatasetSpec("tiny", "tiny_ds", resolutions=(32,), extractor="mnist-cnn"))
+    monkeypatch.setitem(DATASETS, "tiny", DatasetSpec("tiny", "tiny_ds", resolutions=(32,), extractor="mnist-cnn",
+                                                      bench=BenchShape("tiny", "config/config.yaml", synthetic=True)))
     cfg = load_config({"experiment": "x", "data": {"name": "tiny"}})
     assert dataset_info(cfg["data"]) == DatasetInfo("tiny", 2, 1, 32, ("a", "b"))
     images, labels = load_split(cfg["data"], "test")
     assert images.shape == (2, 1, 32, 32) and labels.tolist() == [0, 1]
     assert extractor_for("tiny") == "mnist-cnn"
+    shape = shape_of_dataset("tiny")  # robgan bench times it from its entry too
+    assert (shape.name, shape.synthetic) == ("tiny", True)
+    assert synthetic_info(shape, cfg) == DatasetInfo("tiny", 2, 1, 32, ("a", "b"))
     with pytest.raises(ValueError, match="tiny exists at 32 px only"):
         dataset_info({"name": "tiny", "resolution": 64})
 

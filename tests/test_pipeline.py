@@ -270,6 +270,32 @@ def test_eval_signature_covers_its_settings_only(cfg, kind, edit, changes):
     assert _changes(cfg, edit, lambda c: pipeline.eval_signature(c, kind)) is changes
 
 
+def test_autoattack_signature_is_per_label():
+    """An eval.autoattack.overrides entry changes its own label's job only; a label without one keeps
+    the signature it had before overrides existed (no rerun of an existing experiment's jobs)."""
+    import copy
+
+    from robgan.config import config_hash, load_config
+
+    base = load_config(REPO / "config" / "config.yaml")
+    ev = base["eval"]
+    old_view = {"autoattack": {k: v for k, v in ev["autoattack"].items() if k != "overrides"},
+                "index_seed": ev["index_seed"], "attack_seed": ev["attack_seed"]}
+    assert pipeline.eval_signature(base, "autoattack", "acgan") == config_hash(old_view)
+    over = copy.deepcopy(base)
+    over["eval"]["autoattack"]["overrides"] = {"acgan": {"attacks": ["apgd-ce"]}}
+    sig = pipeline.eval_signature
+    assert sig(over, "autoattack", "acgan") != sig(base, "autoattack", "acgan")
+    assert sig(over, "autoattack", "advtrain") == sig(base, "autoattack", "advtrain")
+    assert sig(over, "autoattack") != sig(base, "autoattack")  # no label: every entry counts
+    assert sig(over, "pgd", "acgan") == sig(base, "pgd", "acgan")
+
+    class Wildcards:
+        label = "acgan"
+
+    assert pipeline.eval_signature_of_label(over, "autoattack")(Wildcards) == sig(over, "autoattack", "acgan")
+
+
 @pytest.mark.parametrize("edit, changes", [
     (lambda c: c["eval"]["pgd"].update(eps=[0.5]), True),
     (lambda c: c.update(seeds=[0]), True),

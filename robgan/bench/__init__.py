@@ -48,8 +48,8 @@ def register(sub) -> None:
         description="Benchmark every method's training step and the paper's PGD, or (--project) turn a "
                     "bench result into projected training hours of an experiment config.")
     p.add_argument("--shapes", default="auto",
-                   help="comma list of embedded, cifar10, imagenet143 (default auto: embedded on the CPU, "
-                        "all three on CUDA)")
+                   help=f"comma list of {', '.join(d.bench.name for d in registry.DATASETS.values())} (one per "
+                        "dataset of the registry; default auto: the real-data ones on the CPU, all on CUDA)")
     p.add_argument("--methods", default=",".join(default_methods()),
                    help="comma list of training methods (any of robgan train's, plus robgan_ft) and 'pgd' "
                         "(default %(default)s)")
@@ -134,7 +134,7 @@ def main_bench(args: argparse.Namespace) -> int:
     device = prov.resolve_device(args.device)
     prov.configure_threads(args.threads)
     if args.shapes == "auto":
-        names = list(SHAPES) if device.type == "cuda" else ["embedded"]
+        names = [n for n, sh in SHAPES.items() if device.type == "cuda" or not sh.synthetic]
     else:
         names = _csv(args.shapes)
     shapes = [get_shape(n) for n in names]

@@ -10,7 +10,7 @@ from pathlib import Path
 from robgan import provenance as prov
 from robgan import registry
 from robgan.bench import PROXIES
-from robgan.bench.shapes import SHAPE_OF_DATASET
+from robgan.bench.shapes import shape_of_dataset
 
 _MIB = 1024 * 1024
 
@@ -196,7 +196,7 @@ def project_hours(bench: dict, cfg: dict) -> dict:
     only (evaluation is not included). Rows whose benchmark used another batch size or model than the
     config are flagged in ``notes``.
     """
-    shape = SHAPE_OF_DATASET[cfg["data"]["name"]]
+    shape = shape_of_dataset(cfg["data"]["name"]).name
     measured = {r["method"]: r for r in bench["results"] if r["shape"] == shape and r["kind"] == "train_step"}
     if not measured:
         raise ValueError(f"the bench result has no training-step measurement of shape '{shape}' "

@@ -1,10 +1,12 @@
 """The benchmarked problem shapes and the training contexts built for them.
 
-``embedded`` is the default experiment itself (``config/config.yaml``, the real embedded mnist5k
-digits). ``cifar10`` and ``imagenet143`` take the paper configs (``config/cifar10.yaml``,
-``config/imagenet143.yaml``: their widths, D architecture, batch sizes, attacks, augmentation) but
-feed **synthetic** uint8 images of the right shape, so that they can be timed anywhere without the
-datasets; the cost of a step does not depend on the pixel values.
+One shape per dataset of :data:`robgan.registry.DATASETS`, from its entry's ``bench``
+(:class:`robgan.registry.BenchShape`): the experiment config to time and whether to feed synthetic
+images. ``embedded`` is the default experiment itself (``config/config.yaml``, the real embedded
+digits). ``cifar10`` and ``imagenet143`` take the paper configs (their widths, D architecture, batch
+sizes, attacks, augmentation) but feed **synthetic** uint8 images of the shape the dataset's module
+describes (its ``info()``), so that they can be timed anywhere without the datasets; the cost of a step
+does not depend on the pixel values. Adding a dataset adds its shape here with nothing else to edit.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from pathlib import Path
 import torch
 
 from robgan import data as rdata
+from robgan import registry
 from robgan.config import load_config
-from robgan.data.cifar10 import CIFAR10_CLASSES
 from robgan.provenance import REPO_ROOT
 from robgan.training.context import Context
 from robgan.training.methods import METHODS, MethodSpec, run_label
@@ -27,36 +29,47 @@ SYNTHETIC_N = 4096
 
 @dataclass(frozen=True)
 class Shape:
-    """One benchmarked problem size.
+    """One benchmarked problem size: a dataset's :class:`robgan.registry.BenchShape`.
 
     Attributes:
-        name: ``embedded`` | ``cifar10`` | ``imagenet143``.
+        name: the ``--shapes`` name (``embedded`` | ``cifar10`` | ``imagenet143``).
+        dataset: the ``data.name`` it stands for.
         config: experiment YAML, relative to the repository root.
         synthetic: feed synthetic uint8 images instead of loading the dataset.
-        description: one line for the report.
     """
 
     name: str
+    dataset: str
     config: str
     synthetic: bool
-    description: str
 
     @property
     def config_path(self) -> Path:
         return REPO_ROOT / self.config
 
+    @property
+    def description(self) -> str:
+        """One line for the report, from the config and the dataset's ``info()``: e.g. ``cifar10
+        32x32x3, 10 classes, ngf 64, ndf 64, config/cifar10.yaml (synthetic data)``."""
+        cfg = load_config(self.config_path)
+        info = rdata.dataset_info(cfg["data"])
+        model = cfg["model"]
+        return (f"{info.name} {info.resolution}x{info.resolution}x{info.channels}, {info.n_classes} classes, "
+                f"ngf {model['ngf']}, ndf {model['ndf']}, {self.config} "
+                f"({'synthetic' if self.synthetic else 'real'} data)")
 
-SHAPES: dict[str, Shape] = {
-    "embedded": Shape("embedded", "config/config.yaml", False,
-                      "mnist5k 32x32x1, quick widths (config/config.yaml, real embedded data)"),
-    "cifar10": Shape("cifar10", "config/cifar10.yaml", True,
-                     "CIFAR-10 32x32x3, 10 classes, ngf = ndf = 64, config/cifar10.yaml (synthetic data)"),
-    "imagenet143": Shape("imagenet143", "config/imagenet143.yaml", True,
-                         "ImageNet-143 64x64x3, 143 classes, ngf = ndf = 64, config/imagenet143.yaml "
-                         "(synthetic data)"),
-}
-#: Which shape a config's ``data.name`` is benchmarked by (for GPU-hour projections).
-SHAPE_OF_DATASET = {"mnist5k": "embedded", "cifar10": "cifar10", "imagenet143": "imagenet143"}
+
+def _shape(spec: registry.DatasetSpec) -> Shape:
+    b = spec.bench
+    return Shape(b.name, spec.name, b.config, b.synthetic)
+
+
+SHAPES: dict[str, Shape] = {spec.bench.name: _shape(spec) for spec in registry.DATASETS.values()}
+
+
+def shape_of_dataset(name: str) -> Shape:
+    """The shape a config's ``data.name`` is benchmarked by (for device-hour projections)."""
+    return _shape(registry.dataset_spec(name))
 
 
 def get_shape(name: str) -> Shape:
@@ -80,14 +93,12 @@ def shape_config(shape: Shape, method: str, *, performance: dict | None, overrid
 
 
 def synthetic_info(shape: Shape, cfg: dict) -> rdata.DatasetInfo:
-    """The dataset description a synthetic shape stands for (no dataset on disk needed)."""
-    d = cfg["data"]
-    if d["name"] == "cifar10":
-        return rdata.DatasetInfo("cifar10", 10, 3, 32, CIFAR10_CLASSES)
-    if d["name"] == "imagenet143":
-        names = tuple(str(i) for i in range(*rdata.IMAGENET143_CLASS_RANGE))
-        return rdata.DatasetInfo("imagenet143", len(names), 3, int(d["resolution"]), names)
-    raise ValueError(f"shape '{shape.name}': no synthetic description of dataset '{d['name']}'")
+    """The dataset description a synthetic shape stands for: its module's ``info()`` of the config's
+    ``data`` section (no dataset on disk needed)."""
+    if cfg["data"]["name"] != shape.dataset:
+        raise ValueError(f"shape '{shape.name}' stands for dataset '{shape.dataset}', but its config "
+                         f"{shape.config} has data.name '{cfg['data']['name']}'")
+    return rdata.dataset_info(cfg["data"])
 
 
 def synthetic_data(info: rdata.DatasetInfo, n: int = SYNTHETIC_N, seed: int = 0
@@ -142,4 +153,4 @@ class ContextFactory:
 
     def data_description(self, shape: Shape) -> str:
         return (f"synthetic uniform uint8 images ({SYNTHETIC_N} examples)" if shape.synthetic
-                else "real embedded mnist5k training split")
+                else f"real {shape.dataset} training split")

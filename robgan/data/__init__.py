@@ -8,9 +8,9 @@ float [0,1], augmentation and noise happen per batch in :class:`BatchStream`.
 ``name`` (a key of :data:`robgan.registry.DATASETS`), ``root``, ``download``, ``resolution``,
 ``augment``, ``noise``, ``cache_dir``. Missing keys take the schema defaults.
 
-Adding a dataset: one :class:`robgan.registry.DatasetSpec` entry and its own module defining
-``info(data_cfg)`` and ``load(data_cfg, split)``; :func:`dataset_info` and :func:`load_split` dispatch
-through the registry, and nothing else names a dataset.
+Adding a dataset: one :class:`robgan.registry.DatasetSpec` entry (with the shape ``robgan bench`` times
+it at) and its own module defining ``info(data_cfg)`` and ``load(data_cfg, split)``; :func:`dataset_info`
+and :func:`load_split` dispatch through the registry, and nothing else names a dataset.
 """
 
 from __future__ import annotations

@@ -24,6 +24,12 @@ Versions (``eval.autoattack.version``):
   APGD-T iterations) and ``n_target_classes`` (APGD-T and FAB-T); recorded as
   ``settings.cheap_subset = true``: such a number is an upper bound weaker than standard AutoAttack.
 
+Per classifier (``eval.autoattack.overrides``, :func:`robgan.config.autoattack_view`): an entry for a
+run label replaces any of ``version``, ``attacks``, ``n_examples``, ``apgd_iterations`` and
+``n_target_classes`` for that classifier (e.g. standard AutoAttack for the classifiers the claims
+compare, a cheap named subset for the ablations). The record's ``settings.version`` /
+``settings.cheap_subset`` say what ran and ``settings.override`` which fields came from the entry.
+
 The PGD comparison for the flags is measured in the same command on the same images at the same ε
 (paper and strong protocols of ``eval.pgd``), stored in ``settings.pgd_at_eps``; this keeps one
 record per evaluation and makes the comparison paired (reading a pgd record instead would compare
@@ -46,7 +52,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from robgan.config import ConfigError
+from robgan.config import ConfigError, autoattack_view
 from robgan.evaluation import flags as fl
 from robgan.evaluation.commands import common_settings, finish_record
 from robgan.evaluation.context import EvalContext, eval_subset
@@ -240,10 +246,11 @@ def autoattack_flags(aa_final: float, pgd: dict[str, float], eps: float, n: int)
 
 
 def evaluate_autoattack(ctx: EvalContext, *, progress: bool | None = None) -> dict[str, Any]:
-    """The ``autoattack`` record: AutoAttack at ``eval.autoattack.eps`` on the fixed test subset, with
-    paper- and strong-protocol PGD at the same ε on the same images in ``settings.pgd_at_eps``."""
+    """The ``autoattack`` record: AutoAttack at ``eval.autoattack.eps`` on the fixed test subset (the
+    run label's settings: ``eval.autoattack`` with its ``overrides`` entry), with paper- and
+    strong-protocol PGD at the same ε on the same images in ``settings.pgd_at_eps``."""
     t0 = time.perf_counter()
-    ev, acfg = ctx.eval_cfg, ctx.eval_cfg["autoattack"]
+    ev, acfg = ctx.eval_cfg, autoattack_view(ctx.cfg, ctx.run.label)
     eps, seed, bs = float(acfg["eps"]), int(ev["attack_seed"]), int(ev["batch_size"])
     x, y, _ = eval_subset(ctx.data_cfg, "test", acfg["n_examples"], ev["index_seed"])
     n = int(y.numel())
@@ -268,6 +275,7 @@ def evaluate_autoattack(ctx: EvalContext, *, progress: bool | None = None) -> di
         "eps": eps,
         "eps_pm1": 2 * eps,
         **res.settings,
+        "override": acfg["override"],  # the fields of eval.autoattack.overrides[label] ([]: none)
         "attacks_run": res.attacks_run,
         "stage_accuracy": "accumulated: robust after every attack so far (cascade on still-robust points)",
         "n_inconsistent": res.n_inconsistent,

@@ -19,6 +19,7 @@ import numpy as np
 
 from robgan.evaluation import acceptance
 from robgan.report.aggregate import (
+    EPS_ATOL,
     Frames,
     autoattack_estimate,
     eps_header,
@@ -46,19 +47,27 @@ class CheckResult:
 
 def _measured_autoattack_minus_pgd(frames: Frames) -> list[str]:
     """Per label and AutoAttack ε: mean and largest per-seed AutoAttack − paper-PGD accuracy (same images
-    when the autoattack record carries PGD, else the pgd records)."""
+    when the autoattack record carries PGD, else the pgd records). When the labels ran different AutoAttack
+    versions (``eval.autoattack.overrides``), each line names its own."""
+    from robgan.report.tables import autoattack_version
+
     meta, lines = frames.autoattack_meta, []
-    for label in sort_labels(meta["label"].unique()) if len(meta) else []:
-        for eps in unique_eps(meta[meta["label"] == label]["eps"]):
-            aa = autoattack_estimate(frames.autoattack, label, "final", eps)
-            pgd, src = pgd_at_autoattack_eps(frames, label, "paper", eps, prefer="autoattack")
-            seeds = sorted(set(aa.values) & set(pgd.values))
-            if not seeds:
-                lines.append(f"{label} at {eps_header(eps)}: no paper-PGD accuracy at the AutoAttack ε")
-                continue
-            d = np.asarray([aa.values[s] - pgd.values[s] for s in seeds])
-            lines.append(f"{label} at {eps_header(eps)}: AutoAttack − paper PGD ({src}) = {100 * d.mean():+.1f} pp "
-                         f"mean, {100 * d.max():+.1f} pp largest over {len(seeds)} seed(s)")
+    cells = [(label, eps, autoattack_version(meta[(meta["label"] == label)
+                                                  & ((meta["eps"] - eps).abs() <= EPS_ATOL)])[0])
+             for label in (sort_labels(meta["label"].unique()) if len(meta) else [])
+             for eps in unique_eps(meta[meta["label"] == label]["eps"])]
+    mixed = len({version for _, _, version in cells}) > 1
+    for label, eps, version in cells:
+        where = f"{label} at {eps_header(eps)}" + (f" (AutoAttack {version})" if mixed else "")
+        aa = autoattack_estimate(frames.autoattack, label, "final", eps)
+        pgd, src = pgd_at_autoattack_eps(frames, label, "paper", eps, prefer="autoattack")
+        seeds = sorted(set(aa.values) & set(pgd.values))
+        if not seeds:
+            lines.append(f"{where}: no paper-PGD accuracy at the AutoAttack ε")
+            continue
+        d = np.asarray([aa.values[s] - pgd.values[s] for s in seeds])
+        lines.append(f"{where}: AutoAttack − paper PGD ({src}) = {100 * d.mean():+.1f} pp "
+                     f"mean, {100 * d.max():+.1f} pp largest over {len(seeds)} seed(s)")
     return lines
 
 

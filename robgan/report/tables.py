@@ -250,6 +250,10 @@ def autoattack_table(frames: Frames, cfg: Mapping[str, Any] | None = None) -> Ta
         "Failed sanity flags (gradient-masking checks with ok = false) are listed as kind:name (seeds).",
         SCALE_NOTE,
     ]
+    if len({r[7] for r in rows}) > 1:
+        notes.append("The rows ran different AutoAttack versions (the config's eval.autoattack.overrides, per "
+                     "classifier; column 'AutoAttack version / attacks'): compare AutoAttack accuracies only "
+                     "between rows of one version.")
     if rows:
         notes.append(_budget_note(cfg, [r[0] for r in rows]))
     else:

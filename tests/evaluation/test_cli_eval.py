@@ -92,6 +92,21 @@ def test_eval_autoattack(advtrain_run, eval_overrides, tmp_path):
     assert ref["eps"] == 0.1 and ref["paper"]["n"] == 24 and 0 <= ref["strong"]["accuracy"] <= 1
     assert len(ref["paper"]["correct"]) == 24 and ref["strong"]["correct"].count("1") == ref["strong"]["n_correct"]
     assert set(rec["flags"]) == {"autoattack_le_pgd", "pgd_near_autoattack"}
+    assert s["override"] == []  # no eval.autoattack.overrides entry: the experiment's settings
+
+
+@pytest.mark.slow
+def test_eval_autoattack_takes_its_label_override(advtrain_run, eval_overrides, tmp_path):
+    """An ``eval.autoattack.overrides`` entry for the run's label replaces those fields for it alone; the
+    record says which version ran and which fields came from the entry."""
+    out = tmp_path / "aa.json"
+    own = "eval.autoattack.overrides={advtrain: {attacks: [apgd-ce], n_examples: 12}, robgan: {version: standard}}"
+    assert _eval("autoattack", advtrain_run, out, [*eval_overrides, own]) == 0
+    s = read_record(out)["settings"]
+    assert s["override"] == ["attacks", "n_examples"]
+    assert s["version"] == "custom" and s["cheap_subset"] is True  # robgan's entry is not advtrain's
+    assert s["attacks"] == ["apgd-ce"] and s["n_examples"] == 12 and s["apgd"]["n_iter"] == 5
+    assert [r["stage"] for r in read_record(out)["results"]] == ["clean", "apgd-ce", "final"]
 
 
 @pytest.mark.slow

@@ -341,6 +341,36 @@ def test_standard_autoattack_is_not_marked_custom(records):
     assert not t.tidy["custom_subset"].any()
 
 
+def test_per_classifier_autoattack_versions_are_named_per_row_and_in_the_checks(records):
+    """eval.autoattack.overrides: standard AutoAttack for some classifiers, a custom subset for others;
+    each row and each Checks evidence line names its own version, and the table says the rows differ."""
+    from robgan.report.checks import evaluate_checks
+    from robgan.report.claims import load_claims
+
+    def mixed(data):
+        for d in data:
+            if d["kind"] == "autoattack" and d["run"]["label"] in ("advtrain", "robgan_ft"):
+                d["settings"]["version"] = "standard"
+                d["settings"]["attacks"] = ["apgd-ce", "apgd-t", "fab-t", "square"]
+                d["settings"]["cheap_subset"] = False
+
+    fr = _frames_with(records, mixed)
+    t = tables.autoattack_table(fr)
+    version = {r[0]: r[7] for r in t.rows}
+    assert version["advtrain"] == version["robgan_ft"] == "standard (apgd-ce, apgd-t, fab-t, square)"
+    assert version["robgan"].startswith("custom subset: apgd-ce, apgd-t (version custom)")
+    assert any("ran different AutoAttack versions" in n for n in t.notes)
+    assert not any("ran different AutoAttack versions" in n for n in tables.autoattack_table(
+        build_frames(records)).notes)  # one version: no such note
+    checks = {c.id: c for c in evaluate_checks(fr, load_claims(REPO / "config" / "paper_claims.yaml"))}
+    evidence = {e.split(" at ")[0]: e for e in checks["autoattack_le_pgd"].evidence}
+    assert "(AutoAttack standard (apgd-ce, apgd-t, fab-t, square))" in evidence["advtrain"]
+    assert "(AutoAttack custom subset: apgd-ce, apgd-t (version custom))" in evidence["robgan_ft_nofake"]
+    assert all("AutoAttack − paper PGD" in e for e in evidence.values())
+    one = {c.id: c for c in evaluate_checks(build_frames(records), load_claims(REPO / "config" / "paper_claims.yaml"))}
+    assert not any("(AutoAttack " in e for e in one["autoattack_le_pgd"].evidence)  # one version: as before
+
+
 def test_generation_final_best_and_equal_budgets(frames):
     t = tables.generation_table(frames)
     assert t.columns == ["method", "discriminator", "point", "budget", "IS (MNIST-CNN features)",

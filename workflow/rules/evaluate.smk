@@ -52,7 +52,8 @@ for _kind in pipeline.RUN_EVALUATIONS:
             kind=_kind,
             config=RESOLVED_CONFIG,
             run_dir=lambda wildcards, input: os.path.dirname(input.model),
-            settings=pipeline.eval_signature(config, _kind),
+            # per label: an eval.autoattack.overrides entry reruns its own classifier's job only
+            settings=pipeline.eval_signature_of_label(config, _kind),
         threads: threads_of(f"eval_{_kind}")
         resources:
             **resources_of(f"eval_{_kind}"),
