@@ -76,9 +76,13 @@ rule finetune:
 # Each run label's seconds per training iteration, measured alone (robgan/cost_probe.py): the cost
 # the wall-clock time claims are judged on (training logs' seconds depend on the jobs that shared
 # the cores). It reserves every core of the invocation (every_core(): --cores; under SLURM its own
-# allocation), so Snakemake runs nothing beside it, and it runs first (highest priority, no input);
-# robgan times the steps on the training jobs' threads. A few seconds on quick.
+# allocation), so Snakemake runs nothing beside it, and it runs first after the data (highest
+# priority); robgan times the steps on the training jobs' threads. A few seconds on quick. Its input is
+# the data job's summary, which a fresh clone does not have: the committed cost_probe.json (another
+# machine's seconds) is then re-measured on this one, never reused.
 rule cost_probe:
+    input:
+        rules.data.output.summary,
     output:
         paths.cost_probe,
     log:
