@@ -168,23 +168,26 @@ def test_autoattack_table_columns_flags_and_custom_marker(frames):
     assert rows["advtrain"]["worst case over attacks (%)"].endswith("(n=3) on 200 images")
 
 
-def test_worst_case_counts_an_image_only_if_no_attack_broke_it(records, frames):
-    def doctor(data):  # advtrain seed 0 at ε = 0.1, outcomes set by hand
-        for d in data:
-            if d["run"]["label"] != "advtrain" or d["run"]["seed"] != 0:
-                continue
-            if d["kind"] == "pgd":
-                for r in d["results"]:
-                    if abs(r["eps"] - 0.1) < 1e-9 and r["protocol"] == "paper":
-                        r["correct"] = "".join("1" if i % 2 == 0 else "0" for i in range(500))
-                    elif abs(r["eps"] - 0.1) < 1e-9 and r["protocol"] == "strong":
-                        r["correct"] = "".join("1" if i % 3 != 0 else "0" for i in range(500))
-            if d["kind"] == "autoattack":
-                next(r for r in d["results"] if r["stage"] == "final")["correct"] = "1" * 150 + "0" * 50
-                for proto in ("paper", "strong"):
-                    d["settings"]["pgd_at_eps"][proto]["correct"] = "1" * 200
+def _doctor_advtrain_outcomes(data):
+    """advtrain seed 0 at ε = 0.1, outcomes set by hand: paper PGD leaves the even images of 500, strong
+    PGD those not a multiple of 3, AutoAttack the first 150 of its 200 (its PGD: all 200)."""
+    for d in data:
+        if d["run"]["label"] != "advtrain" or d["run"]["seed"] != 0:
+            continue
+        if d["kind"] == "pgd":
+            for r in d["results"]:
+                if abs(r["eps"] - 0.1) < 1e-9 and r["protocol"] == "paper":
+                    r["correct"] = "".join("1" if i % 2 == 0 else "0" for i in range(500))
+                elif abs(r["eps"] - 0.1) < 1e-9 and r["protocol"] == "strong":
+                    r["correct"] = "".join("1" if i % 3 != 0 else "0" for i in range(500))
+        if d["kind"] == "autoattack":
+            next(r for r in d["results"] if r["stage"] == "final")["correct"] = "1" * 150 + "0" * 50
+            for proto in ("paper", "strong"):
+                d["settings"]["pgd_at_eps"][proto]["correct"] = "1" * 200
 
-    worst = aggregate.worst_case(_frames_with(records, doctor), "advtrain", 0.1)
+
+def test_worst_case_counts_an_image_only_if_no_attack_broke_it(records, frames):
+    worst = aggregate.worst_case(_frames_with(records, _doctor_advtrain_outcomes), "advtrain", 0.1)
     # robust: i < 150 (AutoAttack), even (paper PGD), not a multiple of 3 (strong PGD), on the 200
     # AutoAttack images: 75 even numbers below 150, 25 of them multiples of 6 → 50 / 200
     assert worst.n == 200 and worst.estimate.values[0] == pytest.approx(0.25)
@@ -251,22 +254,7 @@ def test_worst_case_curve_golden_three_images():
 
 
 def test_worst_case_over_all_attacked_images_on_the_fixture(records):
-    def doctor(data):  # advtrain seed 0 at ε = 0.1, outcomes set by hand (500 PGD images, 200 AutoAttack)
-        for d in data:
-            if d["run"]["label"] != "advtrain" or d["run"]["seed"] != 0:
-                continue
-            if d["kind"] == "pgd":
-                for r in d["results"]:
-                    if abs(r["eps"] - 0.1) < 1e-9 and r["protocol"] == "paper":
-                        r["correct"] = "".join("1" if i % 2 == 0 else "0" for i in range(500))
-                    elif abs(r["eps"] - 0.1) < 1e-9 and r["protocol"] == "strong":
-                        r["correct"] = "".join("1" if i % 3 != 0 else "0" for i in range(500))
-            if d["kind"] == "autoattack":
-                next(r for r in d["results"] if r["stage"] == "final")["correct"] = "1" * 150 + "0" * 50
-                for proto in ("paper", "strong"):
-                    d["settings"]["pgd_at_eps"][proto]["correct"] = "1" * 200
-
-    worst = aggregate.worst_case(_frames_with(records, doctor), "advtrain", 0.1, images="all")
+    worst = aggregate.worst_case(_frames_with(records, _doctor_advtrain_outcomes), "advtrain", 0.1, images="all")
     # robust: i % 6 in {2, 4} (PGD) → 166 of 500; AutoAttack breaks 16 of them in [150, 200) → 150 / 500
     assert worst.n == 500 and worst.estimate.values[0] == pytest.approx(0.30)
 
