@@ -38,9 +38,11 @@ def _ok(met: bool) -> str:
     return "met" if met else "NOT met"
 
 
-def _perf(perf: dict) -> str:
-    """``bf16 channels_last`` — the switches that are on (``fp32`` when none is)."""
-    return " ".join(k for k in ("bf16", "channels_last", "compile") if perf.get(k)) or "fp32"
+def _perf(perf: dict, method: str | None = None) -> str:
+    """``bf16 channels_last`` — the switches that are on (``fp32`` when none is). The evaluation PGD
+    (``method == "pgd"``) is governed by ``bf16_attacks``, the training steps by ``bf16``."""
+    keys = ("bf16_attacks", "channels_last", "compile") if method == "pgd" else ("bf16", "channels_last", "compile")
+    return " ".join(k for k in keys if perf.get(k)) or "fp32"
 
 
 def render_markdown(res: dict) -> str:
@@ -69,15 +71,15 @@ def render_markdown(res: dict) -> str:
     if res.get("comparison"):
         lines += ["## Old and new settings side by side", "",
                   f"Baseline: `{json.dumps(st.get('baseline'))}` changed in the benchmarked settings; each pair "
-                  "measured in this run, one after the other. A row whose two settings are the same (the "
-                  "evaluation's PGD runs float32 in both) measures the same work twice: its ratio is the "
-                  "noise of this machine.", "",
+                  "measured in this run, one after the other. The training steps follow `bf16`, the "
+                  "evaluation's PGD follows `bf16_attacks`; a row whose two settings are the same measures "
+                  "the same work twice: its ratio is the noise of this machine.", "",
                   "| shape | method | baseline | benchmarked | baseline ms/iter | ms/iter | speedup |",
                   "|---|---|---|---|--:|--:|--:|"]
         for c in res["comparison"]:
-            lines.append(f"| {c['shape']} | {c['method']} | `{_perf(c['baseline_performance'])}` "
-                         f"| `{_perf(c['performance'])}` | {_ms(c['baseline_seconds'])} | {_ms(c['seconds'])} "
-                         f"| **{c['speedup']:.2f}x** |")
+            old, new = _perf(c["baseline_performance"], c["method"]), _perf(c["performance"], c["method"])
+            lines.append(f"| {c['shape']} | {c['method']} | `{old}` | `{new}` | {_ms(c['baseline_seconds'])} "
+                         f"| {_ms(c['seconds'])} | **{c['speedup']:.2f}x** |")
         lines.append("")
 
     lines += ["## Throughput", "",
