@@ -23,6 +23,7 @@ the machine is), whose host description it shares. ``robgan cost-probe`` runs it
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -38,12 +39,10 @@ FILE_NAME = "cost_probe.json"
 
 
 def median_seconds(values: Sequence[float]) -> float:
-    """The median of ``values`` (the middle one; the mean of the two middle ones for an even count)."""
-    v = sorted(float(x) for x in values)
-    if not v:
+    """The median of ``values`` (:func:`statistics.median`; ValueError for no values)."""
+    if not values:
         raise ValueError("median of no values")
-    mid = len(v) // 2
-    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2.0
+    return float(statistics.median(float(x) for x in values))
 
 
 def time_repeats(step: Callable[[], object], sync: Callable[[], None], *, warmup: int, repeats: int,
