@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU session of the performance issue as one prepared script: the CUDA tests, the benchmark
-# (fp32 eager, then bf16 + channels_last), the projected device-hours of the paper configs, and a
+# (fp32 eager, then bf16 + bf16 attacks + channels_last, then the same compiled), the projected device-hours of the paper configs, and a
 # short real Rob-GAN run at the CIFAR-10 config on a CIFAR-10 .npz subset with its sample grid.
 #
 #   bash benchmarks/gpu_check.sh                      # on the GPU machine, from the repository root
@@ -15,7 +15,8 @@
 #
 # Environment: RESULTS (results folder, default benchmarks/results), NPZ (the subset, default
 # resources/data/cifar10_jpeg_subset.npz; the run is skipped with a message when it is absent),
-# ITERS (Rob-GAN iterations of the short run, default 2000), DEVICE (cuda), QUICK=1 (bench --quick),
+# ITERS (Rob-GAN iterations of the short run, default 2000), DEVICE (cuda), COMPILE (1: also bench with
+# torch.compile, default 1), QUICK=1 (bench --quick),
 # SHAPES (bench shapes, default auto: all three on CUDA), METHODS (bench methods, default all),
 # PROJECT (configs to project, default config/cifar10.yaml config/imagenet143.yaml; each needs its
 # shape in the bench), PY (the Python holding torch, default python3), WHL (wheel folder, default .whl),
@@ -77,11 +78,17 @@ if [ "$DEVICE" = cuda ]; then
 fi
 step bench-fp32 "${ROBGAN[@]}" bench --device "$DEVICE" "${BENCH_FLAGS[@]}" --note "gpu_check.sh: fp32 eager" --out "$RESULTS"
 FP32=$(newest_bench)
+# the switches the configs use (quick: channels_last, bf16 training, bf16 evaluation PGD), then the same
+# with torch.compile (measured, not used by any config: docs/speed.md)
 extra=(--channels-last)
-[ "$DEVICE" = cuda ] && extra+=(--bf16)
+[ "$DEVICE" = cuda ] && extra+=(--bf16 --bf16-attacks)
 step bench-fast "${ROBGAN[@]}" bench --device "$DEVICE" "${BENCH_FLAGS[@]}" "${extra[@]}" \
     --note "gpu_check.sh: ${extra[*]}" --out "$RESULTS"
 FAST=$(newest_bench)
+if [ "${COMPILE:-1}" = 1 ]; then
+    step bench-compile "${ROBGAN[@]}" bench --device "$DEVICE" "${BENCH_FLAGS[@]}" "${extra[@]}" --compile \
+        --note "gpu_check.sh: ${extra[*]} --compile" --out "$RESULTS"
+fi
 # Both benches project to projection-<experiment>-<device>.{json,md} (the second overwrites the first);
 # each table is also kept in its step log, gpu-check-project-<experiment>-{fp32,fast}.log.
 for cfg in $PROJECT; do

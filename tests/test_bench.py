@@ -64,7 +64,8 @@ def test_quick_bench_writes_complete_finite_results(tmp_path):
     timings += [t for b in res["breakdown"] for t in b["timings"].values()]
     timings += [t for e in res["pgd_efficiency"] for t in e["timings"].values()]
     assert len(timings) > 2 and all((t["warmup"], t["repeats"], t["iters_per_repeat"]) == (1, 2, 1) for t in timings)
-    assert res["settings"]["performance"] == {"bf16": False, "channels_last": False, "compile": False}
+    assert res["settings"]["performance"] == {"bf16": False, "bf16_attacks": False, "channels_last": False,
+                                              "compile": False}
     cal = res["calibration"]  # the fixed workload ran first (robgan.calibration)
     assert cal["iterations"] == 10 and cal["seconds"] == min(cal["repeats_seconds"]) > 0
     assert res["comparison"] == [] and res["baseline_results"] == []  # no --baseline
@@ -115,19 +116,22 @@ def test_baseline_puts_old_and_new_settings_side_by_side(tmp_path):
     settings in the same run, and the comparison row holds both medians and their ratio."""
     argv = ["bench", "--quick", "--device", "cpu", "--shapes", "embedded", "--methods", "advtrain,pgd",
             "--pgd-batch", "16", "--threads", "1", "--out", str(tmp_path), "--no-breakdown",
-            "--no-calibration", "--bf16", "--channels-last", "--baseline", "bf16=false"]
+            "--no-calibration", "--bf16", "--bf16-attacks", "--channels-last", "--baseline",
+            "bf16=false,bf16_attacks=false"]
     for o in TINY_BENCH:
         argv += ["--set", o]
     assert cli_main(argv) == 0
     res = json.loads(next(tmp_path.glob("bench-cpu-*.json")).read_text())
-    assert res["calibration"] is None and res["settings"]["baseline"] == {"bf16": False}
+    assert res["calibration"] is None and res["settings"]["baseline"] == {"bf16": False, "bf16_attacks": False}
     assert [r["method"] for r in res["baseline_results"]] == [r["method"] for r in res["results"]] == [
         "advtrain", "pgd"]
-    assert all(r["performance"] == {"bf16": False, "channels_last": True, "compile": False}
+    assert all(r["performance"] == {"bf16": False, "bf16_attacks": False, "channels_last": True, "compile": False}
                for r in res["baseline_results"])
     new_advtrain, new_pgd = res["results"]
-    assert new_advtrain["performance"] == {"bf16": True, "channels_last": True, "compile": False}
-    assert new_pgd["performance"] == {"bf16": False, "channels_last": True, "compile": False}  # eval: float32
+    assert new_advtrain["performance"] == {"bf16": True, "bf16_attacks": True, "channels_last": True,
+                                           "compile": False}
+    # the evaluation's PGD follows bf16_attacks, never the training switch bf16
+    assert new_pgd["performance"] == {"bf16": False, "bf16_attacks": True, "channels_last": True, "compile": False}
     for c, b, n in zip(res["comparison"], res["baseline_results"], res["results"], strict=True):
         assert c["baseline_seconds"] == b["seconds_per_iter"]["median"] and c["seconds"] == n["seconds_per_iter"][
             "median"]

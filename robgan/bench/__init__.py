@@ -67,6 +67,9 @@ def register(sub) -> None:
     perf = p.add_argument_group("performance options (default: fp32, eager, contiguous, for every shape)")
     perf.add_argument("--bf16", action="store_true",
                       help="bf16 autocast (CUDA, and CPUs with AVX-512-BF16/AMX; float32 elsewhere)")
+    perf.add_argument("--bf16-attacks", action="store_true",
+                      help="the evaluation PGD's attack passes in bf16 autocast (performance.bf16_attacks; "
+                           "same hardware condition as --bf16)")
     perf.add_argument("--channels-last", action="store_true")
     perf.add_argument("--compile", action="store_true", help="torch.compile the models")
     perf.add_argument("--perf-from-config", action="store_true",
@@ -146,9 +149,10 @@ def main_bench(args: argparse.Namespace) -> int:
         settings = BenchSettings(**{k: v for k, v in kw.items()
                                     if v is not None or k in ("iters", "pgd_batch")})
     performance = None if args.perf_from_config else {
-        "bf16": bool(args.bf16), "channels_last": bool(args.channels_last), "compile": bool(args.compile)}
-    if performance and performance["bf16"] and not prov.bf16_supported(device):
-        log.warning("--bf16 has no effect here: %s has no native bf16 (float32 is measured)", device)
+        "bf16": bool(args.bf16), "bf16_attacks": bool(args.bf16_attacks), "channels_last": bool(args.channels_last),
+        "compile": bool(args.compile)}
+    if performance and (performance["bf16"] or performance["bf16_attacks"]) and not prov.bf16_supported(device):
+        log.warning("--bf16/--bf16-attacks have no effect here: %s has no native bf16 (float32 is measured)", device)
     baseline = _baseline(args.baseline) if args.baseline else None
     res = run_bench(shapes, _csv(args.methods), device, settings, performance=performance,
                     overrides=args.overrides, quick=args.quick, note=args.note, baseline=baseline)
