@@ -227,11 +227,11 @@ def _setup(run_dir: Path, ref_dir: Path, cfg: dict) -> _Setup:
     from robgan.data import dataset_info
 
     run = load_run(run_dir)
-    checkpoints = run_checkpoints(run_dir, with_snapshots=bool(cfg["eval"]["fidelity"]["snapshots"]))
-    averaged = RAW_GENERATOR in prov.torch_load(checkpoints[-1].path, map_location="cpu")
     info = dataset_info(run.config["data"])
     ref = read_reference(ref_dir, info.name, info.resolution)
     fid_cfg = cfg["eval"]["fidelity"]
+    checkpoints = run_checkpoints(run_dir, with_snapshots=bool(fid_cfg["snapshots"]))
+    averaged = RAW_GENERATOR in prov.torch_load(checkpoints[-1].path, map_location="cpu")
     extractor = ref["extractor"]
     if extractor == MNIST_EXTRACTOR:
         register_mnist_extractor()
@@ -397,12 +397,10 @@ def _flags(s: _Setup, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return flags
 
 
-def _measure(g: torch.nn.Module, s: _Setup, kwargs: dict[str, Any], real: RealFeatures, *, sample_seed: int,
-             device: torch.device, cache_name: str) -> dict[str, Any]:
-    """:func:`generator_metrics` and the class accuracy of ``n_samples`` samples of generator ``g`` drawn
-    with ``sample_seed`` (the same latents and labels for every generator measured)."""
-    images, labels = generate_images(g, s.n_samples, n_classes=g.n_classes, z_dim=g.z_dim, seed=sample_seed,
-                                     batch_size=s.gen_batch, device=device, full_batches=s.g_sample_bn == "batch")
+def _measure(images: torch.Tensor, labels: torch.Tensor, s: _Setup, kwargs: dict[str, Any], real: RealFeatures,
+             *, cache_name: str) -> dict[str, Any]:
+    """:func:`generator_metrics` and the class accuracy of one checkpoint's samples (uint8 ``(N, 3, H, W)``,
+    labels ``(N,)``)."""
     metrics = generator_metrics(images, labels, kwargs, s.ref_dir, real, s.n_classes, cache_name=cache_name)
     metrics["class_accuracy"] = (None if s.judge is None else class_accuracy_of_logits(
         cached_features(kwargs, cache_name, kwargs["feature_layer_isc"]), labels))
@@ -478,9 +476,11 @@ def evaluate_fidelity(
             t0 = time.perf_counter()
             g = load_generator(run_dir, device, checkpoint=path, g_sample_bn=s.g_sample_bn,
                                channels_last=channels_last_of(cfg), raw=raw)
-            metrics = _measure(g, s, kwargs, real, sample_seed=sample_seed, device=device,
-                               cache_name=f"robgan-samples-{i}")
+            images, labels = generate_images(g, s.n_samples, n_classes=g.n_classes, z_dim=g.z_dim,
+                                             seed=sample_seed, batch_size=s.gen_batch, device=device,
+                                             full_batches=s.g_sample_bn == "batch")
             del g
+            metrics = _measure(images, labels, s, kwargs, real, cache_name=f"robgan-samples-{i}")
             row = {"iteration": iteration, "train_seconds": train_seconds, **metrics, "extractor": s.extractor,
                    "n_samples": s.n_samples}
             (raw_rows if raw else rows).append(row)
