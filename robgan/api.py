@@ -21,6 +21,10 @@ from torch import nn
 
 from robgan.provenance import torch_load
 
+#: Key of a checkpoint's trained generator weights when its ``generator`` is their moving average
+#: (``train.g_ema``; :meth:`robgan.training.context.Context.model_payload`).
+RAW_GENERATOR = "generator_raw"
+
 
 class RunError(RuntimeError):
     """The run directory is missing, unfinished, or has no such model."""
@@ -134,7 +138,7 @@ class _Sampler(nn.Module):
 
 def load_generator(run_dir: str | Path, device: str | torch.device = "cpu",
                    checkpoint: str | Path | None = None, *, g_sample_bn: str | None = None,
-                   channels_last: bool = False) -> nn.Module:
+                   channels_last: bool = False, raw: bool = False) -> nn.Module:
     """The run's generator: ``(z (N, z_dim), y (N,)) → images [0,1] (N,C,H,W)``, with no graph needed.
 
     ``g_sample_bn``: how its batch norm normalises, ``"batch"`` (statistics of each generated batch,
@@ -143,8 +147,10 @@ def load_generator(run_dir: str | Path, device: str | torch.device = "cpu",
     the running statistics are never updated. ``channels_last`` puts G's weights in the channels-last
     memory format (its convolutions and upsampling ~2x faster on a CPU; the evaluations follow the
     config's ``performance.channels_last``). The returned module (eval mode) has ``z_dim``,
-    ``n_classes`` and ``g_sample_bn`` attributes. Raises ``RunError`` for runs without a generator
-    (``advtrain``).
+    ``n_classes`` and ``g_sample_bn`` attributes. ``raw``: the trained weights (``generator_raw``) of a
+    run trained with ``train.g_ema``, instead of their moving average, which is the run's generator
+    everywhere else. Raises ``RunError`` for runs without a generator (``advtrain``), and with ``raw``
+    for a checkpoint without trained weights apart from its generator (no ``train.g_ema``).
     """
     from robgan.data import dataset_info
     from robgan.models import build_generator
@@ -154,9 +160,12 @@ def load_generator(run_dir: str | Path, device: str | torch.device = "cpu",
     if not get_method(run.method).has_generator:
         raise RunError(f"{run.dir} is a '{run.method}' run, which trains no generator")
     state = _weights(run, checkpoint, device)
+    if raw and RAW_GENERATOR not in state:
+        raise RunError(f"{checkpoint or run.dir / 'model.pt'} holds no {RAW_GENERATOR}: its run trained without "
+                       "train.g_ema, so its generator is the trained weights")
     info = dataset_info(run.config["data"])
     g = build_generator(run.config["model"], info)
-    g.load_state_dict(state["generator"])
+    g.load_state_dict(state[RAW_GENERATOR if raw else "generator"])
     if channels_last:
         g = g.to(memory_format=torch.channels_last)
     return _Sampler(g, int(run.config["model"]["z_dim"]), info.n_classes,

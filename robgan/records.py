@@ -142,8 +142,11 @@ def make_record(
     flags: Mapping[str, Mapping[str, Any]] | None = None,
     elapsed_seconds: float,
     device: str,
+    results_raw: Iterable[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Assemble (and validate) a record. ``flags``: ``{name: {"ok": bool, "detail": str}}``."""
+    """Assemble (and validate) a record. ``flags``: ``{name: {"ok": bool, "detail": str}}``.
+    ``results_raw`` (fidelity only): rows of the trained weights of a run whose generator is their
+    moving average (``train.g_ema``); left out of the record when None."""
     from robgan import provenance as prov
 
     record = {
@@ -153,6 +156,7 @@ def make_record(
         "checkpoint": dict(checkpoint),
         "settings": dict(settings),
         "results": [dict(r) for r in results],
+        **({} if results_raw is None else {"results_raw": [dict(r) for r in results_raw]}),
         "flags": {k: {"ok": bool(v["ok"]), "detail": str(v["detail"])} for k, v in (flags or {}).items()},
         "elapsed_seconds": float(elapsed_seconds),
         "device": device,

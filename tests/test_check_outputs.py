@@ -348,3 +348,36 @@ def test_the_cost_probe_is_required_once_a_time_claim_was_judged_on_it(tree, cap
     assert _problems(tree) == [f"{probe}: no positive seconds_per_iteration for sngan (got 0)"]
     probe.unlink()
     assert _problems(tree) == [f"missing: {probe} (claims.json judged claim4a, claim5c on it)"]
+
+
+def test_trained_weights_of_an_average_are_printed_not_gated(tree, capsys):
+    """The gates judge the evaluated generator (a weight average, results); its trained weights
+    (results_raw) are INFO lines, collapsed or not; a g_ema run's record without them gets a NOTE."""
+    path = tree / "records" / "fidelity" / "robgan_seed0.json"
+    rec = json.loads(path.read_text())
+    final = max(rec["results"], key=lambda r: r["iteration"])
+    final.update(intra_recall=0.5, intra_recall_per_class=[0.5] * 10, class_accuracy=0.95)
+    rec["results_raw"] = [{**final, "intra_recall": 0.0, "intra_recall_per_class": [0.0] * 10,
+                           "class_accuracy": 0.3}]
+    path.write_text(json.dumps(rec))
+    assert _problems(tree) == []
+    out = capsys.readouterr().out
+    (info,) = [line for line in out.splitlines() if line.startswith("INFO:")]
+    assert info.startswith(f"INFO: {path}: trained weights (information, not gated: the gates judge the average): "
+                           "within-class collapse check failed: intra-class recall 0.000 < 0.1")
+    assert "class accuracy failed: final class accuracy 0.300 < 0.9" in info
+    assert "trained weights of the weight-averaged generators" not in out  # the config keeps no average
+    # the experiment averages (train.g_ema): the other generators' records predate the measurement
+    cfg = yaml.safe_load((tree / "config.yaml").read_text())
+    cfg["train"]["g_ema"] = 0.999
+    (tree / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert _problems(tree) == []
+    n_gan = len(list((tree / "records" / "fidelity").glob("*.json"))) - 1
+    assert (f"NOTE: trained weights of the weight-averaged generators (train.g_ema) not measured: {n_gan} "
+            "fidelity record(s) predate it") in capsys.readouterr().out
+    # a collapsed average still fails, whatever its trained weights say
+    rec["results_raw"][0].update(intra_recall=0.5, intra_recall_per_class=[0.5] * 10)
+    final.update(intra_recall=0.0, intra_recall_per_class=[0.0] * 10)
+    path.write_text(json.dumps(rec))
+    (problem,) = _problems(tree)
+    assert str(path) in problem and "intra-class recall 0.000 < 0.1" in problem

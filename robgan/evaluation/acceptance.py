@@ -31,6 +31,11 @@ are properties of a usable *model*:
   ``intra_recall_min_class``); one covered digit of a class's ~400 is 0.0025. The floor 0.04 is the
   geometric middle (√(0.0025 × 0.73) ≈ 0.043): a class whose 50 samples cover under 4 % of its real
   digits has collapsed.
+
+A generator trained with a weight average (``train.g_ema``) is judged on the average (its record's
+``results``: the generator every evaluation and figure uses). The trained weights beside it (the
+record's ``results_raw``) are measured against the same floors by :func:`trained_weights_note`, as
+information that no gate reads.
 """
 
 from __future__ import annotations
@@ -90,3 +95,19 @@ def collapse_check(final_row: Mapping[str, Any]) -> tuple[str, str]:
                         f"{MIN_CLASS_INTRA_RECALL} at iteration {final_row.get('iteration')}: collapsed within "
                         f"{'that class' if len(collapsed) == 1 else 'those classes'}")
     return OK, f"intra-class recall {recall:.3f} ≥ {MIN_INTRA_RECALL}, every class ≥ {MIN_CLASS_INTRA_RECALL}{worst}"
+
+
+def trained_weights_note(method: str, raw_row: Mapping[str, Any] | None) -> str:
+    """What the class-accuracy floor and the collapse check say of a weight-averaged generator's trained
+    weights (its fidelity record's ``results_raw`` row; None: not measured), with the per-class
+    intra-class recall: information beside the gates, which judge the average."""
+    if raw_row is None:
+        return "trained weights not measured (the record predates their measurement)"
+    status, detail = collapse_check(raw_row)
+    parts = [f"within-class collapse check {status}: {detail}"]
+    per_class = raw_row.get("intra_recall_per_class") or []
+    if per_class:
+        parts.append("intra-class recall per class " + " ".join(f"{c}:{r:.3f}" for c, r in enumerate(per_class)))
+    status, detail = class_accuracy_check(method, raw_row.get("class_accuracy"))
+    parts.append(f"class accuracy {status}: {detail}")
+    return "trained weights (information, not gated: the gates judge the average): " + "; ".join(parts)

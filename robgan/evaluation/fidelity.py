@@ -9,6 +9,12 @@ images as uint8 RGB, IS on the extractor's logits and FID against the training-s
 cached by ``robgan train-reference`` (:mod:`robgan.evaluation.reference`). The extractor is
 torch-fidelity's Inception-v3 for RGB datasets and the small MNIST CNN for mnist5k; the two scales are
 not comparable and each record names its ``metric_label``.
+
+A run trained with ``train.g_ema`` has the moving average of its generator's weights as its generator
+(every checkpoint's ``generator``) and keeps the trained weights as ``model.pt``'s ``generator_raw``.
+The record's ``results`` measure the average, like every other evaluation and figure; the trained
+weights of the final model are measured on the same samples into ``results_raw`` (one row), which no
+curve, claim, table point or gate reads as the run's generator (docs/generator_metrics.md).
 """
 
 from __future__ import annotations
@@ -66,7 +72,10 @@ log = logging.getLogger("robgan.evaluation")
 
 CSV_COLUMNS = ("run", "method", "label", "seed", "checkpoint", "iteration", "train_seconds", "is_mean", "is_std",
                "fid", "kid_mean", "kid_std", "precision", "recall", "intra_fid", "intra_precision", "intra_recall",
-               "class_accuracy", "extractor", "n_samples", "metric_label", "sample_seed")
+               "class_accuracy", "extractor", "n_samples", "metric_label", "sample_seed", "weights")
+#: ``weights`` column of the CSV: the row measures the weight average of ``train.g_ema`` (the record's
+#: ``results``) or the trained weights (a run without an average; with one, its ``results_raw`` row).
+AVERAGE, TRAINED = "average", "trained"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -188,6 +197,7 @@ class _Setup:
     g_sample_bn: str
     gen_batch: int
     n_classes: int
+    averaged: bool  # the run's generator is a weight average (train.g_ema): model.pt holds generator_raw
 
 
 @dataclass
@@ -214,13 +224,15 @@ class RealFeatures:
 def _setup(run_dir: Path, ref_dir: Path, cfg: dict) -> _Setup:
     """Read the run and its reference directory; pick the extractor's weights, the class judge (mnist5k's
     CNN) and how G samples (``model.g_sample_bn`` of the evaluating config, else the run's)."""
-    from robgan.api import load_run
+    from robgan.api import RAW_GENERATOR, load_run
     from robgan.data import dataset_info
 
     run = load_run(run_dir)
     info = dataset_info(run.config["data"])
     ref = read_reference(ref_dir, info.name, info.resolution)
     fid_cfg = cfg["eval"]["fidelity"]
+    checkpoints = run_checkpoints(run_dir, with_snapshots=bool(fid_cfg["snapshots"]))
+    averaged = RAW_GENERATOR in prov.torch_load(checkpoints[-1].path, map_location="cpu")
     extractor = ref["extractor"]
     if extractor == MNIST_EXTRACTOR:
         register_mnist_extractor()
@@ -239,9 +251,9 @@ def _setup(run_dir: Path, ref_dir: Path, cfg: dict) -> _Setup:
     # do not depend on eval.batch_size (a speed knob).
     g_sample_bn = (cfg.get("model") or {}).get("g_sample_bn") or run.g_sample_bn
     gen_batch = int(run.config["train"]["batch_size"]) if g_sample_bn == "batch" else batch_size
-    return _Setup(run, ref_dir, ref, extractor, weights_path, weights_source, judge,
-                  run_checkpoints(run_dir, with_snapshots=bool(fid_cfg["snapshots"])), int(fid_cfg["n_samples"]),
-                  int(fid_cfg["splits"]), batch_size, g_sample_bn, gen_batch, int(info.n_classes))
+    return _Setup(run, ref_dir, ref, extractor, weights_path, weights_source, judge, checkpoints,
+                  int(fid_cfg["n_samples"]), int(fid_cfg["splits"]), batch_size, g_sample_bn, gen_batch,
+                  int(info.n_classes), averaged)
 
 
 def real_features(ref_dir: Path, ref: dict, data_cfg: dict) -> RealFeatures:
@@ -352,6 +364,13 @@ def _settings(s: _Setup, fid_cfg: dict, sample_seed: int, kid_subset_size: int) 
                         "mean over classes (Miyato & Koyama 2018)", "per_class_samples": INTRA_CLASS_SAMPLES,
                         "recall": "precision/recall of each class's first per_class_samples samples against "
                                   "that class's real images, mean over classes"},
+        "generator_weights": AVERAGE if s.averaged else TRAINED,
+        "generator_weights_detail": (
+            f"results: the moving average of the generator's weights (train.g_ema "
+            f"{s.run.config['train'].get('g_ema')}; every checkpoint's generator); results_raw: the trained "
+            "weights of the final model.pt (generator_raw), on the same samples, information only (no curve, "
+            "claim or gate reads them)" if s.averaged else
+            "results: the trained weights (the run keeps no average: train.g_ema unset)"),
         "snapshots": bool(fid_cfg["snapshots"]),
         "checkpoints": [str(p.relative_to(s.run.dir)) for p, _, _ in s.checkpoints],
         "reference_dir": str(s.ref_dir),
@@ -367,6 +386,7 @@ def _settings(s: _Setup, fid_cfg: dict, sample_seed: int, kid_subset_size: int) 
 
 
 def _flags(s: _Setup, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``rows``: every measured row (the trained weights' too)."""
     finite = all(math.isfinite(r[k]) for r in rows for k in ("is_mean", "is_std", "fid"))
     flags = {"finite": {"ok": finite, "detail": "IS and FID finite for every checkpoint" if finite
                         else "non-finite IS or FID: check the generator's samples"}}
@@ -376,6 +396,25 @@ def _flags(s: _Setup, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         flags["same_inception_weights"] = {"ok": bool(same), "detail": f"reference: {s.ref.get('weights_source')}; "
                                                                        f"samples: {s.weights_source}"}
     return flags
+
+
+def _measure(images: torch.Tensor, labels: torch.Tensor, s: _Setup, kwargs: dict[str, Any], real: RealFeatures,
+             *, cache_name: str) -> dict[str, Any]:
+    """:func:`generator_metrics` and the class accuracy of one checkpoint's samples (uint8 ``(N, 3, H, W)``,
+    labels ``(N,)``)."""
+    metrics = generator_metrics(images, labels, kwargs, s.ref_dir, real, s.n_classes, cache_name=cache_name)
+    metrics["class_accuracy"] = (None if s.judge is None else class_accuracy_of_logits(
+        cached_features(kwargs, cache_name, kwargs["feature_layer_isc"]), labels))
+    return metrics
+
+
+def _log_row(s: _Setup, what: str, metrics: dict[str, Any], seconds: float) -> None:
+    log.info("%s: IS %.4f ± %.4f, FID %.4f, intra-FID %s, intra-class recall %s [%s]%s (%.1f s)",
+             what, metrics["is_mean"], metrics["is_std"], metrics["fid"],
+             f"{metrics['intra_fid']:.4f}" if "intra_fid" in metrics else "n/a",
+             f"{metrics['intra_recall']:.3f}" if "intra_recall" in metrics else "n/a",
+             METRIC_LABELS[s.extractor],
+             "" if s.judge is None else f", class accuracy {metrics['class_accuracy']:.3f}", seconds)
 
 
 def evaluate_fidelity(
@@ -391,7 +430,10 @@ def evaluate_fidelity(
     """Generator metrics of a run over its snapshots (when ``eval.fidelity.snapshots``) and ``model.pt``.
 
     Per checkpoint (:func:`generator_metrics`): IS, FID, KID, precision/recall, intra-class FID and
-    intra-class precision/recall, and (mnist5k) the samples' class accuracy.
+    intra-class precision/recall, and (mnist5k) the samples' class accuracy. A run trained with
+    ``train.g_ema``: every checkpoint's generator is the weight average (the record's ``results``), and
+    the trained weights of ``model.pt`` (``generator_raw``) are measured on the same samples into the
+    record's ``results_raw`` (one row; settings ``generator_weights`` says which of the two ``results`` holds).
 
     Args:
         run_dir: finished run directory with a generator.
@@ -404,7 +446,8 @@ def evaluate_fidelity(
 
     Returns:
         ``(record, csv_rows)``: the validated fidelity record (one result row per checkpoint, in iteration
-        order) and the same rows with run/method/label/seed/checkpoint/metric_label/sample_seed columns.
+        order) and the same rows with run/method/label/seed/checkpoint/metric_label/sample_seed/weights
+        columns, then the ``results_raw`` row (``weights`` = ``trained``) when the run has one.
     """
     from tqdm import tqdm
 
@@ -416,37 +459,35 @@ def evaluate_fidelity(
     s = _setup(run_dir, ref_dir, cfg)
     real = real_features(ref_dir, s.ref, s.run.config["data"])
     verbose = sys.stderr.isatty() if verbose is None else verbose
-    rows, csv_rows = [], []
+    rows, raw_rows, csv_rows = [], [], []
+
+    def csv_row(path: Path, row: dict[str, Any], weights: str) -> dict[str, Any]:
+        return {"run": str(run_dir), "method": s.run.method, "label": s.run.label, "seed": s.run.seed,
+                "checkpoint": str(path.relative_to(run_dir)), **row, "metric_label": METRIC_LABELS[s.extractor],
+                "sample_seed": sample_seed, "weights": weights}
+
     with _cache_root(ref_dir, s.ref, Path(work_dir)) as cache_root:
         kwargs = fidelity_kwargs(s.extractor, cuda=device.type == "cuda", batch_size=s.batch_size, splits=s.splits,
                                  rng_seed=sample_seed, weights_path=s.weights_path, cache_root=cache_root,
                                  reference_cache_name=s.ref["cache_name"], verbose=verbose)
-        bar = tqdm(s.checkpoints, desc="fidelity", unit="ckpt", disable=not sys.stderr.isatty(), leave=False)
-        for i, (path, iteration, train_seconds) in enumerate(bar):
+        # the final model's trained weights last, after every checkpoint of the average
+        todo = [(*c, False) for c in s.checkpoints] + ([(*s.checkpoints[-1], True)] if s.averaged else [])
+        bar = tqdm(todo, desc="fidelity", unit="ckpt", disable=not sys.stderr.isatty(), leave=False)
+        for i, (path, iteration, train_seconds, raw) in enumerate(bar):
             t0 = time.perf_counter()
             g = load_generator(run_dir, device, checkpoint=path, g_sample_bn=s.g_sample_bn,
-                               channels_last=channels_last_of(cfg))
+                               channels_last=channels_last_of(cfg), raw=raw)
             images, labels = generate_images(g, s.n_samples, n_classes=g.n_classes, z_dim=g.z_dim,
                                              seed=sample_seed, batch_size=s.gen_batch, device=device,
                                              full_batches=s.g_sample_bn == "batch")
             del g
-            metrics = generator_metrics(images, labels, kwargs, ref_dir, real, s.n_classes,
-                                        cache_name=f"robgan-samples-{i}")
-            metrics["class_accuracy"] = (None if s.judge is None else class_accuracy_of_logits(
-                cached_features(kwargs, f"robgan-samples-{i}", kwargs["feature_layer_isc"]), labels))
+            metrics = _measure(images, labels, s, kwargs, real, cache_name=f"robgan-samples-{i}")
             row = {"iteration": iteration, "train_seconds": train_seconds, **metrics, "extractor": s.extractor,
                    "n_samples": s.n_samples}
-            rows.append(row)
-            csv_rows.append({"run": str(run_dir), "method": s.run.method, "label": s.run.label, "seed": s.run.seed,
-                             "checkpoint": str(path.relative_to(run_dir)), **row,
-                             "metric_label": METRIC_LABELS[s.extractor], "sample_seed": sample_seed})
-            log.info("%s iter %d: IS %.4f ± %.4f, FID %.4f, intra-FID %s, intra-class recall %s [%s]%s (%.1f s)",
-                     path.name, iteration, metrics["is_mean"], metrics["is_std"], metrics["fid"],
-                     f"{metrics['intra_fid']:.4f}" if "intra_fid" in metrics else "n/a",
-                     f"{metrics['intra_recall']:.3f}" if "intra_recall" in metrics else "n/a",
-                     METRIC_LABELS[s.extractor],
-                     "" if s.judge is None else f", class accuracy {metrics['class_accuracy']:.3f}",
-                     time.perf_counter() - t0)
+            (raw_rows if raw else rows).append(row)
+            csv_rows.append(csv_row(path, row, TRAINED if raw or not s.averaged else AVERAGE))
+            _log_row(s, f"{path.name} iter {iteration}" + (" (trained weights, not the average)" if raw else ""),
+                     metrics, time.perf_counter() - t0)
 
     final_path, final_iter, final_seconds = s.checkpoints[-1]
     kid_size = min(KID_SUBSET_SIZE, s.n_samples, len(real.labels))
@@ -457,9 +498,10 @@ def evaluate_fidelity(
                                       final_seconds),
         settings=_settings(s, cfg["eval"]["fidelity"], sample_seed, kid_size),
         results=rows,
-        flags=_flags(s, rows),
+        flags=_flags(s, rows + raw_rows),
         elapsed_seconds=time.perf_counter() - start,
         device=prov.device_name(device),
+        results_raw=raw_rows or None,
     )
     return record, csv_rows
 

@@ -8,7 +8,9 @@
 
 ``robgan eval fidelity --run RUN --reference DIR --out FILE.csv [--config F] [--set ...] [--device D]``
     IS and FID of the run's generator (``model.pt`` and, with ``eval.fidelity.snapshots``, every
-    snapshot): ``FILE.csv`` (one row per checkpoint) and ``FILE.json`` (the fidelity record).
+    snapshot): ``FILE.csv`` (one row per checkpoint) and ``FILE.json`` (the fidelity record). A run
+    trained with ``train.g_ema``: its generator is the weight average; the final model's trained
+    weights are measured too (the record's ``results_raw``, a CSV row with ``weights`` = ``trained``).
 
 :mod:`robgan.cli` registers this module beside :mod:`robgan.evaluation.cli`; the ``eval`` group and
 the shared arguments come from :mod:`robgan.cli_args`.
@@ -64,7 +66,8 @@ def _cmd_fidelity(args) -> int:
                                      verbose=sys.stderr.isatty() or bool(args.verbose))
     write_csv(rows, out)
     write_record(record, out.with_suffix(".json"))
-    log.info("wrote %s and %s: %d checkpoints, %s (%.1f s on %s)", out, out.with_suffix(".json"), len(rows),
+    log.info("wrote %s and %s: %d checkpoints%s, %s (%.1f s on %s)", out, out.with_suffix(".json"),
+             len(record["results"]), " and the final model's trained weights" if record.get("results_raw") else "",
              record["settings"]["metric_label"], record["elapsed_seconds"], record["device"])
     for name, flag in record["flags"].items():
         if not flag["ok"]:

@@ -108,6 +108,11 @@ def load_records(records_dir: str | Path) -> list[LoadedRecord]:
 # frames
 
 
+_FIDELITY_COLUMNS = ["label", "method", "seed", "iteration", "train_seconds", "is_mean", "is_std", "fid",
+                     "class_accuracy", "extractor", "n_samples", "kid_mean", "kid_std", "precision", "recall",
+                     "intra_fid", "intra_precision", "intra_recall", "intra_recall_per_class", "file"]
+
+
 @dataclass
 class Frames:
     """Tidy frames (one row per result row) built from records; see :func:`build_frames`."""
@@ -123,6 +128,10 @@ class Frames:
     flags: pd.DataFrame
     files: list[Path] = field(default_factory=list)
     devices: dict[str, list[str]] = field(default_factory=dict)
+    # The trained weights of generators whose `fidelity` rows measure a weight average (train.g_ema): the
+    # records' `results_raw`, final model only. Kept apart so that no curve, claim or gate reads them as
+    # the run's generator; the generation table and the checks show them beside it.
+    fidelity_raw: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_FIDELITY_COLUMNS))
 
     def labels(self, kind: str) -> list[str]:
         df = getattr(self, kind)
@@ -138,9 +147,8 @@ _COLUMNS = {
     "autoattack_meta": ["label", "method", "seed", "eps", "version", "attacks", "cheap_subset", "n_examples",
                         "pgd_paper", "pgd_paper_n", "pgd_strong", "pgd_strong_n", "images", "file",
                         "pgd_paper_correct", "pgd_strong_correct", "split_size"],
-    "fidelity": ["label", "method", "seed", "iteration", "train_seconds", "is_mean", "is_std", "fid",
-                 "class_accuracy", "extractor", "n_samples", "kid_mean", "kid_std", "precision", "recall",
-                 "intra_fid", "intra_precision", "intra_recall", "intra_recall_per_class", "file"],
+    "fidelity": _FIDELITY_COLUMNS,
+    "fidelity_raw": _FIDELITY_COLUMNS,
     "gap": ["label", "method", "seed", "split", "eps", "n", "accuracy_clean", "accuracy_adv", "images", "file",
             "correct_clean", "correct_adv", "split_size"],
     "lipschitz": ["label", "method", "seed", "iteration", "train_seconds", "split", "norm", "n", "llv", "file"],
@@ -210,6 +218,8 @@ def build_frames(records: Sequence[LoadedRecord]) -> Frames:
                 row["images"] = images_key(d["settings"], r["n"], r.get("split"))
                 row["split_size"] = split_size(d["settings"], r.get("split"))
             rows[rec.kind].append(row)
+        for r in d.get("results_raw") or []:  # fidelity: the trained weights beside the average
+            rows["fidelity_raw"].append({**base, **r})
         if rec.kind == "autoattack":
             settings = d["settings"]
             final = [r for r in d["results"] if r["stage"] == "final"] or d["results"][-1:]

@@ -71,10 +71,11 @@ def _measured_autoattack_minus_pgd(frames: Frames) -> list[str]:
     return lines
 
 
-def final_fidelity_rows(frames: Frames) -> dict[tuple[str, int], dict[str, Any]]:
+def final_fidelity_rows(frames: Frames, raw: bool = False) -> dict[tuple[str, int], dict[str, Any]]:
     """``(label, seed) → the fidelity row of its last evaluated iteration`` (NaN → None), per the first
-    extractor present."""
-    fid = frames.fidelity
+    extractor present; ``raw``: the rows of the trained weights of weight-averaged generators
+    (``frames.fidelity_raw``) instead of the evaluated generators'."""
+    fid = frames.fidelity_raw if raw else frames.fidelity
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for (label, seed), g in fid.groupby(["label", "seed"]) if len(fid) else []:
         row = g.sort_values("iteration").iloc[-1].to_dict()
@@ -99,6 +100,12 @@ def collapse_check(frames: Frames, chk: Mapping[str, Any]) -> CheckResult:
         evidence += [f"{label} seed {s}: {d}" for s, (st, d) in results.items() if st != acceptance.FAILED]
     verdict = (NO_RECORDS if not labels else FAILED if any(lab["failed_seeds"] for lab in labels)
                else OK if measured else NOT_MEASURED)
+    # the trained weights beside a weight average: information, never part of the verdict
+    raw = final_fidelity_rows(frames, raw=True)
+    for label in sort_labels({lab for lab, _ in raw}):
+        for seed in sorted(s for lab, s in raw if lab == label):
+            row = raw[(label, seed)]
+            evidence.append(f"{label} seed {seed}: {acceptance.trained_weights_note(str(row['method']), row)}")
     floor = (f"floor {acceptance.MIN_INTRA_RECALL} on the final intra-class recall (calibration: "
              "docs/generator_metrics.md)")
     return CheckResult(chk["id"], chk["statement"], chk["kind"], chk["flag"], verdict, labels,

@@ -1,6 +1,11 @@
 """The generation table: IS / FID of every generator at its final model, its best snapshot and at equal
 iteration and wall-clock budgets; the discriminator each generator trained against and the sampling
 mode of the generators (``model.g_sample_bn``), so that a comparison says whether it is like for like.
+
+A generator trained with a weight average (``train.g_ema``) is the average in every row, as in every
+other evaluation and figure and in the gates; one more row under its "final" row, ``final (trained
+weights)``, shows the trained weights of the same final model on the same samples (the records'
+``results_raw``; "not measured" for records written before they were), for information.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from robgan.report.aggregate import (
     is_estimate,
     sort_labels,
 )
-from robgan.report.methods import discriminator, g_sample_text, unlike_discriminators
+from robgan.report.methods import discriminator, g_ema, g_sample_text, unlike_discriminators
 from robgan.report.stats import Estimate, summarise
 from robgan.report.table_format import Table, fmt_estimate, fmt_stat
 
@@ -69,6 +74,9 @@ def generation_table(frames: Frames, cfg: Mapping[str, Any] | None = None) -> Ta
     columns += [name for _, name, _, _ in extra]
     rows, tidy = [], []
     points = {ext: generation_points(frames, ext) for ext in exts}
+    raw = frames.fidelity_raw
+    averaged = {lab: g_ema(cfg, lab) for lab in labels}
+    averaged = {lab: v for lab, v in averaged.items() if v is not None or (len(raw) and (raw["label"] == lab).any())}
     for label in labels:
         for j, (point, kind, _budget, short, _rule) in enumerate(points[exts[0]] if exts else []):
             disc = discriminator(cfg, label)
@@ -114,6 +122,10 @@ def generation_table(frames: Frames, cfg: Mapping[str, Any] | None = None) -> Ta
                              "n_samples": int(sel["n_samples"].min()) if len(sel) else np.nan, "metric": col,
                              **{k: st[k] for k in ("mean", "std", "n", "min", "max")}, "split_std": np.nan})
             rows.append(row + ([cls_cell] if cls_exts else []) + extra_cells)
+            if kind == "final" and label in averaged:
+                raw_row, raw_tidy = _trained_weights_row(raw, label, row[:2], exts, cls_exts, extra)
+                rows.append(raw_row)
+                tidy += raw_tidy
     notes = ["Cells: mean ± sample std over seeds (n = number of seeds); with one seed the IS shows its "
              "split std instead. IS higher is better, FID lower is better.",
              f"Sampling: {g_sample_text(cfg)}; the same for every generator and every IS/FID number."]
@@ -134,6 +146,16 @@ def generation_table(frames: Frames, cfg: Mapping[str, Any] | None = None) -> Ta
                      "precision and recall (torch-fidelity, k = 3) and intra-class recall (each class's first 50 "
                      "samples against its real images, mean over classes; the within-class collapse check's "
                      "measure: a generator that ignores its noise scores 0). docs/generator_metrics.md.")
+    if averaged:
+        decays = sorted({f"{v:g}" for v in averaged.values() if v is not None})
+        notes.append(f"Weight average ({', '.join(sorted(averaged))}: train.g_ema"
+                     f"{' ' + ', '.join(decays) if decays else ''}): every row of these generators measures "
+                     "the moving average of the generator's weights, the generator that every other evaluation "
+                     "and figure uses and that the class-accuracy floor and the within-class collapse check "
+                     f"judge. '{TRAINED_POINT}' measures the trained weights of the same final model (model.pt's "
+                     "generator_raw) on the same samples, for information: no claim or gate reads it. 'not "
+                     "measured': its records were written before the trained weights were measured (re-run "
+                     "the fidelity evaluation).")
     notes.append("'best over training' selects the snapshot by the metric itself and is optimistic; "
                  "'final' is the honest number. Wall-clock is each run's logged training time; compare it "
                  "only between runs made on the same hardware.")
@@ -142,6 +164,53 @@ def generation_table(frames: Frames, cfg: Mapping[str, Any] | None = None) -> Ta
     title = f"Generation quality — {frames.dataset}, experiment {frames.experiment}"
     align = ["l", "l", "l", "l"] + ["r"] * (len(columns) - 4)
     return Table("generation", title, columns, rows, pd.DataFrame(tidy, columns=_GEN_COLS), notes, align)
+
+
+#: The point of the row that shows a weight-averaged generator's trained weights (final model only).
+TRAINED_POINT = "final (trained weights)"
+NOT_MEASURED = "not measured"
+
+
+def _trained_weights_row(raw: pd.DataFrame, label: str, head: list[str], exts: list[str], cls_exts: list[str],
+                         extra: list[tuple[str, str, float, int]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The ``final (trained weights)`` row of ``label`` (cells from its ``fidelity_raw`` rows, "not measured"
+    where its records hold none) and its tidy rows; ``head``: the label's method and discriminator cells."""
+    rule = ("the trained weights of the final model (model.pt generator_raw), beside their weight average "
+            "(train.g_ema); information, not judged")
+    row, tidy, cls_cell = [*head, TRAINED_POINT, "whole run"], [], NOT_MEASURED
+    for i, ext in enumerate(exts):
+        sel = fidelity_point(raw, label, ext, "final") if len(raw) else raw
+        base = {"label": label, "extractor": ext, "point": TRAINED_POINT, "budget_iteration": np.nan,
+                "budget_seconds": np.nan, "rule": rule,
+                "iteration_mean": float(sel["iteration"].mean()) if len(sel) else np.nan,
+                "train_seconds_mean": float(sel["train_seconds"].mean()) if len(sel) else np.nan,
+                "n_samples": int(sel["n_samples"].min()) if len(sel) else np.nan}
+        if not len(sel):
+            row += [NOT_MEASURED, NOT_MEASURED]
+            continue
+        is_est = is_estimate(sel)
+        si, fs = summarise(is_est.values.values()), summarise(float(v) for v in sel["fid"])
+        row += [fmt_estimate(is_est, 1.0, 2, split_std=True), fmt_stat(fs["mean"], fs["std"], fs["n"], 1.0, 1)]
+        tidy.append({**base, "metric": "IS", **{k: si[k] for k in ("mean", "std", "n", "min", "max")},
+                     "split_std": float(sel["is_std"].mean())})
+        tidy.append({**base, "metric": "FID", **{k: fs[k] for k in ("mean", "std", "n", "min", "max")},
+                     "split_std": np.nan})
+        metrics = [("class_accuracy", 100.0, 1)] if ext in cls_exts else []
+        metrics += [(col, scale, digits) for col, _, scale, digits in extra] if i == 0 else []
+        for col, scale, digits in metrics:
+            st = summarise(float(v) for v in sel[col].astype(float) if np.isfinite(v))
+            if not st["n"]:
+                continue
+            tidy.append({**base, "metric": col, **{k: st[k] for k in ("mean", "std", "n", "min", "max")},
+                         "split_std": np.nan})
+            if col == "class_accuracy" and ext == cls_exts[0]:
+                cls_cell = fmt_stat(st["mean"], st["std"], st["n"], scale, digits)
+    extra_cells = []
+    for col, _name, scale, digits in extra:
+        hit = [t for t in tidy if t["metric"] == col and t["extractor"] == exts[0]]
+        extra_cells.append(fmt_stat(hit[0]["mean"], hit[0]["std"], hit[0]["n"], scale, digits) if hit
+                           else NOT_MEASURED)
+    return row + ([cls_cell] if cls_exts else []) + extra_cells, tidy
 
 
 #: (fidelity column, table column, scale, decimals) of the generator metrics of the field.

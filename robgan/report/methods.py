@@ -66,6 +66,13 @@ def optimiser(cfg: Mapping[str, Any] | None, label: str) -> str | None:
     return f"Adam(lr_d {t.get('lr_d'):g}, lr_g {t.get('lr_g'):g}, betas {b}){n_dis}"
 
 
+def g_ema(cfg: Mapping[str, Any] | None, label: str) -> float | None:
+    """The weight-average decay of a GAN label's generator (``train.g_ema``), None when it keeps no average
+    (or for other labels, or without a config)."""
+    t = _gan_train_view(cfg, label)
+    return None if t is None or t.get("g_ema") is None else float(t["g_ema"])
+
+
 def n_dis(cfg: Mapping[str, Any] | None, label: str) -> int | None:
     """D steps per G step of a GAN label (``train.n_dis`` with its ``method_overrides``); None otherwise."""
     t = _gan_train_view(cfg, label)

@@ -88,14 +88,15 @@ def _first_table(md: str) -> str:
     return "\n".join(lines)
 
 
-def _rows_where(md: str, column: str, value: str) -> str:
-    """The first table of ``md`` with only the rows whose ``column`` is ``value`` (lines copied verbatim)."""
+def _rows_where(md: str, column: str, *values: str) -> str:
+    """The first table of ``md`` with only the rows whose ``column`` is one of ``values`` (lines copied
+    verbatim)."""
     lines = _first_table(md).splitlines()
     cells = [c.strip() for c in lines[0].strip("|").split("|")]
     if column not in cells:
         raise ReadmeError(f"the table has no column '{column}'")
     i = cells.index(column)
-    rows = [ln for ln in lines[2:] if [c.strip() for c in ln.strip("|").split("|")][i] == value]
+    rows = [ln for ln in lines[2:] if [c.strip() for c in ln.strip("|").split("|")][i] in values]
     return "\n".join(lines[:2] + rows)
 
 
@@ -251,6 +252,8 @@ def render_experiment(root: Path, exp: str, entry: dict | None = None, full: boo
     :func:`listed_experiments` entry; default: read from ``root``): ``full`` for ``docs/results.md``
     (checks, tables, every figure), else the README's short one (verdicts, the DAG's time, the key
     figure)."""
+    from robgan.report.generation_table import TRAINED_POINT
+
     entry = entry if entry is not None else listed_experiments(root)[exp]
     exp_dir = root / "results" / exp
     rel = Path("results") / exp
@@ -268,7 +271,8 @@ def render_experiment(root: Path, exp: str, entry: dict | None = None, full: boo
                 _first_table((exp_dir / "tables" / "robust_accuracy.md").read_text()), "",
                 f"Generators, final models (`{rel}/tables/generation.md` also has the best snapshot and equal "
                 "budgets):", "",
-                _rows_where((exp_dir / "tables" / "generation.md").read_text(), "point", "final"), ""]
+                _rows_where((exp_dir / "tables" / "generation.md").read_text(), "point", "final",
+                            TRAINED_POINT), ""]
     out.append(_dag_time(exp_dir, rel))
     figs = [f for f in FIGURES_INLINE if (exp_dir / "figures" / f"{f}.png").is_file()]
     samples = sorted((exp_dir / "figures").glob("samples_*.png"))

@@ -658,3 +658,87 @@ def test_a_generator_that_ignores_its_noise_fails_the_collapse_gate(tiny_gan_run
         c = int(labels[0])
         same = images[labels == c].float().std(dim=0).max().item() == 0.0
         assert same == alike and int((labels == c).sum()) > 1
+
+
+# ------------------------------------------------------- a weight-averaged generator and its trained weights
+
+
+@pytest.fixture(scope="module")
+def tiny_ema_run(tmp_path_factory) -> Path:
+    """``tiny_gan_run``'s training with ``train.g_ema`` 0.9: the same trained weights (``generator_raw``,
+    tests/test_training.py pins that the average leaves training unchanged), their average as generator."""
+    import robgan.cli
+
+    out = tmp_path_factory.mktemp("runs") / "robgan" / "seed0"
+    args = ["train", "--config", str(CONFIG), "--method", "robgan", "--seed", "0", "--out", str(out)]
+    for item in [*TINY_GAN, "train.g_ema=0.9"]:
+        args += ["--set", item]
+    assert robgan.cli.main(args) == 0
+    return out
+
+
+def _without_time(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k != "train_seconds"}  # each run's own wall-clock
+
+
+@pytest.mark.slow
+def test_trained_weights_of_an_average_are_measured_beside_it_and_kept_out_of_results(
+        tiny_ema_run, tiny_gan_run, tiny_reference, tmp_path):
+    from robgan.api import RunError, load_generator
+    from robgan.evaluation.reference_cnn import load_classifier
+    from robgan.records import read_record
+    from robgan.report.aggregate import LoadedRecord, build_frames, fidelity_point
+    from robgan.report.generation_table import TRAINED_POINT, generation_table
+
+    out = tmp_path / "ema" / "robgan_seed0.csv"
+    assert _eval(tiny_ema_run, tiny_reference, out) == 0
+    record = read_record(out.with_suffix(".json"))
+    # results: the average at every checkpoint, as before; results_raw: the final model's trained weights
+    assert [r["iteration"] for r in record["results"]] == [2, 4]
+    assert [r["iteration"] for r in record["results_raw"]] == [4]
+    raw, avg = record["results_raw"][0], record["results"][-1]
+    assert raw["train_seconds"] == avg["train_seconds"] and raw["n_samples"] == avg["n_samples"] == 200
+    assert set(raw) == set(avg) and raw["fid"] != avg["fid"] and raw["is_mean"] != avg["is_mean"]
+    assert len(raw["intra_recall_per_class"]) == 10 and 0.0 <= raw["intra_recall"] <= 1.0
+    assert record["settings"]["generator_weights"] == "average"
+    assert "train.g_ema 0.9" in record["settings"]["generator_weights_detail"]
+
+    # the trained weights' row equals a separate evaluation of the same weights: the run trained without
+    # the average (its generator is generator_raw here), measured on the same samples
+    plain_out = tmp_path / "plain" / "robgan_seed0.csv"
+    assert _eval(tiny_gan_run, tiny_reference, plain_out, ["eval.fidelity.snapshots=false"]) == 0
+    plain = read_record(plain_out.with_suffix(".json"))
+    assert "results_raw" not in plain and plain["settings"]["generator_weights"] == "trained"
+    assert _without_time(plain["results"][0]) == _without_time(raw)
+    # ... and its class accuracy equals a pass of the judge CNN over load_generator(raw=True)'s samples
+    g = load_generator(tiny_ema_run, "cpu", g_sample_bn="batch", raw=True)
+    images, labels = fd.generate_images(g, 200, n_classes=10, z_dim=g.z_dim, seed=0, batch_size=16,
+                                        full_batches=True)
+    assert raw["class_accuracy"] == fd.class_accuracy(load_classifier(tiny_reference / "classifier.pt"), images,
+                                                      labels)
+    with pytest.raises(RunError, match="generator_raw"):
+        load_generator(tiny_gan_run, raw=True)
+
+    # CSV: the average's rows, then the trained weights' row, told apart by the weights column
+    with open(out) as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["checkpoint"], r["weights"]) for r in rows] == [
+        ("snapshots/iter_0000002.pt", "average"), ("model.pt", "average"), ("model.pt", "trained")]
+    assert float(rows[-1]["fid"]) == pytest.approx(raw["fid"], rel=1e-12)
+    with open(plain_out) as fh:
+        assert [r["weights"] for r in csv.DictReader(fh)] == ["trained"]
+
+    # the report: curves and "final" read the average only; the table shows the trained weights beside it
+    frames = build_frames([LoadedRecord(out.with_suffix(".json"), record)])
+    assert frames.fidelity["iteration"].tolist() == [2, 4] and frames.fidelity_raw["iteration"].tolist() == [4]
+    final = fidelity_point(frames.fidelity, "robgan", "mnist-cnn", "final")
+    assert final["fid"].tolist() == [avg["fid"]]
+    t = generation_table(frames)
+    points = [r[2] for r in t.rows]
+    assert points == ["final", TRAINED_POINT, "best over training", "equal iterations", "equal wall-clock"]
+    assert t.rows[0][5] == f"{avg['fid']:.1f} (n=1)" and t.rows[1][5] == f"{raw['fid']:.1f} (n=1)"
+    assert t.rows[1][4] == f"{raw['is_mean']:.2f} (split std {raw['is_std']:.2f}; n=1)"
+    assert t.rows[1][-1] == f"{raw['intra_recall']:.2f} (n=1)"
+    tidy = t.tidy[(t.tidy["point"] == TRAINED_POINT)].set_index("metric")
+    assert tidy.loc["FID", "mean"] == pytest.approx(raw["fid"]) and tidy.loc["IS", "n"] == 1
+    assert tidy.loc["class_accuracy", "mean"] == pytest.approx(raw["class_accuracy"])

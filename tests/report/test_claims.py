@@ -428,6 +428,30 @@ def test_claims_on_is_carry_the_collapse_check(frames, doc, cfg):
         "within_class_diversity"].verdict == "ok"
 
 
+def test_trained_weights_beside_an_average_are_evidence_not_part_of_the_collapse_verdict(frames, doc):
+    """The checks judge the evaluated generator (the weight average); the trained weights' rows
+    (``fidelity_raw``) are listed as information, a collapsed one included, and change no verdict."""
+    fid = frames.fidelity.copy()
+    fid["intra_recall"] = 0.6
+    final = fid[fid["label"] == "robgan"].sort_values("iteration").groupby("seed").tail(1).copy()
+    raw = final.assign(intra_recall=0.02, class_accuracy=0.5)
+    raw["intra_recall_per_class"] = [[0.02] * 10] * len(raw)
+    checks = {c.id: c for c in evaluate_checks(_with_frames(frames, fidelity=fid, fidelity_raw=raw), doc)}
+    wcd = checks["within_class_diversity"]
+    assert wcd.verdict == "ok" and not any(lab["failed_seeds"] for lab in wcd.labels)
+    info = [e for e in wcd.evidence if "trained weights" in e]
+    assert [e.split(":")[0] for e in info] == ["robgan seed 0", "robgan seed 1", "robgan seed 2"]
+    assert info[0] == ("robgan seed 0: trained weights (information, not gated: the gates judge the average): "
+                       "within-class collapse check failed: intra-class recall 0.020 < 0.1 at iteration 600; "
+                       "lowest class 0.020 (class 0): collapsed within classes (few distinct images each); "
+                       "intra-class recall per class " + " ".join(f"{c}:0.020" for c in range(10)) +
+                       "; class accuracy failed: final class accuracy 0.500 < 0.9 (the generator's samples do "
+                       "not show their class)")
+    # without trained-weights rows the evidence is what it was
+    plain = {c.id: c for c in evaluate_checks(_with_frames(frames, fidelity=fid), doc)}["within_class_diversity"]
+    assert plain.evidence == [e for e in wcd.evidence if "trained weights" not in e]
+
+
 def test_checks_are_listed_apart_from_the_claims(frames, doc):
     checks = {c.id: c for c in evaluate_checks(frames, doc)}
     assert {k: c.verdict for k, c in checks.items()} == {

@@ -276,3 +276,19 @@ def test_a_field_new_on_one_side_is_reported_as_added_not_a_crash(dirs):
     notes = {(d.file, d.field, d.note) for d in compare_dirs(ref, cand).differences}
     assert notes == {("records/gap/robgan_seed0.json", "new_measure", "added: key in the candidate only"),
                      ("records/gap/robgan_seed1.json", "settings", "removed: key in the reference only")}
+
+
+def test_a_fidelity_record_with_trained_weights_against_one_without(dirs):
+    """A record of a weight-averaged generator with its trained weights (results_raw) and a CSV with the
+    weights column, against an older one: reported as added and as a changed header, not a crash."""
+    ref, cand = dirs
+    rel = "records/fidelity/robgan_seed0.json"
+    _edit_json(cand / rel, lambda r: r.update(results_raw=[dict(r["results"][-1], fid=1.0)]))
+    rows_path = cand / rel.replace(".json", ".csv")
+    with open(rows_path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    with open(rows_path, "w", newline="") as fh:
+        csv.writer(fh).writerows([rows[0] + ["weights"]] + [r + ["average"] for r in rows[1:]])
+    diffs = {(d.file, d.field, d.note) for d in compare_dirs(ref, cand).differences}
+    assert diffs == {(rel, "results_raw", "added: key in the candidate only"),
+                     (rel.replace(".json", ".csv"), "(header)", "")}

@@ -118,3 +118,21 @@ def test_outcomes_must_be_zeros_and_ones_and_old_records_without_them_stay_valid
     record["results"][0]["correct"] = "12" * 250
     with pytest.raises(RecordError, match="results.0.correct"):
         validate_record(record)
+
+
+def test_results_raw_holds_fidelity_rows_of_fidelity_records_only(record):
+    """``results_raw`` (a weight-averaged generator's trained weights) takes fidelity rows, is optional, and
+    belongs to fidelity records only."""
+    fid = json.loads((RECORD.parents[1] / "fidelity" / "robgan_seed0.json").read_text())
+    validate_record(fid)  # written before the field existed
+    fid["results_raw"] = [dict(fid["results"][-1], class_accuracy=0.9, intra_recall=0.3)]
+    validate_record(fid)
+    fid["results_raw"][0]["intra_recall"] = 1.5
+    with pytest.raises(RecordError, match="results_raw.0.intra_recall"):
+        validate_record(fid)
+    fid["results_raw"][0]["intra_recall"] = math.nan
+    with pytest.raises(RecordError, match="results_raw.0.intra_recall': nan is not a finite number"):
+        validate_record(fid)
+    record["results_raw"] = fid["results"][-1:]
+    with pytest.raises(RecordError, match="kind"):
+        validate_record(record)

@@ -568,3 +568,45 @@ def test_generation_table_shows_the_generator_metrics_of_the_field_when_records_
     assert final[-1].startswith("0.60 ± 0.10") and final[-2].startswith("12.0")
     tidy = t.tidy[(t.tidy["metric"] == "intra_recall") & (t.tidy["point"] == "final") & (t.tidy["label"] == "robgan")]
     assert tidy["mean"].tolist() == pytest.approx([0.6]) and tidy["n"].tolist() == [3]
+
+
+def _with_trained_weights(data):
+    """robgan's records measured a weight average and its trained weights (hand-set values); the other
+    generators' records predate that measurement."""
+    for d in data:
+        if d["kind"] == "fidelity" and d["run"]["label"] == "robgan":
+            s = d["run"]["seed"]
+            final = max(d["results"], key=lambda r: r["iteration"])
+            d["results_raw"] = [{**final, "is_mean": 7.0 + 0.5 * s, "is_std": 0.1, "fid": 20.0 + 2 * s}]
+
+
+def test_generation_shows_the_trained_weights_beside_a_weight_average(records, cfg):
+    from robgan.report.generation_table import TRAINED_POINT
+
+    frames = _frames_with(records, _with_trained_weights)
+    averaged = dict(cfg, train={**cfg["train"], "g_ema": 0.999})
+    t = tables.generation_table(frames, averaged)
+    # every GAN averages: a trained-weights row under each "final" row, measured where the records hold it
+    robgan = [r for r in t.rows if r[0] == "robgan"]
+    assert [r[2] for r in robgan] == ["final", TRAINED_POINT, "best over training", "equal iterations",
+                                      "equal wall-clock"]
+    assert robgan[1] == ["robgan", "ResNet, AC head", TRAINED_POINT, "whole run", "7.50 ± 0.50 (n=3)",
+                         "22.0 ± 2.0 (n=3)"]
+    # the average's numbers are the records' results, untouched by the trained weights
+    plain = tables.generation_table(build_frames(records), cfg)
+    assert robgan[0] == next(r for r in plain.rows if r[0] == "robgan" and r[2] == "final")
+    assert [r for r in t.rows if r[2] != TRAINED_POINT] == plain.rows
+    assert next(r for r in t.rows if r[0] == "acgan" and r[2] == TRAINED_POINT)[4:] == ["not measured"] * 2
+    assert len(t.rows) == len(plain.rows) + 5
+    note = next(n for n in t.notes if n.startswith("Weight average"))
+    assert "train.g_ema 0.999" in note and "collapse check" in note and "not measured" in note
+    tidy = t.tidy[t.tidy["point"] == TRAINED_POINT].set_index(["label", "metric"])
+    assert tidy.loc[("robgan", "IS"), ["mean", "std", "n"]].tolist() == pytest.approx([7.5, 0.5, 3])
+    assert tidy.loc[("robgan", "FID"), "mean"] == pytest.approx(22.0)
+    assert set(tidy.index.get_level_values("label")) == {"robgan"}  # not measured: no tidy rows
+    # without the config, a label's trained-weights rows alone say that it averages
+    alone = tables.generation_table(frames)
+    assert [r[0] for r in alone.rows if r[2] == TRAINED_POINT] == ["robgan"]
+    # records without any (quick, no average): the table is unchanged (the golden files above)
+    assert not any(r[2] == TRAINED_POINT for r in plain.rows)
+    assert not any(n.startswith("Weight average") for n in plain.notes)
