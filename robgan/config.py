@@ -257,21 +257,24 @@ def check_consistency(cfg: Mapping) -> None:
             f"{section}.attack_random_start=true; or --set {section}.attack_allow_unreachable=true to keep "
             f"this attack on purpose (recorded in every run's config and manifest).")
 
+    # eval.autoattack.labels / .overrides name classifiers of the registry (a typo is refused); one that
+    # this experiment does not train (e.g. after --set methods=[...]) is simply not evaluated.
     labels = experiment_labels(cfg)
+    known = evaluation_labels("autoattack")
     chosen = configured_labels(cfg, "autoattack")
     if chosen is not None:
-        allowed = evaluation_labels("autoattack", labels)
-        wrong = [lb for lb in chosen if lb not in allowed]
+        wrong = [lb for lb in chosen if lb not in known]
         if wrong:
             raise _error("eval.autoattack.labels",
-                         f"{', '.join(map(repr, wrong))} is not a classifier of this experiment. Fix: choose "
-                         f"from {', '.join(allowed)} (or null for all of them).")
+                         f"{', '.join(map(repr, wrong))} is not a classifier label. Fix: choose from "
+                         f"{', '.join(known)} (or null for all of them).")
     overridden = list(cfg["eval"]["autoattack"].get("overrides") or {})
+    trained = evaluation_labels("autoattack", labels)
     allowed = evaluation_labels("autoattack", labels, cfg)
-    wrong = [lb for lb in overridden if lb not in allowed]
+    wrong = [lb for lb in overridden if lb not in known or (lb in trained and lb not in allowed)]
     if wrong:
         raise _error(f"eval.autoattack.overrides.{wrong[0]}",
-                     f"{wrong[0]!r} gets no AutoAttack in this experiment (not one of its classifiers, or not in "
+                     f"{wrong[0]!r} gets no AutoAttack in this experiment (not a classifier label, or not in "
                      f"eval.autoattack.labels). Fix: override one of {', '.join(allowed)}, or remove the entry.")
     ft = [lb for lb in labels if label_info(lb).info.section == "finetune"]
     if "advtrain" in labels and ft and not cfg["advtrain"]["allow_smaller_budget"]:
