@@ -502,13 +502,16 @@ def test_permission_switches_are_not_in_any_training_hash(quick, override):
 
 
 def test_method_overrides_change_only_their_method(quick):
-    assert quick["train"]["method_overrides"] == {}  # every GAN at the same n_dis (claim 4 like for like)
+    # every GAN at the same n_dis (claim 4's pair at the same D updates); SN-GAN's G at its own rate
+    assert quick["train"]["method_overrides"] == {"sngan": {"lr_g": 0.0005}}
+    assert method_section_view(quick, "sngan")["n_dis"] == method_section_view(quick, "robgan")["n_dis"] == 1
     cfg = load_config(REPO / "config" / "config.yaml", ["train.method_overrides={sngan: {n_dis: 5}}"])
     assert method_section_view(cfg, "sngan")["n_dis"] == 5 and method_section_view(cfg, "sngan")["lr_d"] == 0.002
     assert method_section_view(cfg, "robgan")["lr_d"] == cfg["train"]["lr_d"] == 0.002
     assert "method_overrides" not in method_section_view(cfg, "robgan")
     assert training_hash(cfg, "robgan") == training_hash(quick, "robgan")
     assert training_hash(cfg, "sngan") != training_hash(quick, "sngan")
+    assert method_section_view(quick, "sngan")["lr_g"] == 0.0005 and method_section_view(quick, "robgan")["lr_g"] == 0.001
 
 
 def test_method_overrides_refuse_budgets_and_unknown_methods():
