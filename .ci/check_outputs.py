@@ -64,12 +64,7 @@ MIN_CLASS_ACCURACY, MIN_CLEAN_ACCURACY = acceptance.MIN_CLASS_ACCURACY, acceptan
 EXPECTED_CLASS_ACCURACY_FAILURES: dict[tuple[str, str, int], str] = {}
 # (experiment, label, seed) -> why its generator is known to fail the within-class collapse check
 # (docs/generator_metrics.md, "Known collapses"); printed as an expected failure, any other fails.
-_QUICK_AC = ("quick's AC-family generators train 1,000 iterations at ndf 16 without weight averaging; that "
-             "class's 50 samples cover 0.5 % of its real digits (one style, varying little) while the mean passes")
-EXPECTED_COLLAPSE_FAILURES: dict[tuple[str, str, int], str] = {
-    ("quick", "robgan", 0): f"class 5; {_QUICK_AC}",
-    ("quick", "robgan_oldloss", 0): f"class 3; {_QUICK_AC}",
-}
+EXPECTED_COLLAPSE_FAILURES: dict[tuple[str, str, int], str] = {}
 # A figure smaller than this (pixels, either side) is not a figure; the report's are 500+ px.
 MIN_PNG_SIDE = 100
 MIN_PDF_BYTES = 1024

@@ -57,8 +57,8 @@ def test_the_probe_times_each_label_at_the_configs_shapes(quick):
     assert torch.get_num_threads() == before
     assert list(rec["labels"]) == ["sngan", "robgan", "robgan_ft_nofake"]
     sn, rg, nf = (rec["labels"][k] for k in ("sngan", "robgan", "robgan_ft_nofake"))
-    # quick: sngan at n_dis 5 (method_overrides), robgan at 1 with a 3-step attack; fine-tuning: batch 64
-    assert (sn["n_dis"], sn["attack_steps"], sn["batch_size"]) == (5, 0, 32)
+    # quick: every GAN at n_dis 1, robgan with a 3-step attack; fine-tuning: batch 64
+    assert (sn["n_dis"], sn["attack_steps"], sn["batch_size"]) == (1, 0, 32)
     assert (rg["n_dis"], rg["attack_steps"], rg["batch_size"]) == (1, 3, 32)
     assert (nf["method"], nf["batch_size"], nf["attack_steps"]) == ("robgan_ft", 64, 3)
     for row in rec["labels"].values():

@@ -22,7 +22,7 @@ CONFIG = REPO / "config" / "config.yaml"
 
 # A tiny robgan run (4 generator iterations, snapshots at 2 and 4) and a tiny reference (1 epoch CNN).
 TINY_GAN = ["model.ngf=8", "model.ndf=8", "model.z_dim=16", "train.iterations=4", "train.batch_size=16",
-            "log_every=2", "checkpoint_every=2", "snapshot_every=2", "threads=1", "device=cpu"]
+            "train.g_ema=null", "log_every=2", "checkpoint_every=2", "snapshot_every=2", "threads=1", "device=cpu"]
 TINY_REF = ["eval.fidelity.reference_classifier.epochs=1", "eval.fidelity.reference_classifier.min_test_accuracy=0",
             "eval.batch_size=500", "threads=1", "device=cpu"]
 TINY_FID = ["eval.fidelity.n_samples=200", "eval.fidelity.splits=4", "eval.batch_size=64"]

@@ -549,7 +549,10 @@ def test_unlike_names_pooling_and_optimiser_overrides_grouped():
     quick = load_config(REPO / "config" / "config.yaml")
     text = unlike_discriminators(quick, ["robgan", "acgan", "sngan"])
     assert "robgan, acgan: ResNet (mean-pooled), AC head vs sngan: SN-ResNet, projection head" in text
-    assert "sngan: Adam(lr_d 0.002, lr_g 0.002, betas 0/0.9), n_dis 5" in text
+    assert "optimiser" not in text  # quick: one optimiser and n_dis for every GAN
+    over = load_config(REPO / "config" / "config.yaml", ["train.method_overrides={sngan: {n_dis: 5}}"])
+    assert "sngan: Adam(lr_d 0.002, lr_g 0.001, betas 0/0.9), n_dis 5" in unlike_discriminators(
+        over, ["robgan", "acgan", "sngan"])
     assert unlike_discriminators(quick, ["robgan", "acgan"]) is None          # same D, same optimiser
     same = load_config(REPO / "config" / "config.yaml", ["train.method_overrides={}", "model.d_pool=sum"])
     assert unlike_discriminators(same, ["robgan", "sngan"]) is None           # like for like

@@ -1,0 +1,116 @@
+"""Estimate the mnist5k DAG's job-seconds and wall-clock on 2 cores from measured unit costs.
+
+    python benchmarks/mnist5k-plan/estimate.py [QUICK_RESULTS] > benchmarks/mnist5k-plan/estimate.md
+
+Inputs (all measured, none typed in):
+- ``QUICK_RESULTS/benchmarks/**.tsv`` (default ``results/quick``): Snakemake's per-job seconds of a quick
+  run. quick trains exactly as mnist5k (one seed), so its training jobs are mnist5k's per seed; its
+  evaluation jobs are scaled by the ratio of images or samples of the two configs (an upper bound for the
+  fixed per-job start-up, which does not scale).
+- ``measured/aa_std200.{json,time}``: one standard AutoAttack job on 200 images of a Rob-GAN classifier
+  at ndf 16 (CPU seconds = user + sys of ``time``; the machine was shared, CPU time is the comparable
+  figure). Scaled by each classifier's ``n_examples`` / 200.
+- ``measured/pgd_40x2_bf16.{json,time}``: one PGD sweep of 1,000 images over mnist5k's grid with a 40 x 2
+  strong protocol in bf16 at ndf 16: an upper bound for the config's cheaper strong protocol.
+
+The wall estimate is job-seconds / 2 (perfect packing on 2 cores) plus the measured idle share of the
+quick run (its wall x 2 - job-seconds, scaled by the job-seconds ratio).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+sys.path.insert(0, str(REPO))
+
+from robgan.config import autoattack_view, load_config  # noqa: E402
+from robgan.registry import evaluation_labels, experiment_labels  # noqa: E402
+
+
+def cpu_seconds(time_file: Path) -> float:
+    """user + sys of a bash ``time`` output ("real 1m2.3s user 0m50.0s sys 0m1.0s")."""
+    text = time_file.read_text()
+    total = 0.0
+    for key in ("user", "sys"):
+        m = re.search(rf"{key}\s+(\d+)m([\d.]+)s", text)
+        total += int(m.group(1)) * 60 + float(m.group(2))
+    return total
+
+
+def quick_jobs(results: Path) -> dict[str, dict[str, float]]:
+    """{rule: {label: seconds}} from Snakemake's benchmark files of one quick run (seed 0)."""
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
+        rows = list(csv.DictReader(tsv.open(), delimiter="\t"))
+        rule = tsv.parent.name if tsv.parent.name != "benchmarks" else tsv.stem
+        label = tsv.stem.rsplit("_seed", 1)[0] if tsv.parent.name != "benchmarks" else "-"
+        out[rule][label] = float(rows[-1]["s"])
+    return out
+
+
+def main(results: Path) -> str:
+    quick = load_config(results / "config.yaml")
+    m5k = load_config(REPO / "config" / "mnist5k.yaml")
+    seeds = len(m5k["seeds"])
+    jobs = quick_jobs(results)
+    run = json.loads((results / "dag_run.json").read_text())
+    q_job_s = sum(s for r in jobs.values() for s in r.values())
+    idle_share = max(0.0, run["wall_seconds"] * run["cores"] - q_job_s) / q_job_s
+
+    ev_q, ev_m = quick["eval"], m5k["eval"]
+    rows = []  # (kind, how, seconds)
+    train = sum(jobs["train"].values()) + sum(jobs["finetune"].values())
+    rows.append(("train + finetune", f"quick's {len(jobs['train']) + len(jobs['finetune'])} jobs x {seeds} seeds",
+                 train * seeds))
+    ratio = ev_m["fidelity"]["n_samples"] / ev_q["fidelity"]["n_samples"]
+    snaps = quick["snapshot_every"] / m5k["snapshot_every"]
+    rows.append(("eval_fidelity", f"quick's x {ratio:g} samples x {snaps:g} snapshots x {seeds} seeds",
+                 sum(jobs["eval_fidelity"].values()) * ratio * snaps * seeds))
+    aa_unit = cpu_seconds(HERE / "measured" / "aa_std200.time")
+    labels = evaluation_labels("autoattack", experiment_labels(m5k), m5k)
+    aa = 0.0
+    parts = []
+    for lb in labels:
+        view = autoattack_view(m5k, lb)
+        if view["version"] != "standard":
+            raise SystemExit(f"{lb}: only standard AutoAttack has a measured unit cost here")
+        aa += aa_unit * view["n_examples"] / 200 * seeds
+        parts.append(f"{lb} {view['n_examples']}")
+    rows.append(("eval_autoattack", f"{aa_unit:.0f} CPU s per 200 images ({', '.join(parts)}) x {seeds} seeds", aa))
+    pgd_unit = cpu_seconds(HERE / "measured" / "pgd_40x2_bf16.time")
+    n_cls = len(evaluation_labels("pgd", experiment_labels(m5k), m5k))
+    rows.append(("eval_pgd", f"{pgd_unit:.0f} CPU s per sweep (40 x 2 strong: upper bound) x {n_cls} x {seeds}",
+                 pgd_unit * n_cls * seeds))
+    for kind, key in (("eval_gap", "gap"), ("eval_lipschitz", "lipschitz")):
+        r = ev_m[key]["n_examples"] / ev_q[key]["n_examples"]
+        n_m = len(evaluation_labels(key, experiment_labels(m5k), m5k))
+        per = sum(jobs[kind].values()) / max(1, len(jobs[kind]))
+        rows.append((kind, f"quick's mean job x {r:g} images x {n_m} classifiers x {seeds} seeds",
+                     per * r * n_m * seeds))
+    other = sum(s for rule, r in jobs.items() if rule not in {
+        "train", "finetune", "eval_fidelity", "eval_autoattack", "eval_pgd", "eval_gap", "eval_lipschitz"}
+        for s in r.values())
+    rows.append(("data, reference, cost_probe, report", "quick's, once", other))
+    total = sum(s for _, _, s in rows)
+    wall = total / 2 * (1 + idle_share)
+    lines = ["# mnist5k cost estimate (generated by `benchmarks/mnist5k-plan/estimate.py`)", "",
+             f"From `{results.relative_to(REPO) if results.is_relative_to(REPO) else results}` "
+             f"(commit `{run['git_commit'][:7]}`, wall {run['wall_seconds']:.0f} s, "
+             f"{q_job_s:.0f} job-s, idle share {idle_share:.1%}) and `measured/`.", "",
+             "| job kind | how | job-seconds |", "|---|---|--:|"]
+    lines += [f"| {k} | {how} | {s:,.0f} |" for k, how, s in rows]
+    lines += [f"| **total** | | **{total:,.0f}** |", "",
+              f"Wall-clock on 2 cores: {total:,.0f} / 2 x (1 + {idle_share:.3f}) = **{wall:,.0f} s "
+              f"({wall / 60:.0f} min)** against the budget of 7,200 s (120 min)."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(main(Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else REPO / "results" / "quick"))
