@@ -78,3 +78,15 @@ def test_a_run_with_one_checkpoint_has_no_trend_and_is_not_counted_as_moving(tmp
     md = mod.summarize(csv)
     assert "under attack 0 of 1, clean 0 of 1. 1 runs have a single checkpoint" in md
     assert "| ft | 0 | robust_accuracy | 150 | 0.920 | 0.920 ± 0.000 | — | one point |" in md
+
+
+def test_checkpoints_every_keeps_multiples_and_the_finished_model():
+    from types import SimpleNamespace as C
+
+    mod = _module()
+    ckpts = [C(iteration=i) for i in (50, 100, 150, 200, 250, 300)] + [C(iteration=310)]
+    assert [c.iteration for c in mod.checkpoints_every(ckpts, 100)] == [100, 200, 300, 310]
+    assert mod.checkpoints_every(ckpts, None) == ckpts
+    assert [c.iteration for c in mod.checkpoints_every(ckpts[-1:], 200)] == [310]
+    df = pd.DataFrame({"label": ["a"] * 4 + ["ft"], "seed": 0, "iteration": [200, 400, 600, 700, 150]})
+    assert mod._which_checkpoints(df) == "the checkpoints at multiples of 200 iterations and the finished model"

@@ -57,11 +57,28 @@ def classifier_runs(experiment: Path) -> list[Path]:
     return runs
 
 
-def measure_run(run_dir: Path, cfg: dict) -> list[dict]:
-    """Rows of :data:`COLUMNS` for every checkpoint of one run (one CPU thread)."""
+def checkpoints_every(checkpoints: list, every: int | None) -> list:
+    """``checkpoints`` (in iteration order, the finished model last) whose iteration is a multiple of
+    ``every``, and always the last one; all of them when ``every`` is None."""
+    if not every:
+        return list(checkpoints)
+    return [c for c in checkpoints[:-1] if c.iteration % every == 0] + list(checkpoints[-1:])
+
+
+def measure_run(run_dir: Path, cfg: dict, every: int | None = None) -> list[dict]:
+    """Rows of :data:`COLUMNS` for every checkpoint of one run (or those :func:`checkpoints_every`
+    keeps; one CPU thread). The attack runs as the gap evaluation runs it: the same images, protocol,
+    seed, memory format and precision (``performance.bf16_attacks``), so the last row equals the gap
+    record's test row."""
     import torch
 
-    from robgan.evaluation.context import eval_subset, load_run_classifier, open_run, run_checkpoints
+    from robgan.evaluation.context import (
+        bf16_attacks_of,
+        eval_subset,
+        load_run_classifier,
+        open_run,
+        run_checkpoints,
+    )
     from robgan.evaluation.robustness import PGDProtocol, clean_and_robust
 
     torch.set_num_threads(1)
@@ -70,11 +87,12 @@ def measure_run(run_dir: Path, cfg: dict) -> list[dict]:
     threat = PGDProtocol.from_config("paper", ev["pgd"]["paper"]).threat(eps)
     ctx = open_run(run_dir, cfg, "cpu", load_model=False)
     x, y, _ = eval_subset(ctx.data_cfg, "test", n_req, ev["index_seed"])
+    bf16 = bf16_attacks_of(cfg, torch.device("cpu"))
     rows = []
-    for ckpt in run_checkpoints(run_dir):
+    for ckpt in checkpoints_every(run_checkpoints(run_dir), every):
         model = load_run_classifier(ctx, ckpt.path)
         clean, adv = clean_and_robust(model, x, y, threat, batch_size=int(ev["batch_size"]), device="cpu",
-                                      seed=int(ev["attack_seed"]), progress=False)
+                                      seed=int(ev["attack_seed"]), progress=False, bf16=bf16)
         n = int(y.numel())
         rows.append({"label": run_dir.parent.name, "seed": int(run_dir.name[4:]), "iteration": ckpt.iteration,
                      "train_seconds": round(ckpt.train_seconds, 3), "eps": eps, "n": n,
@@ -83,7 +101,7 @@ def measure_run(run_dir: Path, cfg: dict) -> list[dict]:
     return rows
 
 
-def measure(experiment: Path, out: Path, *, config: Path | None, jobs: int) -> pd.DataFrame:
+def measure(experiment: Path, out: Path, *, config: Path | None, jobs: int, every: int | None = None) -> pd.DataFrame:
     """Score every checkpoint of every classifier run; write and return the CSV."""
     from tqdm import tqdm
 
@@ -97,7 +115,7 @@ def measure(experiment: Path, out: Path, *, config: Path | None, jobs: int) -> p
     t0 = time.perf_counter()
     rows: list[dict] = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(measure_run, r, cfg) for r in runs]
+        futures = [pool.submit(measure_run, r, cfg, every) for r in runs]
         for fut in tqdm(futures, desc="classifier runs", unit="run"):
             rows.extend(fut.result())
     df = pd.DataFrame(rows, columns=list(COLUMNS)).sort_values(["label", "seed", "iteration"], kind="stable")
@@ -163,6 +181,18 @@ def figure(df: pd.DataFrame, title: str, path: Path) -> None:
     plt.close(fig)
 
 
+def _which_checkpoints(df: pd.DataFrame) -> str:
+    """Which checkpoints the CSV scored: those at multiples of the spacing of its iterations (their
+    greatest common divisor, each run's finished model aside) and the finished model."""
+    import math
+
+    lasts = df.groupby(["label", "seed"])["iteration"].transform("max")
+    inner = sorted({int(i) for i in df.loc[df["iteration"] != lasts, "iteration"]})
+    if not inner:
+        return "the finished model"
+    return f"the checkpoints at multiples of {math.gcd(*inner)} iterations and the finished model"
+
+
 def summarize(csv: Path) -> str:
     """Write ``<csv stem>.md`` and ``.png`` beside the CSV; return the markdown."""
     df = pd.read_csv(csv)
@@ -181,7 +211,7 @@ def summarize(csv: Path) -> str:
     lines = [f"# Held-out accuracy under attack over training: `{csv.parent.name}`", "",
              f"Written by `benchmarks/convergence/robust_curve.py summarize` from `{csv.name}` (commit {commit} "
              f"when written), which `robust_curve.py measure` wrote from the experiment's run directories: "
-             f"every checkpoint of every classifier run scored on {n} fixed test images, clean and under the "
+             f"{_which_checkpoints(df)} of every classifier run scored on {n} fixed test images, clean and under the "
              f"paper's PGD protocol at ε = {eps:g} (the gap record's attack, images and seed). Trend: "
              f"`experiment.py`'s rule (least-squares change over the last third of the run), **flat** within "
              f"±{study.LOG_TOLERANCE} (the test set's own standard error at these accuracies is about "
@@ -206,11 +236,13 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--out", type=Path, required=True, help="CSV to write")
     m.add_argument("--config", type=Path, help="evaluation config (default: <experiment>/config.yaml)")
     m.add_argument("--jobs", type=int, default=1, help="runs scored side by side, one CPU thread each")
+    m.add_argument("--every", type=int, help="score only checkpoints at multiples of this many iterations "
+                                              "(and the finished model); default: every checkpoint")
     s = sub.add_parser("summarize", help="markdown + figure beside the CSV")
     s.add_argument("csv", type=Path)
     args = ap.parse_args(argv)
     if args.cmd == "measure":
-        measure(args.experiment, args.out, config=args.config, jobs=args.jobs)
+        measure(args.experiment, args.out, config=args.config, jobs=args.jobs, every=args.every)
         print(summarize(args.out))
     else:
         print(summarize(args.csv))
