@@ -306,7 +306,7 @@ def check(root: Path, claims_spec: Path = CLAIMS, dry_run: bool = True) -> tuple
     problems += cost_problems
     for note in notes + cost_notes:
         print("NOTE:", note)
-    for name in registry.TABLES:
+    for name in registry.tables_of(cfg):
         for ext in registry.TABLE_FORMATS:
             problems += check_table(root / "tables" / f"{name}.{ext}")
     generators = registry.generator_labels(registry.experiment_labels(cfg))

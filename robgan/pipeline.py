@@ -252,11 +252,12 @@ class Output:
 
 
 def table_outputs(cfg: Mapping[str, Any]) -> list[Output]:
-    """tables/<name>.{csv,md,tex}; the CSVs are shown in the HTML report."""
+    """tables/<name>.{csv,md,tex} of every table the experiment writes (:func:`robgan.registry.tables_of`);
+    the CSVs are shown in the HTML report."""
     lay = Layout.of(cfg)
     return [Output(lay.table(name, ext), *((name, "Tables") if ext == "csv" else ()),
                    labels={"table": name} if ext == "csv" else {})
-            for name in registry.TABLES for ext in registry.TABLE_FORMATS]
+            for name in registry.tables_of(cfg) for ext in registry.TABLE_FORMATS]
 
 
 def figure_outputs(cfg: Mapping[str, Any]) -> list[Output]:

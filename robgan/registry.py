@@ -26,6 +26,8 @@ __all__ = [
     "LABELS",
     "METHODS",
     "TABLES",
+    "tables_of",
+    "strong_pgd_configured",
     "TABLE_FORMATS",
     "DatasetSpec",
     "Evaluation",
@@ -323,6 +325,19 @@ def configured_labels(cfg: Mapping[str, Any] | None, kind: str) -> list[str] | N
 # figures/samples_<label>_seed<N>.{png,pdf} per generator label and seed (sample_grid_name).
 TABLES = ("robust_accuracy", "robust_accuracy_strong", "autoattack", "generation", "ablation")
 TABLE_FORMATS = ("csv", "md", "tex")
+
+
+def strong_pgd_configured(cfg: Mapping[str, Any] | None) -> bool:
+    """Whether ``eval.pgd.strong`` is set (null: no strong PGD protocol; absent from a bare mapping or
+    ``cfg`` None: the schema's default, a strong protocol)."""
+    pgd = ((cfg or {}).get("eval") or {}).get("pgd") or {}
+    return not ("strong" in pgd and pgd["strong"] is None)
+
+
+def tables_of(cfg: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The tables :data:`TABLES` that experiment ``cfg`` writes: all but ``robust_accuracy_strong``
+    when it runs no strong PGD protocol (:func:`strong_pgd_configured`)."""
+    return tuple(t for t in TABLES if t != "robust_accuracy_strong" or strong_pgd_configured(cfg))
 FIGURES = ("is_vs_time", "is_vs_iter", "fid_vs_time", "fid_vs_iter", "accuracy_vs_eps", "robustness_gap",
            "lipschitz")
 FIGURE_FORMATS = ("png", "pdf")

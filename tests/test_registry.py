@@ -223,3 +223,19 @@ def test_adding_a_method_is_one_registry_entry_plus_one_step(toy, tmp_path, defa
         assert f"results/toytest/records/{kind}/toy_seed0.json" in paths
     assert not [p for p in paths if "/toy_seed" in p and ("/fidelity/" in p or "/gap/" in p)]
     assert pipeline.training_signature(cfg, "toy") != pipeline.training_signature(cfg, "robgan")
+
+
+# ------------------------------------------------------------------------------------------ tables
+def test_tables_follow_the_strong_protocol_setting():
+    """quick sets eval.pgd.strong null: no robust_accuracy_strong table (nor its pipeline outputs); the
+    schema's default and mnist5k run a strong protocol and write every table."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    quick = load_config(repo / "config" / "config.yaml")
+    assert quick["eval"]["pgd"]["strong"] is None and not registry.strong_pgd_configured(quick)
+    assert registry.tables_of(quick) == ("robust_accuracy", "autoattack", "generation", "ablation")
+    outputs = [str(o.path) for o in pipeline.table_outputs(quick)]
+    assert len(outputs) == 4 * len(registry.TABLE_FORMATS) and not any("strong" in o for o in outputs)
+    for cfg in (load_config({"experiment": "x"}), load_config(repo / "config" / "mnist5k.yaml"), None):
+        assert registry.strong_pgd_configured(cfg) and registry.tables_of(cfg) == registry.TABLES

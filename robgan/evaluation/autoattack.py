@@ -60,6 +60,7 @@ from robgan.evaluation.robustness import (
     PGDProtocol,
     accuracy,
     clean_correct,
+    configured_protocols,
     n_batches,
     outcome_fields,
     predict,
@@ -248,7 +249,8 @@ def autoattack_flags(aa_final: float, pgd: dict[str, float], eps: float, n: int)
 def evaluate_autoattack(ctx: EvalContext, *, progress: bool | None = None) -> dict[str, Any]:
     """The ``autoattack`` record: AutoAttack at ``eval.autoattack.eps`` on the fixed test subset (the
     run label's settings: ``eval.autoattack`` with its ``overrides`` entry), with paper- and
-    strong-protocol PGD at the same ε on the same images in ``settings.pgd_at_eps``."""
+    strong-protocol PGD (unless ``eval.pgd.strong`` is null) at the same ε on the same images in
+    ``settings.pgd_at_eps``."""
     t0 = time.perf_counter()
     ev, acfg = ctx.eval_cfg, autoattack_view(ctx.cfg, ctx.run.label)
     eps, seed, bs = float(acfg["eps"]), int(ev["attack_seed"]), int(ev["batch_size"])
@@ -260,7 +262,7 @@ def evaluate_autoattack(ctx: EvalContext, *, progress: bool | None = None) -> di
     aa_final = accuracy(res.final)
     pgd_ref: dict[str, Any] = {"eps": eps, "images": "the same images as AutoAttack", "attack_seed": seed}
     pgd_acc: dict[str, float] = {}
-    for name in ("paper", "strong"):
+    for name in configured_protocols(ev["pgd"]):
         proto = PGDProtocol.from_config(name, ev["pgd"][name])
         bar = progress_bar(n_batches(int(res.clean.sum()), bs), f"pgd {name} eps={eps:g}", progress)
         ok = robust_correct(ctx.model, x, y, proto.threat(eps), batch_size=bs, device=ctx.device, seed=seed,

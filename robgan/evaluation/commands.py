@@ -25,10 +25,10 @@ from robgan.evaluation.context import (
     run_checkpoints,
 )
 from robgan.evaluation.robustness import (
-    PROTOCOLS,
     PGDProtocol,
     accuracy,
     clean_and_robust,
+    configured_protocols,
     input_gradient_norms,
     n_batches,
     outcome_fields,
@@ -81,14 +81,14 @@ def split_size(ctx: EvalContext, split: str) -> int:
 
 
 def evaluate_pgd(ctx: EvalContext, *, progress: bool | None = None) -> dict[str, Any]:
-    """The ``pgd`` record: clean + paper + strong protocols over ``eval.pgd.eps`` on the test subset,
+    """The ``pgd`` record: clean + paper + strong (unless null) protocols over ``eval.pgd.eps`` on the test subset,
     plus the paper protocol at ``eval.pgd.large_eps`` (kept in ``settings.sanity``, not in the rows,
     so that the rows are exactly the configured grid)."""
     t0 = time.perf_counter()
     ev, pcfg = ctx.eval_cfg, ctx.eval_cfg["pgd"]
     x, y, _ = eval_subset(ctx.data_cfg, "test", pcfg["n_examples"], ev["index_seed"])
     n = int(y.numel())
-    protocols = [PGDProtocol.from_config(name, pcfg[name]) for name in ("paper", "strong")]
+    protocols = [PGDProtocol.from_config(name, pcfg[name]) for name in configured_protocols(pcfg)]
     seed, bs = int(ev["attack_seed"]), int(ev["batch_size"])
     bf16 = bf16_attacks_of(ctx.cfg, ctx.device)
     sweep = pgd_sweep(ctx.model, x, y, pcfg["eps"], protocols, batch_size=bs, device=ctx.device,
@@ -106,7 +106,7 @@ def evaluate_pgd(ctx: EvalContext, *, progress: bool | None = None) -> dict[str,
         "attack_seed": seed,
         "attack_precision": attack_precision_text(bf16),
         "eps": sorted({float(e) for e in pcfg["eps"]}),
-        "protocols": list(PROTOCOLS),
+        "protocols": ["clean", *(p.name for p in protocols)],
         "protocol_settings": {p.name: p.settings() for p in protocols},
         "robust_definition": "clean-correct and correct on the attacked image; only clean-correct images "
                              "are attacked; with restarts the worst case per example is kept",

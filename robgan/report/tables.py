@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from robgan.registry import TABLES
+from robgan.registry import strong_pgd_configured, tables_of
 from robgan.report.aggregate import (
     EPS_ATOL,
     EXTRACTOR_NAMES,
@@ -131,8 +131,11 @@ def robust_accuracy_table(frames: Frames, protocol: str = "paper", cfg: Mapping[
     bad = [f"{label}: {flags}" for label in labels for flags in [failed_flags(frames, label, ("pgd",))[0]] if flags]
     notes.append("Failed sanity flags (ok = false) of the pgd records: " + ("; ".join(bad) if bad else "none") + ".")
     if protocol == "paper":
+        stronger = ("see robust_accuracy_strong for a stronger attack" if strong_pgd_configured(cfg) else
+                    "this experiment runs no strong PGD protocol (eval.pgd.strong: null): AutoAttack and the worst "
+                    "case over attacks are the stronger reference")
         notes.insert(2, "The paper protocol is the authors' evaluation (20 steps of ε/5, no random start, "
-                        "no restarts); see robust_accuracy_strong for a stronger attack.")
+                        f"no restarts); {stronger}.")
         notes.insert(3, WORST_CASE_ROW_NOTE)
     if not labels:
         notes.insert(0, "No pgd records: nothing to show.")
@@ -205,6 +208,7 @@ def autoattack_table(frames: Frames, cfg: Mapping[str, Any] | None = None) -> Ta
     """Per method at the AutoAttack ε: clean, paper-PGD, strong-PGD and AutoAttack accuracy (and, in the
     notes, each method's training budget from ``cfg``)."""
     meta, aa = frames.autoattack_meta, frames.autoattack
+    has_strong = strong_pgd_configured(cfg)  # eval.pgd.strong null: no strong-PGD column
     rows, tidy = [], []
     for label in sort_labels(meta["label"].unique()) if len(meta) else []:
         m = meta[meta["label"] == label]
@@ -215,7 +219,7 @@ def autoattack_table(frames: Frames, cfg: Mapping[str, Any] | None = None) -> Ta
             clean = Estimate({int(r.seed): float(r.accuracy) for r in a[a["stage"] == "clean"].itertuples()})
             aa_est = autoattack_estimate(aa, label, "final", eps)
             paper, src_p = pgd_at_autoattack_eps(frames, label, "paper", eps)
-            strong, src_s = pgd_at_autoattack_eps(frames, label, "strong", eps)
+            strong, src_s = pgd_at_autoattack_eps(frames, label, "strong", eps) if has_strong else (None, "")
             version, custom = autoattack_version(mm)
             flags, n_checked = failed_flags(frames, label)
             flags_txt = flags or ("none" if n_checked else "no flags recorded")
@@ -226,19 +230,22 @@ def autoattack_table(frames: Frames, cfg: Mapping[str, Any] | None = None) -> Ta
 
             worst = worst_case(frames, label, eps)
             rows.append([label, eps_header(eps), fmt_estimate(clean, 100.0, 1), cell(paper, src_p),
-                         cell(strong, src_s), fmt_estimate(aa_est, 100.0, 1), worst_case_cell(worst), version,
-                         flags_txt])
+                         *([cell(strong, src_s)] if has_strong else []), fmt_estimate(aa_est, 100.0, 1),
+                         worst_case_cell(worst), version, flags_txt])
             common = {"label": label, "eps": eps, "eps_pm1": 2 * eps, "autoattack_version": "/".join(
                 sorted(set(mm["version"]))), "autoattack_attacks": "|".join(sorted(set(mm["attacks"]))),
                 "custom_subset": custom, "failed_flags": flags, "n_examples_autoattack": int(mm["n_examples"].min())}
-            for metric, est, src in (("clean", clean, "autoattack record"), ("pgd_paper", paper, src_p),
-                                     ("pgd_strong", strong, src_s), ("autoattack", aa_est, "autoattack record"),
-                                     ("worst_case", worst.estimate, "per-image outcomes of: "
-                                      + ", ".join(worst.attacks) + f" (first {worst.n} images)")):
+            metrics = (("clean", clean, "autoattack record"), ("pgd_paper", paper, src_p),
+                       *([("pgd_strong", strong, src_s)] if has_strong else []),
+                       ("autoattack", aa_est, "autoattack record"),
+                       ("worst_case", worst.estimate, "per-image outcomes of: "
+                        + ", ".join(worst.attacks) + f" (first {worst.n} images)"))
+            for metric, est, src in metrics:
                 s = summarise(est.values.values())
                 tidy.append({**common, "metric": metric, "mean": s["mean"], "std": s["std"], "n": s["n"],
                              "min": s["min"], "max": s["max"], "source": src})
-    columns = ["method", "ε (AutoAttack)", "clean (%)", "PGD, paper protocol (%)", "PGD, strong protocol (%)",
+    columns = ["method", "ε (AutoAttack)", "clean (%)", "PGD, paper protocol (%)",
+               *(["PGD, strong protocol (%)"] if has_strong else []),
                "AutoAttack (%)", "worst case over attacks (%)", "AutoAttack version / attacks", "failed sanity flags"]
     notes = [
         "Cells: accuracy in %, mean ± sample std over seeds (n = number of seeds); clean and AutoAttack on "
@@ -250,7 +257,7 @@ def autoattack_table(frames: Frames, cfg: Mapping[str, Any] | None = None) -> Ta
         "Failed sanity flags (gradient-masking checks with ok = false) are listed as kind:name (seeds).",
         SCALE_NOTE,
     ]
-    if len({r[7] for r in rows}) > 1:
+    if len({r[-2] for r in rows}) > 1:  # the version column
         notes.append("The rows ran different AutoAttack versions (the config's eval.autoattack.overrides, per "
                      "classifier; column 'AutoAttack version / attacks'): compare AutoAttack accuracies only "
                      "between rows of one version.")
@@ -259,13 +266,14 @@ def autoattack_table(frames: Frames, cfg: Mapping[str, Any] | None = None) -> Ta
     else:
         notes.insert(0, "No autoattack records: nothing to show.")
     title = f"AutoAttack vs PGD — {frames.dataset}, experiment {frames.experiment}"
-    align = ["l", "l", "r", "r", "r", "r", "r", "l", "l"]
+    align = ["l", "l", *["r"] * (len(columns) - 4), "l", "l"]
     return Table("autoattack", title, columns, rows, pd.DataFrame(tidy, columns=_AA_COLS), notes, align)
 
 
 WORST_CASE_NOTE = (
     "Worst case over attacks: an image counts as robust only if no attack run on it at that ε broke it "
-    "(paper PGD, strong PGD — from the pgd records and the autoattack record's own PGD — and AutoAttack), "
+    "(paper PGD, strong PGD where the experiment runs it — from the pgd records and the autoattack record's "
+    "own PGD — and AutoAttack), "
     "RobustBench's practice; computed per seed from the records' per-image outcomes on the images common "
     "to every attack: the AutoAttack subset (the first n of the evaluation order, which the PGD image set "
     "starts with). 'n/a (no per-image outcomes)': the records predate them (re-run the evaluation).")
@@ -366,8 +374,10 @@ TABLE_BUILDERS: dict[str, Callable[[Frames, Mapping[str, Any] | None, float | No
 
 def build_tables(frames: Frames, cfg: Mapping[str, Any] | None = None,
                  ablation_eps_override: float | None = None) -> list[Table]:
-    """Every table of :data:`robgan.registry.TABLES`, in that order, built by :data:`TABLE_BUILDERS`."""
-    return [TABLE_BUILDERS[name](frames, cfg, ablation_eps_override) for name in TABLES]
+    """Every table that ``cfg`` writes (:func:`robgan.registry.tables_of`: all of
+    :data:`robgan.registry.TABLES` but the strong-protocol table when ``eval.pgd.strong`` is null), in that
+    order, built by :data:`TABLE_BUILDERS`."""
+    return [TABLE_BUILDERS[name](frames, cfg, ablation_eps_override) for name in tables_of(cfg)]
 
 
 def write_tables(frames: Frames, out_dir: str | Path, cfg: Mapping[str, Any] | None = None,

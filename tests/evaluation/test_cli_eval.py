@@ -96,6 +96,23 @@ def test_eval_autoattack(advtrain_run, eval_overrides, tmp_path):
 
 
 @pytest.mark.slow
+def test_eval_without_a_strong_protocol(advtrain_run, eval_overrides, tmp_path):
+    """``eval.pgd.strong: null`` (quick): the pgd record has clean and paper rows only, no strong_le_paper
+    flag, and the autoattack record's own PGD is the paper protocol's alone."""
+    overrides = [*eval_overrides, "eval.pgd.strong=null"]
+    assert _eval("pgd", advtrain_run, tmp_path / "pgd.json", overrides) == 0
+    rec = read_record(tmp_path / "pgd.json")
+    assert rec["settings"]["protocols"] == ["clean", "paper"]
+    assert list(rec["settings"]["protocol_settings"]) == ["paper"]
+    assert [(r["protocol"], r["eps"]) for r in rec["results"]] == [("clean", 0.0)] + [
+        ("paper", e) for e in (0.05, 0.1, 0.2)]
+    assert set(rec["flags"]) == {"monotone_in_eps", "large_eps_near_zero"}
+    assert _eval("autoattack", advtrain_run, tmp_path / "aa.json", overrides) == 0
+    ref = read_record(tmp_path / "aa.json")["settings"]["pgd_at_eps"]
+    assert "paper" in ref and "strong" not in ref and ref["paper"]["n"] == 24
+
+
+@pytest.mark.slow
 def test_eval_autoattack_takes_its_label_override(advtrain_run, eval_overrides, tmp_path):
     """An ``eval.autoattack.overrides`` entry for the run's label replaces those fields for it alone; the
     record says which version ran and which fields came from the entry."""

@@ -613,3 +613,32 @@ def test_generation_shows_the_trained_weights_beside_a_weight_average(records, c
     # records without any (quick, no average): the table is unchanged (the golden files above)
     assert not any(r[2] == TRAINED_POINT for r in plain.rows)
     assert not any(n.startswith("Weight average") for n in plain.notes)
+
+
+def test_no_strong_protocol_drops_its_table_and_column(records, cfg):
+    """``eval.pgd.strong: null`` (quick): records without strong rows or strong PGD in the autoattack
+    records; no robust_accuracy_strong table, no strong column (nor tidy metric) in the AutoAttack table,
+    and the paper table names AutoAttack and the worst case as the stronger reference."""
+    def no_strong(data):
+        for d in data:
+            if d["kind"] == "pgd":
+                d["results"] = [r for r in d["results"] if r["protocol"] != "strong"]
+            if d["kind"] == "autoattack":
+                d["settings"]["pgd_at_eps"].pop("strong", None)
+
+    fr = _frames_with(records, no_strong)
+    cfg_ns = copy.deepcopy(cfg)
+    cfg_ns["eval"]["pgd"]["strong"] = None
+    built = tables.build_tables(fr, cfg_ns)
+    assert [t.name for t in built] == ["robust_accuracy", "autoattack", "generation", "ablation"]
+    aa = built[1]
+    assert "PGD, strong protocol (%)" not in aa.columns and len(aa.align) == len(aa.columns)
+    assert all(len(r) == len(aa.columns) for r in aa.rows) and aa.rows
+    assert set(aa.tidy["metric"]) == {"clean", "pgd_paper", "autoattack", "worst_case"}
+    row = dict(zip(aa.columns, aa.rows[0], strict=True))
+    assert row["AutoAttack version / attacks"].startswith(("custom", "standard"))
+    assert any("no strong PGD protocol (eval.pgd.strong: null)" in n for n in built[0].notes)
+    # with the strong protocol configured the column is there and the paper table points at it
+    default = tables.build_tables(_frames_with(records, lambda data: None), cfg)
+    assert [t.name for t in default][:2] == ["robust_accuracy", "robust_accuracy_strong"]
+    assert any("see robust_accuracy_strong" in n for n in default[0].notes)
