@@ -195,7 +195,7 @@ def test_missing_record_and_sample_grid_fail(tree):
 
 
 def test_a_report_from_before_per_seed_sample_grids_is_checked_on_its_one_grid(tree, capsys):
-    """results/mnist5k as committed: samples_<label>.png, one per generator, no per-seed files."""
+    """A report from before per-seed sample grids: samples_<label>.png, one per generator, no per-seed files."""
     for ext in ("png", "pdf"):
         (tree / "figures" / f"samples_sngan_seed0.{ext}").rename(tree / "figures" / f"samples_sngan.{ext}")
     assert _problems(tree) == []

@@ -26,3 +26,36 @@ def test_cpu_seconds_reads_bash_time(tmp_path):
     f = tmp_path / "x.time"
     f.write_text(" real\t13m11.739s user\t9m0.522s sys\t0m17.084s \n")
     assert abs(_estimate().cpu_seconds(f) - (540.522 + 17.084)) < 1e-9
+
+
+def test_the_run_is_put_beside_the_estimate(tmp_path):
+    """With a run of the current config/mnist5k.yaml, the measured job-seconds per kind (Snakemake's
+    benchmark files) and the wall-clock are tabled beside the estimate; a run of another config is not."""
+    import json
+
+    import yaml
+
+    from robgan.config import load_config
+
+    run = tmp_path / "mnist5k"
+    cfg = load_config(REPO / "config" / "mnist5k.yaml")
+    (run / "benchmarks" / "train").mkdir(parents=True)
+    (run / "benchmarks" / "eval_pgd").mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    (run / "dag_run.json").write_text(json.dumps({"git_commit": "abcdef0123", "cores": 2, "jobs": 3,
+                                                  "wall_seconds": 600.0}))
+    for rel, s in (("train/robgan_seed0.tsv", 60.0), ("train/robgan_seed1.tsv", 40.0), ("train/sngan_seed0.tsv", 50.0),
+                   ("eval_pgd/robgan_seed0.tsv", 30.0), ("report.tsv", 5.0)):
+        (run / "benchmarks" / rel).write_text(f"s\th:m:s\n{s}\t0:00:00\n")
+    md = _estimate().main(REPO / "results" / "quick", run)
+    assert "## The run beside the estimate (`results/mnist5k`, commit `abcdef0`, 2 cores, 3 jobs)" in md
+    section = md.split("## The run beside the estimate")[1]
+    rows = {line.split(" | ")[0].strip("| "): line for line in section.splitlines() if line.startswith("| ")}
+    assert rows["train + finetune"].split(" | ")[2] == "150"
+    assert rows["eval_pgd"].split(" | ")[2] == "30"
+    assert rows["data, reference, cost_probe, report"].split(" | ")[2] == "5"
+    assert rows["**total**"].split(" | ")[2] == "**185**"
+    assert "measured **600 s (10.0 min)**" in section
+    cfg["seeds"] = [0]
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert "holds a run of another config: no measured column" in _estimate().main(REPO / "results" / "quick", run)

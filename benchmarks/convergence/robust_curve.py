@@ -218,8 +218,8 @@ def summarize(csv: Path) -> str:
              f"{100 * (0.25 / n) ** 0.5:.1f} pp per point at most).", "",
              f"Runs whose held-out accuracy is still moving over the last third: under attack "
              f"{moving['robust_accuracy']} of {runs}, clean {moving['clean_accuracy']} of {runs}."
-             + (f" {single} runs have a single checkpoint (their training is shorter than `snapshot_every`): "
-                "no trend is read from them." if single else ""), "",
+             + (f" {single} runs have a single checkpoint (their training is shorter than the spacing of the "
+                "scored checkpoints): no trend is read from them." if single else ""), "",
              f"![held-out accuracy over training]({png.name})", ""]
     for col, what in CURVES:
         lines += [f"## {what}", "", *exp_table._table([r for r in rows if r["metric"] == col]), ""]

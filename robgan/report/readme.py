@@ -177,11 +177,30 @@ def _count(n: object) -> str:
     return f"{n:,}" if isinstance(n, int) else "?"
 
 
+def _autoattack_images(cfg: dict) -> str:
+    """AutoAttack's test images per seed: ``200``, or per classifier where ``eval.autoattack.overrides``
+    set different numbers (``200 (advtrain, robgan_ft), 100 (robgan, robgan_ft_nofake)``), or ``none``."""
+    from robgan.config import autoattack_view
+    from robgan.registry import evaluation_labels, experiment_labels
+
+    try:
+        labels = evaluation_labels("autoattack", experiment_labels(cfg), cfg)
+        by_n: dict[int, list[str]] = {}
+        for label in labels:
+            by_n.setdefault(int(autoattack_view(cfg, label)["n_examples"]), []).append(label)
+    except (KeyError, TypeError, ValueError):  # a config from before per-label settings
+        return _count((cfg.get("eval", {}).get("autoattack") or {}).get("n_examples"))
+    if not by_n:
+        return "none"
+    if len(by_n) == 1:
+        return _count(next(iter(by_n)))
+    return ", ".join(f"{n:,} ({', '.join(sorted(ls))})" for n, ls in sorted(by_n.items(), reverse=True))
+
+
 def _budget(exp_dir: Path, rel: Path, cfg: dict) -> str:
     """What the findings rest on: dataset, seeds, images, training budgets and the DAG's wall-clock."""
     ev, data = cfg.get("eval") or {}, cfg.get("data") or {}
     n_pgd = (ev.get("pgd") or {}).get("n_examples")
-    n_aa = (ev.get("autoattack") or {}).get("n_examples")
     budgets = [f"{(cfg.get(sec) or {}).get('iterations', '?'):,} {what}" for sec, what in
                (("train", "GAN iterations"), ("advtrain", "adversarial-training updates"),
                 ("finetune", "fine-tuning updates"))]
@@ -194,7 +213,8 @@ def _budget(exp_dir: Path, rel: Path, cfg: dict) -> str:
     model = cfg.get("model") or {}
     return (f"- Rests on `{rel.as_posix()}` (`{data.get('name', '?')}` at {data.get('resolution', '?')} px, "
             f"seeds {cfg.get('seeds')}, G ngf {model.get('ngf', '?')} / D ndf {model.get('ndf', '?')}, "
-            f"{', '.join(budgets)}; accuracy on {_count(n_pgd)} test images, AutoAttack on {_count(n_aa)}{wall}).")
+            f"{', '.join(budgets)}; accuracy on {_count(n_pgd)} test images, "
+            f"AutoAttack on {_autoattack_images(cfg)}{wall}).")
 
 
 def findings(root: str | Path, exp: str, entry: dict) -> list[str]:
