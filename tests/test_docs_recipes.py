@@ -59,7 +59,7 @@ def test_report_recipe_regenerates_the_committed_files_from_the_committed_record
     committed = REPO / "results" / "quick"
     files = [p.relative_to(committed) for p in committed.glob("tables/*") if p.is_file()]
     files += [Path("claims.md"), Path("claims.json")]
-    assert len(files) >= 17
+    assert len(files) >= 14  # 4 tables (quick runs no strong PGD protocol) x csv/md/tex + 2 claim files
     for rel in files:
         assert (tmp_path / "results" / "quick" / rel).read_bytes() == (committed / rel).read_bytes(), rel
     redrawn = {p.name for p in figures.glob("*.png") if not p.name.startswith("samples_")}

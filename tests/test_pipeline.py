@@ -172,10 +172,14 @@ def test_run_models_and_records(cfg):
 
 def test_report_outputs_and_what_the_html_report_shows(cfg):
     tables, figures = pipeline.table_outputs(cfg), pipeline.figure_outputs(cfg)
-    # record figures, training curves, a sample grid per generator and seed (seeds 0 and 3)
-    assert len(tables) == 5 * 3 and len(figures) == (7 + 1 + 5 * 2) * 2
+    # every table but the strong-protocol one (quick: eval.pgd.strong null) x csv/md/tex; record figures,
+    # training curves, a sample grid per generator and seed (seeds 0 and 3)
+    assert len(tables) == 4 * 3 and len(figures) == (7 + 1 + 5 * 2) * 2
     shown = {o.path: o for o in tables + figures if o.caption}
-    assert len(shown) == 5 + 18 and all(p.endswith((".csv", ".png")) for p in shown)
+    assert len(shown) == 4 + 18 and all(p.endswith((".csv", ".png")) for p in shown)
+    with_strong = copy.deepcopy(cfg)
+    with_strong["eval"]["pgd"]["strong"] = {"steps": 40, "step_fraction": 0.1, "restarts": 2, "random_start": True}
+    assert len(pipeline.table_outputs(with_strong)) == 5 * 3
     t = shown["results/t/tables/robust_accuracy.csv"]
     assert (t.caption, t.category, t.subcategory, t.labels) == ("robust_accuracy", "Tables", None,
                                                                 {"table": "robust_accuracy"})
@@ -187,7 +191,7 @@ def test_report_outputs_and_what_the_html_report_shows(cfg):
     hidden = [o for o in tables + figures if not o.caption]
     assert all(o.category is None and o.labels == {} for o in hidden)
     out = pipeline.report_outputs(cfg)
-    assert len(out) == len(set(out)) == 15 + 36 + 2
+    assert len(out) == len(set(out)) == 12 + 36 + 2
     assert out[-2:] == ["results/t/claims.md", "results/t/claims.json"]
     assert "results/t/figures/samples_robgan_seed0.png" in out and "results/t/figures/samples_robgan.png" not in out
     assert not any("samples_robgan_ft" in o for o in out)  # fine-tuning trains no generator
