@@ -41,7 +41,9 @@ from robgan.config import (
 
 __all__ = [
     "FINETUNE_FROM",
+    "FINETUNE_SOURCE_PRIORITY",
     "JOBS",
+    "PRIORITIES",
     "RESOURCE_KEYS",
     "RUN_EVALUATIONS",
     "Layout",
@@ -55,6 +57,7 @@ __all__ = [
     "finetune_lambda",
     "finetune_runs",
     "finetuned_labels",
+    "job_priority",
     "job_resources",
     "load_resources",
     "record_paths",
@@ -143,6 +146,45 @@ def finetuned_labels() -> list[str]:
 def alternation(names: Iterable[str]) -> str:
     """Regex matching exactly one of ``names`` (for ``wildcard_constraints``)."""
     return "|".join(sorted(names, key=len, reverse=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# Scheduling
+# ---------------------------------------------------------------------------------------------
+# Snakemake starts the ready job of highest priority first. On a few cores the DAG's wall time is its
+# job-seconds divided by the cores plus the time a core waits with nothing ready, mostly at the end.
+# Longest jobs first (list scheduling's LPT rule) leaves the short evaluations to fill that tail:
+# the cost probe (it reserves every core), then the fine-tunings (they head the longest chain:
+# robgan -> robgan_ft -> its evaluations), then the training of the run they start from, the
+# reference (every fidelity job waits for it), the other trainings, the fidelity jobs (the longest
+# evaluations), AutoAttack, the PGD sweeps, the short evaluations, and the report.
+PRIORITIES: dict[str, int] = {
+    "cost_probe": 200,
+    "finetune": 100,
+    "train": 50,
+    "reference": 55,
+    "eval_fidelity": 40,
+    "eval_autoattack": 30,
+    "eval_pgd": 20,
+    "eval_gap": 10,
+    "eval_lipschitz": 10,
+    "data": 0,
+    "report": 0,
+}
+# The training that fine-tuning starts from runs before the reference and the other trainings.
+FINETUNE_SOURCE_PRIORITY = 60
+
+
+def job_priority(job: str, label: str | None = None) -> int:
+    """Snakemake priority of a ``job`` (a name in :data:`JOBS`) for run ``label`` (higher runs first).
+
+    Only the order among ready jobs changes, never what a job computes. ``KeyError`` names an unknown job.
+    """
+    if job not in PRIORITIES:
+        raise KeyError(f"no priority for job '{job}': one of {sorted(PRIORITIES)}")
+    if job == "train" and label == FINETUNE_FROM:
+        return FINETUNE_SOURCE_PRIORITY
+    return PRIORITIES[job]
 
 
 # ---------------------------------------------------------------------------------------------

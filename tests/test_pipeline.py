@@ -140,6 +140,22 @@ def test_trained_and_finetuned_labels_and_their_wildcard_regex():
 # ------------------------------------------------------------------------------------------------
 # Paths and output lists
 # ------------------------------------------------------------------------------------------------
+def test_job_priorities_put_the_longest_jobs_first():
+    """LPT order: the cost probe, the fine-tunings, robgan's training (the head of the longest chain),
+    the reference (every fidelity job waits for it), the other trainings, then evaluations longest
+    first (fidelity, AutoAttack, PGD, the short ones), the report last."""
+    p = pipeline.job_priority
+    order = [p("cost_probe"), p("finetune"), p("train", pipeline.FINETUNE_FROM), p("reference"),
+             p("train", "sngan"), p("eval_fidelity"), p("eval_autoattack"), p("eval_pgd"),
+             p("eval_lipschitz"), p("report")]
+    assert order == sorted(order, reverse=True) and len(set(order)) == len(order)
+    assert p("eval_gap") == p("eval_lipschitz") and p("data") == p("report") == 0
+    assert {p("train", lb) for lb in pipeline.trained_labels() if lb != pipeline.FINETUNE_FROM} == {50}
+    assert set(pipeline.PRIORITIES) == set(pipeline.JOBS)  # every job that does work has one
+    with pytest.raises(KeyError, match="no priority for job 'eval_nope'"):
+        p("eval_nope")
+
+
 def test_layout_paths(cfg):
     lay = pipeline.Layout.of(cfg)
     assert lay.root == "results/t" and lay.config == "results/t/config.yaml"

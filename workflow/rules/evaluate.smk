@@ -21,6 +21,7 @@ rule reference:
         config=RESOLVED_CONFIG,
         out_dir=lambda wildcards, output: os.path.dirname(output.metrics),
         settings=pipeline.eval_signature(config, "reference"),
+    priority: pipeline.job_priority("reference")
     threads: threads_of("reference")
     resources:
         **resources_of("reference"),
@@ -54,6 +55,7 @@ for _kind in pipeline.RUN_EVALUATIONS:
             run_dir=lambda wildcards, input: os.path.dirname(input.model),
             # per label: an eval.autoattack.overrides entry reruns its own classifier's job only
             settings=pipeline.eval_signature_of_label(config, _kind),
+        priority: pipeline.job_priority(f"eval_{_kind}")
         threads: threads_of(f"eval_{_kind}")
         resources:
             **resources_of(f"eval_{_kind}"),
@@ -84,6 +86,7 @@ rule eval_fidelity:
         run_dir=lambda wildcards, input: os.path.dirname(input.model),
         reference_dir=lambda wildcards, input: os.path.dirname(input.reference),
         settings=pipeline.eval_signature(config, "fidelity"),
+    priority: pipeline.job_priority("eval_fidelity")
     threads: threads_of("eval_fidelity")
     resources:
         **resources_of("eval_fidelity"),

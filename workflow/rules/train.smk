@@ -29,9 +29,8 @@ rule train:
         config=RESOLVED_CONFIG,
         run_dir=lambda wildcards, output: os.path.dirname(output.model),
         training=lambda wildcards: pipeline.training_signature(config, wildcards.label),
-    # Trainings first, fine-tunings as soon as their robgan run is done: they are the DAG's long
-    # chain (robgan -> robgan_ft -> evaluations -> report), evaluations fill the gaps.
-    priority: 50
+    # Longest jobs first, robgan's training first of all (robgan.pipeline.PRIORITIES says why).
+    priority: lambda wildcards: pipeline.job_priority("train", wildcards.label)
     threads: threads_of("train")
     resources:
         **resources_of("train"),
@@ -62,7 +61,7 @@ rule finetune:
         training=lambda wildcards: pipeline.training_signature(
             config, "robgan_ft", finetune_lam=pipeline.finetune_lambda(config, wildcards.label)
         ),
-    priority: 100
+    priority: pipeline.job_priority("finetune")
     threads: threads_of("finetune")
     resources:
         **resources_of("finetune"),
@@ -93,7 +92,7 @@ rule cost_probe:
         config=RESOLVED_CONFIG,
         train_threads=threads_of("train"),
         signature=pipeline.cost_probe_signature(config),
-    priority: 200
+    priority: pipeline.job_priority("cost_probe")
     threads: every_core()
     resources:
         **resources_of("cost_probe"),
