@@ -26,8 +26,9 @@ __all__ = [
     "LABELS",
     "METHODS",
     "TABLES",
-    "tables_of",
+    "pgd_protocols",
     "strong_pgd_configured",
+    "tables_of",
     "TABLE_FORMATS",
     "DatasetSpec",
     "Evaluation",
@@ -332,6 +333,13 @@ def strong_pgd_configured(cfg: Mapping[str, Any] | None) -> bool:
     ``cfg`` None: the schema's default, a strong protocol)."""
     pgd = ((cfg or {}).get("eval") or {}).get("pgd") or {}
     return not ("strong" in pgd and pgd["strong"] is None)
+
+
+def pgd_protocols(cfg: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The attack protocols that ``eval.pgd`` runs, in order: ``paper``, and ``strong`` unless that
+    section is null (an experiment whose strong protocol would repeat the paper's;
+    :func:`strong_pgd_configured`)."""
+    return ("paper", "strong") if strong_pgd_configured(cfg) else ("paper",)
 
 
 def tables_of(cfg: Mapping[str, Any] | None) -> tuple[str, ...]:

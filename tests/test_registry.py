@@ -237,5 +237,7 @@ def test_tables_follow_the_strong_protocol_setting():
     assert registry.tables_of(quick) == ("robust_accuracy", "autoattack", "generation", "ablation")
     outputs = [str(o.path) for o in pipeline.table_outputs(quick)]
     assert len(outputs) == 4 * len(registry.TABLE_FORMATS) and not any("strong" in o for o in outputs)
+    assert registry.pgd_protocols(quick) == ("paper",)  # what eval pgd and eval autoattack run
     for cfg in (load_config({"experiment": "x"}), load_config(repo / "config" / "mnist5k.yaml"), None):
         assert registry.strong_pgd_configured(cfg) and registry.tables_of(cfg) == registry.TABLES
+        assert registry.pgd_protocols(cfg) == ("paper", "strong")

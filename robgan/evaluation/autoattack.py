@@ -60,13 +60,13 @@ from robgan.evaluation.robustness import (
     PGDProtocol,
     accuracy,
     clean_correct,
-    configured_protocols,
     n_batches,
     outcome_fields,
     predict,
     progress_bar,
     robust_correct,
 )
+from robgan.registry import pgd_protocols
 
 log = logging.getLogger("robgan.evaluation")
 
@@ -262,7 +262,7 @@ def evaluate_autoattack(ctx: EvalContext, *, progress: bool | None = None) -> di
     aa_final = accuracy(res.final)
     pgd_ref: dict[str, Any] = {"eps": eps, "images": "the same images as AutoAttack", "attack_seed": seed}
     pgd_acc: dict[str, float] = {}
-    for name in configured_protocols(ev["pgd"]):
+    for name in pgd_protocols(ctx.cfg):
         proto = PGDProtocol.from_config(name, ev["pgd"][name])
         bar = progress_bar(n_batches(int(res.clean.sum()), bs), f"pgd {name} eps={eps:g}", progress)
         ok = robust_correct(ctx.model, x, y, proto.threat(eps), batch_size=bs, device=ctx.device, seed=seed,

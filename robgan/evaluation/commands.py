@@ -28,7 +28,6 @@ from robgan.evaluation.robustness import (
     PGDProtocol,
     accuracy,
     clean_and_robust,
-    configured_protocols,
     input_gradient_norms,
     n_batches,
     outcome_fields,
@@ -37,6 +36,7 @@ from robgan.evaluation.robustness import (
     robust_correct,
     sweep_flags,
 )
+from robgan.registry import pgd_protocols
 
 log = logging.getLogger("robgan.evaluation")
 
@@ -88,7 +88,7 @@ def evaluate_pgd(ctx: EvalContext, *, progress: bool | None = None) -> dict[str,
     ev, pcfg = ctx.eval_cfg, ctx.eval_cfg["pgd"]
     x, y, _ = eval_subset(ctx.data_cfg, "test", pcfg["n_examples"], ev["index_seed"])
     n = int(y.numel())
-    protocols = [PGDProtocol.from_config(name, pcfg[name]) for name in configured_protocols(pcfg)]
+    protocols = [PGDProtocol.from_config(name, pcfg[name]) for name in pgd_protocols(ctx.cfg)]
     seed, bs = int(ev["attack_seed"]), int(ev["batch_size"])
     bf16 = bf16_attacks_of(ctx.cfg, ctx.device)
     sweep = pgd_sweep(ctx.model, x, y, pcfg["eps"], protocols, batch_size=bs, device=ctx.device,

@@ -53,12 +53,6 @@ log = logging.getLogger("robgan.evaluation")
 PROTOCOLS = ("clean", "paper", "strong")
 
 
-def configured_protocols(pgd_cfg: Mapping[str, Any]) -> tuple[str, ...]:
-    """The attack protocols that ``eval.pgd`` runs, in order: ``paper``, and ``strong`` unless that
-    section is null (an experiment whose strong protocol would repeat the paper's)."""
-    return ("paper",) + (("strong",) if pgd_cfg.get("strong") is not None else ())
-
-
 # --------------------------------------------------------------------------------------------------
 # protocols and batching
 
