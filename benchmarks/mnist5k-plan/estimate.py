@@ -23,7 +23,6 @@ wall-clock (``dag_run.json``) beside the estimate.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import sys
@@ -35,6 +34,7 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO))
 
 from robgan.config import autoattack_view, load_config  # noqa: E402
+from robgan.dag_run import job_seconds  # noqa: E402
 from robgan.registry import evaluation_labels, experiment_labels  # noqa: E402
 
 
@@ -51,11 +51,8 @@ def cpu_seconds(time_file: Path) -> float:
 def quick_jobs(results: Path) -> dict[str, dict[str, float]]:
     """{rule: {label: seconds}} from Snakemake's benchmark files of one quick run (seed 0)."""
     out: dict[str, dict[str, float]] = defaultdict(dict)
-    for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
-        rows = list(csv.DictReader(tsv.open(), delimiter="\t"))
-        rule = tsv.parent.name if tsv.parent.name != "benchmarks" else tsv.stem
-        label = tsv.stem.rsplit("_seed", 1)[0] if tsv.parent.name != "benchmarks" else "-"
-        out[rule][label] = float(rows[-1]["s"])
+    for job in job_seconds(results):
+        out[job["rule"]][job["label"] or "-"] = job["seconds"]
     return out
 
 
@@ -81,9 +78,8 @@ def measured_section(rows: list[tuple[str, str, float]], wall: float, m5k: dict,
         return ["", f"`{m5k_results.name}` holds a run of another config: no measured column."]
     run = json.loads(dag_file.read_text())
     actual: dict[str, float] = defaultdict(float)
-    for tsv in sorted((m5k_results / "benchmarks").rglob("*.tsv")):  # every seed's job
-        rule = tsv.parent.name if tsv.parent.name != "benchmarks" else tsv.stem
-        actual[kind_of(rule)] += float(list(csv.DictReader(tsv.open(), delimiter="\t"))[-1]["s"])
+    for job in job_seconds(m5k_results):  # every seed's job
+        actual[kind_of(job["rule"])] += job["seconds"]
     lines = ["", f"## The run beside the estimate (`results/{m5k_results.name}`, commit `{run['git_commit'][:7]}`, "
              f"{run['cores']} cores, {run['jobs']} jobs)", "",
              "| job kind | estimated job-s | measured job-s | measured / estimated |", "|---|--:|--:|--:|"]
