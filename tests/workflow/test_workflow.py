@@ -96,6 +96,18 @@ def job_counts(output: str) -> dict[str, int]:
     return counts
 
 
+def job_priorities(output: str) -> dict[tuple[str, str | None], int]:
+    """(rule, label) -> the priority a (dry-)run printed for that job (0 when it printed none)."""
+    out = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
+        m = re.match(r"(?:local)?rule (\w+):", block)
+        if m:
+            label = re.search(r"wildcards: .*?label=([\w]+)", block)
+            prio = re.search(r"priority: (\d+)", block)
+            out[(m.group(1), label.group(1) if label else None)] = int(prio.group(1)) if prio else 0
+    return out
+
+
 def dry_run(workdir: Path, *args: str, env: dict | None = None) -> dict[str, int]:
     rc, out = snakemake(workdir, "-n", *args, env=env)
     assert rc == 0, out
@@ -128,6 +140,13 @@ def test_default_profile_dry_run_of_the_default_config(tmp_path):
     rc, out = snakemake(tmp_path, "--profile", str(DEFAULT_PROFILE), "-n", "--config", "experiment=smoke")
     assert rc == 0, out
     assert job_counts(out) == expected_jobs(1, QUICK_PER_SEED)
+    # the rules take their priorities from robgan.pipeline.job_priority (longest jobs first)
+    prio = job_priorities(out)
+    assert prio[("train", "robgan")] > prio[("reference", None)] > prio[("train", "sngan")]
+    assert prio[("finetune", "robgan_ft")] > prio[("train", "robgan")]
+    assert prio[("train", "acgan")] > prio[("eval_fidelity", "acgan")] > prio[("eval_autoattack", "robgan")]
+    assert prio[("eval_autoattack", "robgan")] > prio[("eval_pgd", "robgan")] > prio[("eval_gap", "robgan")]
+    assert prio[("eval_lipschitz", "acgan")] > prio[("report", None)] == 0
     assert not (tmp_path / "results").exists()  # a dry run writes nothing under results/
     resolved = resolved_by_a_run(tmp_path / "run", "smoke", "--profile", str(DEFAULT_PROFILE),
                                  "--config", "experiment=smoke")
