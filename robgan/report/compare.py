@@ -26,6 +26,12 @@ Tolerances:
 - numbers: equal when ``|a - b| <= rtol · max(|a|, |b|)``, ``rtol`` = :data:`DEFAULT_RTOL` (1e-9) by
   default: with the same code, config and seeds the iteration-based numbers of a CPU run are
   reproducible to the last bit, so any real change shows. Integers, text and booleans: exactly.
+- Fréchet distances (record keys and CSV columns named ``fid`` or ``*_fid*``: ``fid``, ``intra_fid``,
+  ``intra_fid_per_class``, not ``fidelity``) within :data:`SQRTM_RTOL` (1e-6): their matrix square root
+  (``scipy.linalg.sqrtm`` in torch-fidelity, through LAPACK) is not bit-reproducible across CPUs. Two
+  2-core machines of this kind gave relative differences of 1e-9 to 5e-8 on every quick generator from
+  bit-identical features (every other number of the run equal), while a real change moves FID by far
+  more than 1e-6.
 - wall-clock values, **ignored** by default (counted and named in the summary) and compared within
   ``timing_rtol`` when one is given: record keys ending in ``_seconds`` (``elapsed_seconds``,
   ``checkpoint.train_seconds``, the fidelity and Lipschitz rows' ``train_seconds``), CSV columns
@@ -44,6 +50,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +59,8 @@ from typing import Any
 import yaml
 
 DEFAULT_RTOL = 1e-9
+SQRTM_RTOL = 1e-6
+_FID_NAME = re.compile(r"(^|_)fid($|_)", re.IGNORECASE)
 DEFAULT_CLAIMS = Path(__file__).resolve().parents[2] / "config" / "paper_claims.yaml"
 PROVENANCE_KEYS = frozenset({"created", "device", "code_version", "git_commit", "git_dirty", "host",
                              "weights_path", "pyautoattack_version", "torch_fidelity_version"})
@@ -206,22 +215,23 @@ class _Comparer:
     def diff(self, file: str, where: str, a: Any, b: Any, note: str = "", rel_diff: float | None = None) -> None:
         self.out.differences.append(Difference(file, where, _fmt(a), _fmt(b), note, rel_diff))
 
-    def scalar(self, file: str, where: str, a: Any, b: Any, wallclock: bool = False) -> None:
-        """Compare two leaves (numbers by tolerance, anything else exactly)."""
+    def scalar(self, file: str, where: str, a: Any, b: Any, wallclock: bool = False, fid: bool = False) -> None:
+        """Compare two leaves (numbers by tolerance, anything else exactly); ``fid``: a Fréchet distance
+        (:data:`SQRTM_RTOL` unless the run-wide ``rtol`` is looser)."""
         if wallclock and self.timing_rtol is None:
             self.out.ignored_wallclock += 1
             return
         self.out.values += 1
         if _is_number(a) and _is_number(b):
-            rtol = self.timing_rtol if wallclock else self.rtol
+            rtol = self.timing_rtol if wallclock else max(self.rtol, SQRTM_RTOL) if fid else self.rtol
             if not numbers_close(float(a), float(b), rtol):
                 rel = abs(a - b) / max(abs(a), abs(b)) if math.isfinite(a) and math.isfinite(b) else math.inf
-                self.diff(file, where, a, b, f"{'wall-clock, ' if wallclock else ''}rel. diff {rel:.2g} > {rtol:g}",
-                          rel)
+                kind = "wall-clock, " if wallclock else "Fréchet distance, " if fid else ""
+                self.diff(file, where, a, b, f"{kind}rel. diff {rel:.2g} > {rtol:g}", rel)
         elif a != b or type(a) is not type(b):
             self.diff(file, where, a, b)
 
-    def tree(self, file: str, where: str, a: Any, b: Any, wallclock: bool = False) -> None:
+    def tree(self, file: str, where: str, a: Any, b: Any, wallclock: bool = False, fid: bool = False) -> None:
         """Compare two JSON values recursively."""
         if isinstance(a, Mapping) and isinstance(b, Mapping):
             for key in list(a) + [k for k in b if k not in a]:
@@ -237,14 +247,15 @@ class _Comparer:
                 if _is_outcomes(key, a[key], b[key]):
                     self._outcomes(file, sub, a[key], b[key])
                     continue
-                self.tree(file, sub, a[key], b[key], wallclock or str(key).endswith(WALLCLOCK_SUFFIX))
+                self.tree(file, sub, a[key], b[key], wallclock or str(key).endswith(WALLCLOCK_SUFFIX),
+                          fid or bool(_FID_NAME.search(str(key))))
         elif isinstance(a, list) and isinstance(b, list):
             if len(a) != len(b):
                 self.diff(file, f"{where} (length)", len(a), len(b))
             for i, (x, y) in enumerate(zip(a, b, strict=False)):
-                self.tree(file, f"{where}[{i}]", x, y, wallclock)
+                self.tree(file, f"{where}[{i}]", x, y, wallclock, fid)
         else:
-            self.scalar(file, where, a, b, wallclock)
+            self.scalar(file, where, a, b, wallclock, fid)
 
     def _outcomes(self, file: str, where: str, a: str, b: str) -> None:
         """Per-image outcome strings: how many images differ, not the strings themselves."""
@@ -276,7 +287,7 @@ class _Comparer:
                 wallclock = row_wallclock or "seconds" in col
                 nx, ny = _parse_number(cx), _parse_number(cy)
                 if nx is not None and ny is not None:
-                    self.scalar(file, where, nx, ny, wallclock)
+                    self.scalar(file, where, nx, ny, wallclock, bool(_FID_NAME.search(col)))
                 else:
                     self.scalar(file, where, cx, cy, wallclock)
 
@@ -385,7 +396,9 @@ def tolerances(result: Comparison) -> str:
     timing = (f"wall-clock values within relative {result.timing_rtol:g}" if result.timing_rtol is not None
               else "wall-clock values (keys *_seconds, equal wall-clock budget rows, wall-clock claims) "
                    "not compared (--timing-rtol R compares them)")
-    return (f"Tolerances: numbers equal when |a - b| <= {result.rtol:g} * max(|a|, |b|) (--rtol); integers, "
+    return (f"Tolerances: numbers equal when |a - b| <= {result.rtol:g} * max(|a|, |b|) (--rtol), Fréchet "
+            f"distances (fid, *_fid*) within {max(result.rtol, SQRTM_RTOL):g} (their matrix square root is not "
+            f"bit-reproducible across CPUs); integers, "
             f"text, flags and claim verdicts exactly; {timing}; never compared: where and when a file was "
             f"made ({', '.join(sorted(PROVENANCE_KEYS))}).")
 
