@@ -22,7 +22,6 @@ Snakemake (the calibration imports torch in its own process).
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -33,7 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["RECORD", "calibrate_subprocess", "finish", "job_seconds", "start", "wall_multiple"]
+__all__ = ["RECORD", "calibrate_subprocess", "finish", "start", "wall_multiple"]
 
 _log = logging.getLogger("robgan.dag_run")
 
@@ -68,29 +67,6 @@ def wall_multiple(record: dict) -> float | None:
 
 def _benchmarks(results: Path) -> list[Path]:
     return sorted((results / "benchmarks").rglob("*.tsv")) if (results / "benchmarks").is_dir() else []
-
-
-def job_seconds(results: str | Path) -> list[dict]:
-    """Every job's wall-clock seconds from Snakemake's benchmark files under ``results/benchmarks``.
-
-    Returns ``[{"rule", "label", "seed", "seconds"}]`` sorted by file path: ``rule`` is the folder
-    (``train``, ``eval_pgd``, ...) or, for a file at the top (``data.tsv``, ``report.tsv``), its name;
-    ``label``/``seed`` come from ``<label>_seed<seed>.tsv`` (None for jobs without a run); ``seconds``
-    is the last row's ``s`` (the job's wall-clock; the last row when a job ran more than once).
-    Empty when there is no benchmarks folder.
-    """
-    out = []
-    base = Path(results) / "benchmarks"
-    for tsv in _benchmarks(Path(results)):
-        with tsv.open() as fh:
-            rows = list(csv.DictReader(fh, delimiter="\t"))
-        if not rows:
-            continue
-        nested = tsv.parent != base
-        label, _, seed = tsv.stem.rpartition("_seed") if nested else ("", "", "")
-        out.append({"rule": tsv.parent.name if nested else tsv.stem, "label": label or None,
-                    "seed": int(seed) if seed.isdigit() else None, "seconds": float(rows[-1]["s"])})
-    return out
 
 
 def _iso(t: float) -> str:

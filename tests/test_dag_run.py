@@ -118,18 +118,3 @@ def test_a_record_without_calibration_has_no_multiple(tmp_path):
     assert rec["calibration"] is None and rec["wall_multiple"] is None
     assert dag_run.wall_multiple({"wall_seconds": 900.6}) is None  # records written before calibration
 
-
-def test_job_seconds_reads_every_benchmark_file(tmp_path):
-    results = tmp_path / "r"
-    assert dag_run.job_seconds(results) == []                       # no benchmarks folder
-    for rel, text in [("train/robgan_ft_seed2.tsv", "s\th:m:s\n12.5\t0:00:12\n"),
-                      ("eval_pgd/acgan_seed0.tsv", "s\n3.0\n4.25\n"),  # ran twice: the last row
-                      ("report.tsv", "s\n7.0\n"), ("eval_gap/empty_seed0.tsv", "s\n")]:
-        p = results / "benchmarks" / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    assert dag_run.job_seconds(results) == [
-        {"rule": "eval_pgd", "label": "acgan", "seed": 0, "seconds": 4.25},
-        {"rule": "report", "label": None, "seed": None, "seconds": 7.0},
-        {"rule": "train", "label": "robgan_ft", "seed": 2, "seconds": 12.5},
-    ]

@@ -3,7 +3,7 @@ of them in ``benchmarks/dag_runs/README.md`` (issue #25: DAG times that compare 
 
 Each entry is made from a finished ``results/<experiment>`` folder, i.e. its ``dag_run.json`` (the
 wall-clock, the calibration timed at the start, ``wall_multiple``) and Snakemake's per-job benchmark
-files (job-seconds by kind, via :func:`robgan.dag_run.job_seconds`); nothing is typed in but the note.
+files (job-seconds by kind, via :func:`robgan.report.job_times.read_jobs`); nothing is typed in but the note.
 
     # a run on this machine (a clean clone's results folder):
     python benchmarks/dag_runs/log.py add /tmp/clone/results/quick --note "baseline on a slow machine"
@@ -31,7 +31,8 @@ RUNS = HERE / "runs"
 README = HERE / "README.md"
 sys.path.insert(0, str(REPO))
 
-from robgan.dag_run import job_seconds, wall_multiple  # noqa: E402
+from robgan.dag_run import wall_multiple  # noqa: E402
+from robgan.report.job_times import read_jobs  # noqa: E402
 
 # The job kinds of the table, in order; every other rule (data, reference, cost_probe, report) is "other".
 KINDS = ("train", "finetune", "eval_fidelity", "eval_pgd", "eval_autoattack", "eval_lipschitz", "eval_gap")
@@ -43,7 +44,7 @@ def entry(results: Path, note: str, source: str) -> dict:
     if not run_file.is_file():
         raise SystemExit(f"{run_file} is missing: run the DAG to the end first (snakemake writes it on success)")
     run = json.loads(run_file.read_text())
-    jobs = job_seconds(results)
+    jobs = read_jobs(results)
     by_kind: dict[str, float] = defaultdict(float)
     for job in jobs:
         by_kind[job["rule"] if job["rule"] in KINDS else "other"] += job["seconds"]

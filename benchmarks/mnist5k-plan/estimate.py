@@ -34,8 +34,8 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO))
 
 from robgan.config import autoattack_view, load_config  # noqa: E402
-from robgan.dag_run import job_seconds  # noqa: E402
 from robgan.registry import evaluation_labels, experiment_labels  # noqa: E402
+from robgan.report.job_times import read_jobs  # noqa: E402
 
 
 def cpu_seconds(time_file: Path) -> float:
@@ -51,8 +51,8 @@ def cpu_seconds(time_file: Path) -> float:
 def quick_jobs(results: Path) -> dict[str, dict[str, float]]:
     """{rule: {label: seconds}} from Snakemake's benchmark files of one quick run (seed 0)."""
     out: dict[str, dict[str, float]] = defaultdict(dict)
-    for job in job_seconds(results):
-        out[job["rule"]][job["label"] or "-"] = job["seconds"]
+    for job in read_jobs(results):
+        out[job["rule"]][job["job"].rsplit("_seed", 1)[0]] = job["seconds"]
     return out
 
 
@@ -78,7 +78,7 @@ def measured_section(rows: list[tuple[str, str, float]], wall: float, m5k: dict,
         return ["", f"`{m5k_results.name}` holds a run of another config: no measured column."]
     run = json.loads(dag_file.read_text())
     actual: dict[str, float] = defaultdict(float)
-    for job in job_seconds(m5k_results):  # every seed's job
+    for job in read_jobs(m5k_results):  # every seed's job
         actual[kind_of(job["rule"])] += job["seconds"]
     lines = ["", f"## The run beside the estimate (`results/{m5k_results.name}`, commit `{run['git_commit'][:7]}`, "
              f"{run['cores']} cores, {run['jobs']} jobs)", "",
