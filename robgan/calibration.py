@@ -80,12 +80,16 @@ def host_description() -> str:
 
 def run_calibration(iterations: int = ITERATIONS, repeats: int = REPEATS) -> dict:
     """Run the workload on one thread (the caller's thread count is restored) and return
-    ``{"seconds", "repeats_seconds", "cpu_seconds", "iterations", "workload", "version", "torch", "host"}``.
+    ``{"seconds", "repeats_seconds", "cpu_seconds", "iterations", "workload", "version", "torch", "host",
+    "compute"}`` (``compute``: :func:`robgan.provenance.compute_fingerprint`, the machine's kernel set: the
+    calibration compares machines of one kind; the DAG trains in bf16 only where ``bf16_native``).
 
     ``seconds`` is the minimum wall time over ``repeats``, ``cpu_seconds`` the minimum CPU time of the
     thread (equal on a quiet machine; on a busy one the wall time grows and the CPU time much less, so
     their ratio shows how busy the machine was); one untimed iteration warms up first."""
     import torch
+
+    from robgan.provenance import compute_fingerprint
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -100,7 +104,7 @@ def run_calibration(iterations: int = ITERATIONS, repeats: int = REPEATS) -> dic
             "iterations": int(iterations), "workload": WORKLOAD if iterations == ITERATIONS else
             WORKLOAD.replace(f"{ITERATIONS} GAN", f"{iterations} GAN"),
             "version": _VERSION, "torch": torch.__version__,
-            "host": host_description()}
+            "host": host_description(), "compute": compute_fingerprint("cpu")}
 
 
 def multiple(seconds: float, calibration: dict | None) -> float | None:

@@ -90,6 +90,45 @@ def bf16_supported(device: torch.device) -> bool:
         return False
 
 
+#: CPU flags (``/proc/cpuinfo``) that choose oneDNN's and ATen's kernels, hence the last bits of a result.
+KERNEL_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def _cpu_flags() -> list[str] | None:
+    """The :data:`KERNEL_FLAGS` this CPU has (Linux's ``/proc/cpuinfo``); None where it cannot be read."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            have = set(line.split(":", 1)[1].split())
+            return [f for f in KERNEL_FLAGS if f in have]
+    return None
+
+
+def compute_fingerprint(device: torch.device | str = "cpu") -> dict[str, Any]:
+    """What decides a run's last bits on ``device``: torch's version and, on a CPU, the kernel set
+    ATen dispatches to (``cpu_capability``: ``AVX2``, ``AVX512``...), the kernel-choosing CPU flags
+    and whether bf16 is native (:func:`bf16_supported`, which switches ``performance.bf16`` on); on a
+    GPU its name and compute capability.
+
+    Two runs of the same code, config and seeds with equal fingerprints reproduce each other's numbers
+    bit for bit (FID to ~1e-8, docs/compare.md); with different fingerprints they differ within
+    the noise of training (float rounding differs, training amplifies it), which is what
+    ``robgan compare`` reports (exit 3) instead of a regression."""
+    device = torch.device(device)
+    fp: dict[str, Any] = {"device_type": device.type, "torch": torch.__version__}
+    if device.type == "cuda":
+        fp["gpu"] = torch.cuda.get_device_name(device)
+        fp["gpu_capability"] = ".".join(map(str, torch.cuda.get_device_capability(device)))
+    else:
+        fp["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+        fp["cpu_flags"] = _cpu_flags()
+    fp["bf16_native"] = bf16_supported(device)
+    return fp
+
+
 def autocast(device: torch.device, enabled: bool):
     """bf16 autocast on ``device`` when ``enabled`` (the caller checked :func:`bf16_supported`), else a
     no-op context."""
@@ -112,6 +151,7 @@ def build_manifest(*, cfg_hash: str, seed: int, device: torch.device, extra: Map
         "git": git_info(),
         "packages": package_versions(),
         "device": device_name(device),
+        "compute": compute_fingerprint(device),
         "config_hash": cfg_hash,
         "seed": seed,
         "host": platform.node(),

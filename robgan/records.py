@@ -160,6 +160,8 @@ def make_record(
         "flags": {k: {"ok": bool(v["ok"]), "detail": str(v["detail"])} for k, v in (flags or {}).items()},
         "elapsed_seconds": float(elapsed_seconds),
         "device": device,
+        # the evaluating process's kernels (docs/compare.md): equal fingerprints reproduce bit for bit
+        "compute": prov.compute_fingerprint("cuda" if device.startswith("cuda") else "cpu"),
         "created": prov.utc_now(),
         "code_version": prov.git_info().get("commit"),
     }

@@ -15,6 +15,9 @@ def test_calibration_runs_one_thread_and_restores_the_callers_threads():
     assert res["seconds"] == min(res["repeats_seconds"]) > 0
     assert 0 < res["cpu_seconds"] <= res["seconds"] * 1.05 + 0.01   # one thread: CPU time <= wall time
     assert res["workload"].startswith("1 GAN iterations") and res["version"] == calibration._VERSION
+    # the machine's kernel set beside its time: multiples compare between machines of one kind
+    from robgan.provenance import compute_fingerprint
+    assert res["compute"] == compute_fingerprint("cpu")
 
 
 def test_the_workload_does_not_depend_on_the_config():

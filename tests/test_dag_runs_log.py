@@ -45,9 +45,15 @@ def test_an_entry_is_read_from_the_run_files(tmp_path):
     assert e["job_seconds"]["train"] == 100.0 and e["job_seconds"]["finetune"] == 20.0
     assert e["job_seconds"]["other"] == 5.0 and e["job_seconds_total"] == 135.0
     assert e["idle_core_seconds"] == 2 * 80.0 - 135.0
-    text = log.table([e, dict(e, started="2026-12-08T10:00:00Z", calibration_seconds=3.0)]).splitlines()
-    assert text[-4] == "| 2026-12-07 10:00 | quick | `abcdef0` | 80 s | 2.00 s | 40 | 135 | 120 | 10 | 25 | a note |"
-    assert text[-1] == "The calibration ranged over 2.00-3.00 s (1.50x) in the 2 runs that have one."
+    assert e["compute"] is None  # a calibration without a fingerprint (runs before it existed)
+    avx2 = {"device_type": "cpu", "cpu_capability": "AVX2", "bf16_native": False}
+    later = dict(e, started="2026-12-08T10:00:00Z", calibration_seconds=3.0,
+                 compute={**avx2, "cpu_capability": "AVX512", "bf16_native": True})
+    text = log.table([e, dict(e, started="2026-12-07T11:00:00Z", compute=avx2), later]).splitlines()
+    assert text[-5] == ("| 2026-12-07 10:00 | quick | `abcdef0` | 80 s | 2.00 s | — | 40 | 135 | 120 | 10 | 25 "
+                        "| a note |")
+    assert "| 2.00 s | AVX2 | 40 |" in text[-4] and "| 3.00 s | AVX512+bf16 | 40 |" in text[-3]
+    assert text[-1] == "The calibration ranged over 2.00-3.00 s (1.50x) in the 3 runs that have one."
 
 
 def test_a_run_that_did_not_finish_is_refused(tmp_path):

@@ -251,3 +251,22 @@ def test_build_manifest():
     assert m["packages"]["torch"] is not None
     assert m["device"].startswith("cpu:")
     json.dumps(m)   # JSON-serialisable
+
+
+def test_compute_fingerprint_of_this_cpu(monkeypatch, tmp_path):
+    fp = provenance.compute_fingerprint("cpu")
+    assert fp["device_type"] == "cpu" and fp["torch"] == torch.__version__
+    assert fp["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert fp["bf16_native"] is provenance.bf16_supported(torch.device("cpu"))
+    assert fp["cpu_flags"] is None or set(fp["cpu_flags"]) <= set(provenance.KERNEL_FLAGS)
+    assert json.loads(json.dumps(fp)) == fp  # stored in records and manifests as JSON
+
+
+def test_cpu_flags_keep_only_the_kernel_choosing_ones_in_a_fixed_order(monkeypatch, tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512_bf16 avx2 fma avx512f amx_tile\n")
+    real_path = provenance.Path
+    monkeypatch.setattr(provenance, "Path", lambda p: cpuinfo if p == "/proc/cpuinfo" else real_path(p))
+    assert provenance._cpu_flags() == ["avx2", "avx512f", "avx512_bf16", "amx_tile"]
+    monkeypatch.setattr(provenance, "Path", lambda p: tmp_path / "absent")
+    assert provenance._cpu_flags() is None

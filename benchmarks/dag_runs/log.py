@@ -62,6 +62,8 @@ def entry(results: Path, note: str, source: str) -> dict:
         "calibration_seconds": cal.get("seconds"),
         "calibration_cpu_seconds": cal.get("cpu_seconds"),
         "wall_multiple": wall_multiple(run),
+        # the machine's kernel set (robgan.provenance.compute_fingerprint); absent in runs before it existed
+        "compute": cal.get("compute"),
         "job_seconds": {k: round(by_kind[k], 1) for k in (*KINDS, "other")},
         "job_seconds_total": total,
         # core-seconds in which no job ran (the calibration at the start included): what scheduling can win
@@ -104,6 +106,9 @@ in step with the files.
 
 - **calibration**: the fixed one-thread workload timed at the start of the run (`robgan/calibration.py`);
   **multiple** = wall / calibration, the figure that compares across machines (docs/speed.md).
+- **kernels**: the CPU kernel set torch dispatched to and `+bf16` where bf16 is native (the calibration's
+  `compute`; "—": not recorded, runs before the fingerprint existed). Without native bf16 the DAG trains
+  and attacks in float32, so multiples compare only between rows of one kind.
 - **job-s**: the sum of every job's wall-clock seconds; **idle core-s** = cores x wall - job-s: the
   core-seconds in which no job ran (the calibration at the start included), what scheduling can win.
 - **train** includes fine-tuning; **evals** are every `eval_*` job; the rest (data, reference, cost
@@ -111,19 +116,29 @@ in step with the files.
 """
 
 
+def kernels_of(compute: dict | None) -> str:
+    """``"AVX2"``, ``"AVX512+bf16"``...: a fingerprint's CPU kernel set and native bf16 ("—" if unknown)."""
+    if not compute:
+        return "—"
+    kind = compute.get("cpu_capability") or compute.get("gpu") or compute.get("device_type", "?")
+    return f"{kind}{'+bf16' if compute.get('bf16_native') else ''}"
+
+
 def table(rows: list[dict]) -> str:
     """The README: :data:`HEADER` and one table row per entry."""
-    lines = [HEADER, "| started (UTC) | experiment | commit | wall | calibration | multiple | job-s | train | evals "
-             "| idle core-s | note |", "|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|"]
+    lines = [HEADER, "| started (UTC) | experiment | commit | wall | calibration | kernels | multiple | job-s | train "
+             "| evals | idle core-s | note |", "|---|---|---|--:|--:|---|--:|--:|--:|--:|--:|---|"]
     for e in rows:
         js = e["job_seconds"]
         train = js["train"] + js["finetune"]
         evals = sum(v for k, v in js.items() if k.startswith("eval_"))
         cal = f"{e['calibration_seconds']:.2f} s" if e["calibration_seconds"] else "—"
         mult = f"{e['wall_multiple']:g}" if e["wall_multiple"] else "—"
+        kernels = kernels_of(e.get("compute"))
         idle = f"{e['idle_core_seconds']:,.0f}" if e["idle_core_seconds"] is not None else "—"
         lines.append(f"| {e['started'][:16].replace('T', ' ')} | {e['experiment']} | `{e['git_commit'][:7]}`"
-                     f"{' (dirty)' if e['git_dirty'] else ''} | {e['wall_seconds']:,.0f} s | {cal} | {mult} "
+                     f"{' (dirty)' if e['git_dirty'] else ''} | {e['wall_seconds']:,.0f} s | {cal} | {kernels} "
+                     f"| {mult} "
                      f"| {e['job_seconds_total']:,.0f} | {train:,.0f} | {evals:,.0f} | {idle} | {e['note']} |")
     cals = [e["calibration_seconds"] for e in rows if e["calibration_seconds"]]
     if cals:  # a property of the machine (and its load), not of the code: comparable over every row

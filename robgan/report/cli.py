@@ -12,8 +12,10 @@ Writes ``tables/*.{csv,md,tex}``, ``figures/*.{png,pdf}`` and ``claims.{md,json}
 Prints a summary first (the tolerances, a warning when the two experiments' configs differ, the claim
 verdicts that changed, per file how many values differ and the largest relative difference), then the
 differences as a table (:mod:`robgan.report.compare` says what is compared and within which tolerance);
-exit status 0 when none is beyond tolerance (a config difference alone is a warning), 1 otherwise, 2
-when a directory is not an experiment directory.
+exit status 0 when none is beyond tolerance (a config difference alone is a warning), 1 otherwise, 3
+when there are differences and the records say the two ran on different compute (another CPU kernel set,
+bf16 native or not, another torch or GPU: bit-for-bit agreement is not expected there), 2 when a
+directory is not an experiment directory.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         log.error("%s", exc)
         return 2
     sys.stdout.write(render(result, args.max_rows) + "\n")
-    return 0 if result.ok else 1
+    return result.exit_status
 
 
 def _cmd_readme(args: argparse.Namespace) -> int:
@@ -150,7 +152,7 @@ def register(sub) -> None:
     p.set_defaults(func=_cmd_report)
 
     help_ = ("compare two experiment directories: records number by number, table CSVs, claim verdicts; "
-             "exit 1 on a difference beyond tolerance")
+             "exit 1 on a difference beyond tolerance (3 when the two ran on different compute)")
     p = sub.add_parser("compare", help=help_, description=help_ + ". Wall-clock values are ignored unless "
                        "--timing-rtol is given; see robgan/report/compare.py for the fields.")
     p.add_argument("reference", type=Path, help="results/<experiment> taken as the reference")

@@ -41,8 +41,15 @@ Tolerances:
   train_seconds`` in ``config/paper_claims.yaml``: the time-to-target claims in seconds, judged on the
   cost probe's timings, which move between machines).
 - never compared (where and when a file was made, not what it says): :data:`PROVENANCE_KEYS`
-  (``created``, ``device``, ``code_version``, ``git_commit``, ``git_dirty``, ``host``, the absolute
+  (``created``, ``device``, ``compute``, ``code_version``, ``git_commit``, ``git_dirty``, ``host``, the absolute
   ``weights_path`` of the checkout, the package versions ``*_version`` other than ``schema_version``).
+
+Compute: every record carries the evaluating process's compute fingerprint (``compute``: torch version,
+CPU kernel set and kernel-choosing flags or GPU, native bf16; :func:`robgan.provenance.compute_fingerprint`).
+Where the two directories' fingerprints differ (:func:`compute_changes`; a record written before the
+fingerprint existed tells only ``bf16_native: True`` when its attack ran in bf16) the numbers are not
+expected to agree bit for bit — an AVX2 CPU without native bf16 trains in float32 where an
+AVX-512-BF16 CPU trains in bf16 — so the summary says so and the exit status is 3 instead of 1.
 """
 
 from __future__ import annotations
@@ -62,7 +69,7 @@ DEFAULT_RTOL = 1e-9
 SQRTM_RTOL = 1e-6
 _FID_NAME = re.compile(r"(^|_)fid($|_)", re.IGNORECASE)
 DEFAULT_CLAIMS = Path(__file__).resolve().parents[2] / "config" / "paper_claims.yaml"
-PROVENANCE_KEYS = frozenset({"created", "device", "code_version", "git_commit", "git_dirty", "host",
+PROVENANCE_KEYS = frozenset({"created", "device", "compute", "code_version", "git_commit", "git_dirty", "host",
                              "weights_path", "pyautoattack_version", "torch_fidelity_version"})
 WALLCLOCK_SUFFIX = "_seconds"
 WALLCLOCK_ROW_MARK = "wall-clock"
@@ -96,6 +103,8 @@ class Comparison:
     timing_rtol: float | None = None
     # (dotted key, reference value, candidate value) where the two config.yaml differ; None: a side has none
     config_changes: list[tuple[str, str, str]] | None = None
+    # (fingerprint field, reference values, candidate values) where the records' compute differs
+    compute_changes: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def verdict_changes(self) -> list[Difference]:
@@ -115,6 +124,15 @@ class Comparison:
     @property
     def ok(self) -> bool:
         return not self.differences
+
+    @property
+    def exit_status(self) -> int:
+        """0: nothing differs beyond tolerance; 1: something does; 3: something does, and the two
+        directories were made on different compute (:func:`compute_changes`), where bit-for-bit
+        agreement is not expected."""
+        if self.ok:
+            return 0
+        return 3 if self.compute_changes else 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -327,6 +345,7 @@ def compare_dirs(reference: str | Path, candidate: str | Path, *, rtol: float = 
             raise FileNotFoundError(f"{d}: not a directory (give two results/<experiment> directories)")
     out = Comparison(ref, cand, rtol=rtol, timing_rtol=timing_rtol)
     out.config_changes = config_changes(ref / "config.yaml", cand / "config.yaml")
+    out.compute_changes = compute_changes(ref, cand)
     cmp = _Comparer(out, rtol, timing_rtol)
     rec_a, rec_b = _files(ref, "records", "*.json"), _files(cand, "records", "*.json")
     if not rec_a and not rec_b:
@@ -362,6 +381,38 @@ def config_changes(reference: Path, candidate: Path) -> list[tuple[str, str, str
     b = _flatten(yaml.safe_load(candidate.read_text()) or {})
     return [(k, _fmt(a.get(k, "(absent)"), 30), _fmt(b.get(k, "(absent)"), 30))
             for k in list(a) + [k for k in b if k not in a] if a.get(k, "(absent)") != b.get(k, "(absent)")]
+
+
+def _fingerprint(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's compute fingerprint (:func:`robgan.provenance.compute_fingerprint`). A record written
+    before the fingerprint existed yields what it implies: ``bf16_native: True`` when its attack ran in
+    bf16 (``settings.attack_precision``), which happens only where bf16 is native; else nothing."""
+    fp = record.get("compute")
+    if isinstance(fp, Mapping):
+        return dict(fp)
+    precision = (record.get("settings") or {}).get("attack_precision")
+    return {"bf16_native": True} if isinstance(precision, str) and precision.startswith("bf16") else {}
+
+
+def _compute_values(root: Path) -> dict[str, set[str]]:
+    values: dict[str, set[str]] = {}
+    for path in _files(root, "records", "*.json").values():
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # the record comparison reports an unreadable file
+        for key, value in _fingerprint(record).items():
+            values.setdefault(key, set()).add(json.dumps(value, sort_keys=True))
+    return values
+
+
+def compute_changes(reference: Path, candidate: Path) -> list[tuple[str, str, str]]:
+    """The fields of the records' compute fingerprints that differ between two experiment directories,
+    as ``(field, reference values, candidate values)``: only fields known on both sides (records
+    written before the fingerprint existed know little or nothing, see :func:`_fingerprint`). Empty:
+    same compute as far as the records tell, so the numbers should agree bit for bit."""
+    a, b = _compute_values(reference), _compute_values(candidate)
+    return [(k, ", ".join(sorted(a[k])), ", ".join(sorted(b[k]))) for k in a if k in b and a[k] != b[k]]
 
 
 def _compare_verdicts(cmp: _Comparer, rel: str, doc_a: Mapping, doc_b: Mapping,
@@ -419,6 +470,14 @@ def _summary(result: Comparison, max_rows: int = 100) -> list[str]:
                      f"{shown}{more}. Differences below may come from the configs, not the code.")
     else:
         lines.append("Configs: identical (config.yaml).")
+    if result.compute_changes:
+        shown = "; ".join(f"{k}: {a} → {b}" for k, a, b in result.compute_changes)
+        lines.append(f"WARNING: the two experiments ran on different compute (the records' `compute`: {shown}). "
+                     "Float rounding differs between kernel sets and training amplifies it, so the numbers are "
+                     "not expected to agree bit for bit: the differences below are information, not a "
+                     "regression (exit status 3, not 1).")
+    else:
+        lines.append("Compute: the same as far as the records tell (their `compute` fingerprints).")
     verdicts = result.verdict_changes
     if verdicts:
         lines.append(f"Verdict changes ({len(verdicts)}): " + "; ".join(

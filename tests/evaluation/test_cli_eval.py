@@ -12,6 +12,7 @@ import yaml
 import robgan.cli
 from robgan.evaluation import flags as fl
 from robgan.evaluation.cli import get_eval_subparsers, register
+from robgan.provenance import compute_fingerprint
 from robgan.records import RecordError, read_record, validate_record
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,6 +29,7 @@ def _common(record, run, kind):
     assert record["kind"] == kind
     assert record["run"]["method"] == "advtrain" and record["run"]["dir"] == str(run)
     assert record["elapsed_seconds"] > 0 and record["device"].startswith("cpu")
+    assert record["compute"] == compute_fingerprint("cpu")  # what `robgan compare` reads (exit 3 across kinds)
     assert record["settings"]["index_seed"] == 0
 
 

@@ -310,3 +310,63 @@ def test_a_fidelity_record_with_trained_weights_against_one_without(dirs):
     diffs = {(d.file, d.field, d.note) for d in compare_dirs(ref, cand).differences}
     assert diffs == {(rel, "results_raw", "added: key in the candidate only"),
                      (rel.replace(".json", ".csv"), "(header)", "")}
+
+
+AVX512_BF16 = {"device_type": "cpu", "torch": "2.14.1+cu130", "cpu_capability": "AVX512",
+               "cpu_flags": ["avx2", "avx512f", "avx512_vnni", "avx512_bf16"], "bf16_native": True}
+AVX2 = {"device_type": "cpu", "torch": "2.14.1+cu130", "cpu_capability": "AVX2", "cpu_flags": ["avx2"],
+        "bf16_native": False}
+
+
+def _set_compute(root: Path, fingerprint: dict | None) -> None:
+    for path in (root / "records").rglob("*.json"):
+        _edit_json(path, lambda r: r.pop("compute", None) if fingerprint is None else r.update(compute=fingerprint))
+
+
+def test_differences_on_other_compute_exit_3_with_a_warning(dirs, capsys):
+    """An AVX2 CPU without native bf16 trains in float32 where an AVX-512-BF16 CPU trains in bf16: the
+    numbers differ and compare says why (exit 3); on the same compute the same difference is exit 1."""
+    ref, cand = dirs
+    _set_compute(ref, AVX512_BF16)
+    _set_compute(cand, AVX512_BF16)
+    _edit_json(cand / "records" / "pgd" / "advtrain_seed0.json",
+               lambda r: r["results"][2].update(accuracy=r["results"][2]["accuracy"] + 0.002))
+    result = compare_dirs(ref, cand)
+    assert result.compute_changes == [] and result.exit_status == 1
+    assert main(["compare", str(ref), str(cand)]) == 1
+    assert "Compute: the same as far as the records tell" in capsys.readouterr().out
+    _set_compute(cand, AVX2)
+    result = compare_dirs(ref, cand)
+    assert result.compute_changes == [
+        ("cpu_capability", '"AVX512"', '"AVX2"'),
+        ("cpu_flags", '["avx2", "avx512f", "avx512_vnni", "avx512_bf16"]', '["avx2"]'),
+        ("bf16_native", "true", "false")]
+    assert len(result.differences) == 1 and result.exit_status == 3  # the fingerprint itself is provenance
+    assert main(["compare", str(ref), str(cand)]) == 3
+    out = capsys.readouterr().out
+    assert "WARNING: the two experiments ran on different compute" in out and "bf16_native: true → false" in out
+
+
+def test_identical_numbers_on_other_compute_exit_0(dirs):
+    ref, cand = dirs
+    _set_compute(ref, AVX512_BF16)
+    _set_compute(cand, AVX2)
+    result = compare_dirs(ref, cand)
+    assert result.compute_changes and result.ok and result.exit_status == 0
+
+
+def test_records_before_the_fingerprint_tell_bf16_from_their_attack_precision(dirs):
+    """Records written before `compute` existed: a bf16 attack ran only where bf16 is native, so such a
+    directory differs from a candidate without native bf16; one without bf16 attacks tells nothing."""
+    ref, cand = dirs
+    _set_compute(ref, None)
+    _set_compute(cand, AVX2)
+    _edit_json(cand / "records" / "pgd" / "advtrain_seed0.json",
+               lambda r: r["results"][2].update(accuracy=r["results"][2]["accuracy"] + 0.002))
+    assert compare_dirs(ref, cand).exit_status == 1  # the fixtures' attacks: no bf16 → nothing known
+    _edit_json(ref / "records" / "pgd" / "advtrain_seed0.json",
+               lambda r: r["settings"].update(attack_precision="bf16 autocast in the attack's forward/backward"))
+    result = compare_dirs(ref, cand)
+    assert result.compute_changes == [("bf16_native", "true", "false")] and result.exit_status == 3
+    _set_compute(cand, AVX512_BF16)
+    assert compare_dirs(ref, cand).exit_status == 1
