@@ -48,7 +48,7 @@ def test_the_run_is_put_beside_the_estimate(tmp_path):
                    ("eval_pgd/robgan_seed0.tsv", 30.0), ("report.tsv", 5.0)):
         (run / "benchmarks" / rel).write_text(f"s\th:m:s\n{s}\t0:00:00\n")
     md = _estimate().main(REPO / "results" / "quick", run)
-    assert "## The run beside the estimate (`results/mnist5k`, commit `abcdef0`, 2 cores, 3 jobs)" in md
+    assert "## The run beside the estimate (`results/mnist5k`, commit `abcdef0`, 2 cores, 3 jobs, calibration" in md
     section = md.split("## The run beside the estimate")[1]
     rows = {line.split(" | ")[0].strip("| "): line for line in section.splitlines() if line.startswith("| ")}
     assert rows["train + finetune"].split(" | ")[2] == "150"
@@ -56,6 +56,25 @@ def test_the_run_is_put_beside_the_estimate(tmp_path):
     assert rows["data, reference, cost_probe, report"].split(" | ")[2] == "5"
     assert rows["**total**"].split(" | ")[2] == "**185**"
     assert "measured **600 s (10.0 min)**" in section
+    # a run of a shorter training: scaled to the config (training jobs by their iteration ratio, fidelity
+    # jobs by their snapshot ratio, the rest as measured; the run's idle share kept)
+    (run / "benchmarks" / "eval_fidelity").mkdir()
+    (run / "benchmarks" / "eval_fidelity" / "robgan_seed0.tsv").write_text("s\th:m:s\n20.0\t0:00:00\n")
+    (run / "benchmarks" / "train" / "advtrain_seed0.tsv").write_text("s\th:m:s\n30.0\t0:00:00\n")
+    short = yaml.safe_load(yaml.safe_dump(cfg))
+    short["train"]["iterations"] = cfg["train"]["iterations"] // 2
+    short["advtrain"]["iterations"] = cfg["advtrain"]["iterations"] // 2
+    short["advtrain"]["schedule"]["start"] = cfg["advtrain"]["schedule"]["start"] // 2
+    (run / "config.yaml").write_text(yaml.safe_dump(short))
+    md = _estimate().main(REPO / "results" / "quick", run)
+    section = md.split("## The previous run, scaled to this config")[1]
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")
+            for line in section.splitlines() if line.startswith("| ")}
+    assert rows["train + finetune"][1:3] == ["180", "360"]   # (60 + 40 + 50 + 30) x 2
+    assert rows["eval_fidelity"][1:3] == ["20", "40"] and rows["eval_pgd"][1:3] == ["30", "30"]
+    assert rows["**total**"][1:3] == ["**235**", "**435**"]
+    # the run's idle share: (600 s x 2 cores - 235 job-s) / 235 job-s
+    assert "scaled, 435 / 2 x (1 + 4.106) = **1,111 s (19 min)** on that machine" in section
     cfg["seeds"] = [0]
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
-    assert "holds a run of another config: no measured column" in _estimate().main(REPO / "results" / "quick", run)
+    assert "(seeds differ): not comparable" in _estimate().main(REPO / "results" / "quick", run)
