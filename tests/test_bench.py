@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import math
+import platform
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from robgan import provenance as prov
 from robgan.bench import measure
 from robgan.bench.efficiency import paired_ratio
 from robgan.bench.report import project_hours, render_projection, write_result
@@ -57,6 +59,10 @@ def test_quick_bench_writes_complete_finite_results(tmp_path):
 
     assert res["kind"] == "bench" and res["device"]["type"] == "cpu" and res["device"]["threads"] == 1
     assert res["device"]["torch"] == torch.__version__
+    compute = res["device"]["compute"]  # the kernel set names the files: AVX2 and AVX-512-BF16 CPUs apart
+    assert compute == prov.compute_fingerprint("cpu")
+    kernels = compute["cpu_capability"].lower() + ("-bf16" if compute["bf16_native"] else "")
+    assert jsons[0].name.startswith(f"bench-cpu-{platform.machine().replace('_', '-').lower()}-{kernels}-1t-")
     assert {"commit", "dirty"} <= set(res["git"])
     assert res["settings"]["quick"] is True
     assert (res["settings"]["warmup"], res["settings"]["repeats"], res["settings"]["iters"]) == (1, 2, 1)
@@ -293,6 +299,7 @@ def test_flop_count_of_input_gradient_passes():
 
 _MEMORY_PROBE = """
 import json, torch
+from robgan import provenance as prov
 from robgan.bench import measure
 meter = measure.MemoryMeter(torch.device("cpu"))
 meter.start()

@@ -15,6 +15,14 @@ from robgan.bench.shapes import shape_of_dataset
 _MIB = 1024 * 1024
 
 
+def _kernels(compute: dict | None) -> str:
+    """`` · kernels AVX2 (bf16 not native)``: the CPU kernel set of the result (absent before it was recorded)."""
+    if not compute or compute.get("device_type") != "cpu":
+        return ""
+    bf16 = "native" if compute["bf16_native"] else "not native: bf16 settings run float32"
+    return f" · kernels {compute['cpu_capability']} (bf16 {bf16})"
+
+
 def _fmt(v, spec: str = ".4g", none: str = "–") -> str:
     if v is None:
         return none
@@ -53,7 +61,8 @@ def render_markdown(res: dict) -> str:
     lines += [
         f"- created: {res['created']} · git {git.get('commit') or 'unknown'}"
         f"{' (dirty)' if git.get('dirty') else ''} · torch {dev['torch']}"
-        f"{' · CUDA ' + str(dev['cuda']) if dev['type'] == 'cuda' else ''} · threads {dev['threads']}",
+        f"{' · CUDA ' + str(dev['cuda']) if dev['type'] == 'cuda' else ''} · threads {dev['threads']}"
+        f"{_kernels(dev.get('compute'))}",
         f"- shapes: {', '.join(st['shapes'])} · methods: {', '.join(st['methods'])}",
         f"- performance: `{json.dumps(st['performance'])}` · overrides: `{st['overrides'] or 'none'}`",
         f"- repeats {st['repeats']} · warm-up {st['warmup']} · iters/repeat "

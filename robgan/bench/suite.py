@@ -35,10 +35,15 @@ def environment(device: torch.device) -> dict:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else (
         platform.processor() or platform.machine())
     threads = torch.get_num_threads()
+    compute = prov.compute_fingerprint(device)
+    # the CPU's kernel set in the name: an AVX2 CPU's figures (float32 where bf16 is not native) and an
+    # AVX-512-BF16 CPU's are different machines' (results before this were named without it)
+    kernels = f"{compute['cpu_capability']}{'-bf16' if compute['bf16_native'] else ''}".lower()
     slug = measure.slug(f"cuda-{name}") if device.type == "cuda" else measure.slug(
-        f"cpu-{platform.machine()}-{threads}t")
+        f"cpu-{platform.machine()}-{kernels}-{threads}t")
     return {
         "type": device.type, "name": name, "description": prov.device_name(device), "slug": slug,
+        "compute": compute,
         "torch": torch.__version__, "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
         "threads": threads, "interop_threads": torch.get_num_interop_threads(), "cpu_count": os.cpu_count(),
         "cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32),
