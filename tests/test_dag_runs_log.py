@@ -45,8 +45,14 @@ def test_an_entry_is_read_from_the_run_files(tmp_path):
     assert e["job_seconds"]["train"] == 100.0 and e["job_seconds"]["finetune"] == 20.0
     assert e["job_seconds"]["other"] == 5.0 and e["job_seconds_total"] == 135.0
     assert e["idle_core_seconds"] == 2 * 80.0 - 135.0
-    assert e["compute"] is None  # a calibration without a fingerprint (runs before it existed)
+    assert e["compute"] is None  # a calibration without a fingerprint (runs before it existed), no records
     avx2 = {"device_type": "cpu", "cpu_capability": "AVX2", "bf16_native": False}
+    (tmp_path / "results" / "quick" / "records" / "pgd").mkdir(parents=True)
+    for name, rec in (("a", {"compute": avx2}), ("b", {}), ("c", {"compute": avx2})):
+        (tmp_path / "results" / "quick" / "records" / "pgd" / f"{name}.json").write_text(json.dumps(rec))
+    assert log.entry(_results(tmp_path), "a note", "here")["compute"] == avx2  # the records that carry one
+    (tmp_path / "results" / "quick" / "records" / "pgd" / "b.json").write_text(json.dumps({"compute": {}}))
+    assert log.entry(_results(tmp_path), "a note", "here")["compute"] is None  # they disagree: unknown
     later = dict(e, started="2026-12-08T10:00:00Z", calibration_seconds=3.0,
                  compute={**avx2, "cpu_capability": "AVX512", "bf16_native": True})
     text = log.table([e, dict(e, started="2026-12-07T11:00:00Z", compute=avx2), later]).splitlines()

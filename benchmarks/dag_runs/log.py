@@ -63,7 +63,7 @@ def entry(results: Path, note: str, source: str) -> dict:
         "calibration_cpu_seconds": cal.get("cpu_seconds"),
         "wall_multiple": wall_multiple(run),
         # the machine's kernel set (robgan.provenance.compute_fingerprint); absent in runs before it existed
-        "compute": cal.get("compute"),
+        "compute": cal.get("compute") or records_compute(results),
         "job_seconds": {k: round(by_kind[k], 1) for k in (*KINDS, "other")},
         "job_seconds_total": total,
         # core-seconds in which no job ran (the calibration at the start included): what scheduling can win
@@ -71,6 +71,14 @@ def entry(results: Path, note: str, source: str) -> dict:
         "note": note,
         "source": source,
     }
+
+
+def records_compute(results: Path) -> dict | None:
+    """The compute fingerprint the run's records carry, when those that carry one agree (a calibration
+    without one: runs started by code before the fingerprint existed); None otherwise."""
+    seen = {json.dumps(r["compute"], sort_keys=True) for p in sorted((results / "records").rglob("*.json"))
+            if "compute" in (r := json.loads(p.read_text()))}
+    return json.loads(seen.pop()) if len(seen) == 1 else None
 
 
 def results_at(rev: str, experiment: str, into: Path) -> Path:
