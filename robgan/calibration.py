@@ -32,13 +32,15 @@ WORKLOAD = (f"{ITERATIONS} GAN iterations (1 D update on 32 real + 32 fake image
 _VERSION = 1
 
 
-def _iterations(n: int) -> tuple[float, float]:
+def _iterations(n: int, native: bool = False) -> tuple[float, float]:
     """Wall and CPU seconds of ``n`` training iterations on freshly built models (built outside the
-    timing)."""
+    timing). ``native``: channels-last memory and, where bf16 is native, bf16 autocast (the suite's
+    default ``performance`` on this machine) instead of contiguous float32."""
     import torch
     import torch.nn.functional as F
 
     from robgan.models import build_discriminator, build_generator
+    from robgan.provenance import autocast, bf16_supported
 
     class _Info:
         n_classes, channels, resolution = 10, 1, 32
@@ -47,6 +49,9 @@ def _iterations(n: int) -> tuple[float, float]:
     model = {"z_dim": 64, "ngf": 8, "ndf": 16, "d_arch": "resnet", "d_pool": "mean"}
     g = build_generator(model, _Info())
     d = build_discriminator(model, _Info(), "acgan")
+    layout = torch.channels_last if native else torch.contiguous_format
+    g, d = g.to(memory_format=layout), d.to(memory_format=layout)
+    cast = autocast(torch.device("cpu"), native and bf16_supported(torch.device("cpu")))
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-3, betas=(0.0, 0.9))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-3, betas=(0.0, 0.9))
     gen = torch.Generator().manual_seed(0)
@@ -55,16 +60,20 @@ def _iterations(n: int) -> tuple[float, float]:
     t0, c0 = time.perf_counter(), time.thread_time()
     for i in range(n):
         z = torch.randn(32, 64, generator=gen)
-        with torch.no_grad():
+        real = x[i].contiguous(memory_format=layout)
+        with torch.no_grad(), cast:
             fake = g(z, y[i])
-        s_real, c_real = d(x[i])
-        s_fake, _ = d(fake)
-        loss_d = (F.softplus(-s_real).mean() + F.softplus(s_fake).mean() + F.cross_entropy(c_real, y[i]))
+        with cast:
+            s_real, c_real = d(real)
+            s_fake, _ = d(fake)
+        loss_d = (F.softplus(-s_real.float()).mean() + F.softplus(s_fake.float()).mean()
+                  + F.cross_entropy(c_real.float(), y[i]))
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
-        s_fake, c_fake = d(g(z, y[i]))
-        loss_g = F.softplus(-s_fake).mean() + F.cross_entropy(c_fake, y[i])
+        with cast:
+            s_fake, c_fake = d(g(z, y[i]))
+        loss_g = F.softplus(-s_fake.float()).mean() + F.cross_entropy(c_fake.float(), y[i])
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -89,22 +98,30 @@ def run_calibration(iterations: int = ITERATIONS, repeats: int = REPEATS) -> dic
     their ratio shows how busy the machine was); one untimed iteration warms up first."""
     import torch
 
-    from robgan.provenance import compute_fingerprint
+    from robgan.provenance import bf16_supported, compute_fingerprint
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         _iterations(1)
         times = [_iterations(iterations) for _ in range(repeats)]
+        _iterations(1, native=True)
+        native = [_iterations(iterations, native=True) for _ in range(repeats)]
     finally:
         torch.set_num_threads(threads)
+    bf16 = bf16_supported(torch.device("cpu"))
     return {"seconds": round(min(t for t, _ in times), 3),
             "repeats_seconds": [round(t, 3) for t, _ in times],
             "cpu_seconds": round(min(c for _, c in times), 3),
             "iterations": int(iterations), "workload": WORKLOAD if iterations == ITERATIONS else
             WORKLOAD.replace(f"{ITERATIONS} GAN", f"{iterations} GAN"),
             "version": _VERSION, "torch": torch.__version__,
-            "host": host_description(), "compute": compute_fingerprint("cpu")}
+            "host": host_description(), "compute": compute_fingerprint("cpu"),
+            # the same workload in the suite's default precision and layout on this machine
+            "native": {"seconds": round(min(t for t, _ in native), 3),
+                       "repeats_seconds": [round(t, 3) for t, _ in native],
+                       "cpu_seconds": round(min(c for _, c in native), 3),
+                       "settings": f"channels-last, {'bf16 autocast' if bf16 else 'float32 (bf16 not native)'}"}}
 
 
 def multiple(seconds: float, calibration: dict | None) -> float | None:

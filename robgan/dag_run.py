@@ -55,11 +55,15 @@ def calibrate_subprocess(timeout: float = 600.0) -> dict | None:
         return None
 
 
-def wall_multiple(record: dict) -> float | None:
+def wall_multiple(record: dict, native: bool = False) -> float | None:
     """The DAG's wall-clock (``wall_seconds_total`` when an interrupted invocation counts, else
     ``wall_seconds``) as a multiple of the calibration recorded with it; None for a record without one
-    (records written before the calibration existed)."""
+    (records written before the calibration existed). ``native``: of the calibration's ``native``
+    variant (channels-last, bf16 where native: the DAG's own precision on that machine), which
+    records before it existed lack."""
     cal = record.get("calibration") or {}
+    if native:
+        cal = cal.get("native") or {}
     if not cal.get("seconds"):
         return None
     return round(float(record.get("wall_seconds_total", record["wall_seconds"])) / float(cal["seconds"]), 1)
@@ -141,6 +145,7 @@ def finish(results: str | Path, cores: int | None, root: str | Path = ".") -> di
     cal_file = results / _CALIBRATION
     record["calibration"] = json.loads(cal_file.read_text()) if cal_file.is_file() else None
     record["wall_multiple"] = wall_multiple(record)
+    record["wall_multiple_native"] = wall_multiple(record, native=True)
     tmp = results / f".{RECORD}.tmp"
     tmp.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
     os.replace(tmp, results / RECORD)

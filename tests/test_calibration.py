@@ -18,6 +18,11 @@ def test_calibration_runs_one_thread_and_restores_the_callers_threads():
     # the machine's kernel set beside its time: multiples compare between machines of one kind
     from robgan.provenance import compute_fingerprint
     assert res["compute"] == compute_fingerprint("cpu")
+    # the same workload in the DAG's precision and layout (channels-last; bf16 only where native)
+    nat = res["native"]
+    assert nat["seconds"] == min(nat["repeats_seconds"]) > 0 and len(nat["repeats_seconds"]) == 2
+    assert nat["settings"] == ("channels-last, bf16 autocast" if res["compute"]["bf16_native"] else
+                               "channels-last, float32 (bf16 not native)")
 
 
 def test_the_workload_does_not_depend_on_the_config():

@@ -108,6 +108,11 @@ def test_the_calibration_is_recorded_beside_the_wall_clock(tmp_path):
     assert dag_run.wall_multiple({"wall_seconds": 100.0, "wall_seconds_total": 300.0,
                                   "calibration": cal}) == 75.0
     assert dag_run.wall_multiple({"wall_seconds": 100.0, "calibration": cal}) == 25.0
+    # the calibration in the DAG's own precision, where the record has it (None before it existed)
+    assert rec["wall_multiple_native"] is None
+    native = {**cal, "native": {"seconds": 2.5}}
+    assert dag_run.wall_multiple({"wall_seconds": 100.0, "calibration": native}, native=True) == 40.0
+    assert dag_run.wall_multiple({"wall_seconds": 100.0, "calibration": native}) == 25.0
 
 
 def test_a_record_without_calibration_has_no_multiple(tmp_path):

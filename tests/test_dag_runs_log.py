@@ -56,9 +56,15 @@ def test_an_entry_is_read_from_the_run_files(tmp_path):
     later = dict(e, started="2026-12-08T10:00:00Z", calibration_seconds=3.0,
                  compute={**avx2, "cpu_capability": "AVX512", "bf16_native": True})
     text = log.table([e, dict(e, started="2026-12-07T11:00:00Z", compute=avx2), later]).splitlines()
-    assert text[-5] == ("| 2026-12-07 10:00 | quick | `abcdef0` | 80 s | 2.00 s | — | 40 | 135 | 120 | 10 | 25 "
+    assert text[-5] == ("| 2026-12-07 10:00 | quick | `abcdef0` | 80 s | 2.00 s | — | 40 | — | 135 | 120 | 10 | 25 "
                         "| a note |")
-    assert "| 2.00 s | AVX2 | 40 |" in text[-4] and "| 3.00 s | AVX512+bf16 | 40 |" in text[-3]
+    assert "| 2.00 s | AVX2 | 40 | — |" in text[-4] and "| 3.00 s | AVX512+bf16 | 40 | — |" in text[-3]
+    native = {**json.loads((tmp_path / "results" / "quick" / "dag_run.json").read_text()),
+              "calibration": {"seconds": 2.0, "native": {"seconds": 1.6}}}
+    (tmp_path / "results" / "quick" / "dag_run.json").write_text(json.dumps(native))
+    e = log.entry(tmp_path / "results" / "quick", "n", "s")
+    assert e["wall_multiple_native"] == 50.0  # 80 s / 1.6 s
+    assert "| 2.00 s | — | 40 | 50 | 135 |" in log.table([e])
     assert text[-1] == "The calibration ranged over 2.00-3.00 s (1.50x) in the 3 runs that have one."
 
 

@@ -62,6 +62,8 @@ def entry(results: Path, note: str, source: str) -> dict:
         "calibration_seconds": cal.get("seconds"),
         "calibration_cpu_seconds": cal.get("cpu_seconds"),
         "wall_multiple": wall_multiple(run),
+        # of the calibration in the DAG's own precision (channels-last, bf16 where native); None before it existed
+        "wall_multiple_native": wall_multiple(run, native=True),
         # the machine's kernel set (robgan.provenance.compute_fingerprint); absent in runs before it existed
         "compute": cal.get("compute") or records_compute(results),
         "job_seconds": {k: round(by_kind[k], 1) for k in (*KINDS, "other")},
@@ -114,6 +116,9 @@ in step with the files.
 
 - **calibration**: the fixed one-thread workload timed at the start of the run (`robgan/calibration.py`);
   **multiple** = wall / calibration, the figure that compares across machines (docs/speed.md).
+- **native multiple**: wall / the same calibration workload in the DAG's own precision and layout on
+  that machine (channels-last, bf16 where native; `calibration.native`), recorded since 2026-12-07
+  evening: meant to compare machines of different kernel kinds, where the float32 multiple does not.
 - **kernels**: the CPU kernel set torch dispatched to and `+bf16` where bf16 is native (the calibration's
   `compute`; "—": not recorded, runs before the fingerprint existed). Without native bf16 the DAG trains
   and attacks in float32, so multiples compare only between rows of one kind.
@@ -134,8 +139,9 @@ def kernels_of(compute: dict | None) -> str:
 
 def table(rows: list[dict]) -> str:
     """The README: :data:`HEADER` and one table row per entry."""
-    lines = [HEADER, "| started (UTC) | experiment | commit | wall | calibration | kernels | multiple | job-s | train "
-             "| evals | idle core-s | note |", "|---|---|---|--:|--:|---|--:|--:|--:|--:|--:|---|"]
+    lines = [HEADER, "| started (UTC) | experiment | commit | wall | calibration | kernels | multiple "
+             "| native multiple | job-s | train | evals | idle core-s | note |",
+             "|---|---|---|--:|--:|---|--:|--:|--:|--:|--:|--:|---|"]
     for e in rows:
         js = e["job_seconds"]
         train = js["train"] + js["finetune"]
@@ -143,10 +149,11 @@ def table(rows: list[dict]) -> str:
         cal = f"{e['calibration_seconds']:.2f} s" if e["calibration_seconds"] else "—"
         mult = f"{e['wall_multiple']:g}" if e["wall_multiple"] else "—"
         kernels = kernels_of(e.get("compute"))
+        native = f"{e['wall_multiple_native']:g}" if e.get("wall_multiple_native") else "—"
         idle = f"{e['idle_core_seconds']:,.0f}" if e["idle_core_seconds"] is not None else "—"
         lines.append(f"| {e['started'][:16].replace('T', ' ')} | {e['experiment']} | `{e['git_commit'][:7]}`"
                      f"{' (dirty)' if e['git_dirty'] else ''} | {e['wall_seconds']:,.0f} s | {cal} | {kernels} "
-                     f"| {mult} "
+                     f"| {mult} | {native} "
                      f"| {e['job_seconds_total']:,.0f} | {train:,.0f} | {evals:,.0f} | {idle} | {e['note']} |")
     cals = [e["calibration_seconds"] for e in rows if e["calibration_seconds"]]
     if cals:  # a property of the machine (and its load), not of the code: comparable over every row
