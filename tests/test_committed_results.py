@@ -10,6 +10,7 @@ import yaml
 
 from robgan.config import load_config
 from robgan.pipeline import resolved_config_text
+from robgan.report.compare import flatten
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = {"quick": "config/config.yaml", "mnist5k": "config/mnist5k.yaml"}
@@ -22,25 +23,15 @@ PENDING_RERUN: dict[str, str] = {
 }
 
 
-def _flat(d, prefix=""):
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and v:
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def _schema_defaults() -> dict:
     """Every setting's schema default, flattened (``performance.bf16_attacks`` → False)."""
     from robgan.config import validate
 
-    return _flat(validate({"experiment": "x"}))
+    return flatten(validate({"experiment": "x"}))
 
 
 def _differences(committed: dict, expected: dict) -> list[str]:
-    old, new, defaults = _flat(committed), _flat(expected), _schema_defaults()
+    old, new, defaults = flatten(committed), flatten(expected), _schema_defaults()
     return sorted(k for k in old.keys() | new.keys()
                   if not (k in old and k in new and old[k] == new[k])
                   and not (k not in old and k in defaults and new.get(k) == defaults[k]))

@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from robgan.config import autoattack_view, load_config  # noqa: E402
 from robgan.registry import evaluation_labels, experiment_labels  # noqa: E402
+from robgan.report.compare import flatten  # noqa: E402
 from robgan.report.job_times import read_jobs  # noqa: E402
 
 
@@ -89,14 +90,11 @@ SCALABLE = ("train.iterations", "advtrain.iterations", "advtrain.schedule.start"
             "snapshot_every")
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and v:
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
+def _kind_table(columns: list[str], body: list[tuple[str, list[str]]], total: list[str]) -> list[str]:
+    """A Markdown table: one row of cells per job kind, then the bold total."""
+    return ["| job kind | " + " | ".join(columns) + " |", "|---|" + "--:|" * len(columns),
+            *(f"| {kind} | " + " | ".join(cells) + " |" for kind, cells in body),
+            "| **total** | " + " | ".join(f"**{c}**" for c in total) + " |"]
 
 
 def measured_section(rows: list[tuple[str, str, float]], wall: float, m5k: dict, m5k_results: Path) -> list[str]:
@@ -110,7 +108,7 @@ def measured_section(rows: list[tuple[str, str, float]], wall: float, m5k: dict,
     if not (cfg_file.is_file() and dag_file.is_file()):
         return []
     ran = load_config(yaml.safe_load(cfg_file.read_text()))
-    a, b = _flat(ran), _flat(m5k)
+    a, b = flatten(ran), flatten(m5k)
     differ = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
     if any(k not in SCALABLE for k in differ):
         return ["", f"`{m5k_results.name}` holds a run of another config ({', '.join(differ)} differ): "
@@ -128,29 +126,26 @@ def measured_section(rows: list[tuple[str, str, float]], wall: float, m5k: dict,
             f"{run['jobs']} jobs, calibration {(run.get('calibration') or {}).get('seconds', float('nan')):.2f} s")
     est_total, act_total = sum(s for _, _, s in rows), sum(actual.values())
     if not differ:
-        lines = ["", f"## The run beside the estimate ({head})", "",
-                 "| job kind | estimated job-s | measured job-s | measured / estimated |", "|---|--:|--:|--:|"]
-        for kind, _, est in rows:
-            lines.append(f"| {kind} | {est:,.0f} | {actual[kind]:,.0f} | {actual[kind] / est:.2f} |")
-        return lines + [
-            f"| **total** | **{est_total:,.0f}** | **{act_total:,.0f}** | **{act_total / est_total:.2f}** |", "",
+        return ["", f"## The run beside the estimate ({head})", "", *_kind_table(
+            ["estimated job-s", "measured job-s", "measured / estimated"],
+            [(kind, [f"{est:,.0f}", f"{actual[kind]:,.0f}", f"{actual[kind] / est:.2f}"]) for kind, _, est in rows],
+            [f"{est_total:,.0f}", f"{act_total:,.0f}", f"{act_total / est_total:.2f}"]), "",
             f"Wall-clock: estimated {wall:,.0f} s ({wall / 60:.0f} min), measured **{run['wall_seconds']:,.0f} s "
             f"({run['wall_seconds'] / 60:.1f} min)** against the budget of 7,200 s."]
     idle = max(0.0, run["wall_seconds"] * run["cores"] - act_total) / act_total
     sc_total = sum(scaled.values())
     sc_wall = sc_total / run["cores"] * (1 + idle)
     changes = "; ".join(f"{k} {a.get(k)} → {b.get(k)}" for k in differ)
-    lines = ["", f"## The previous run, scaled to this config ({head})", "",
-             f"It ran the config before these changes: {changes}. Scaled: each training job by its "
-             "iteration ratio, each fidelity job by its snapshot ratio, every other job as measured.", "",
-             "| job kind | previous run's job-s | scaled to this config | estimate above |", "|---|--:|--:|--:|"]
-    for kind, _, est in rows:
-        lines.append(f"| {kind} | {actual[kind]:,.0f} | {scaled[kind]:,.0f} | {est:,.0f} |")
-    return lines + [
-        f"| **total** | **{act_total:,.0f}** | **{sc_total:,.0f}** | **{est_total:,.0f}** |", "",
-        f"Wall-clock: the previous run **{run['wall_seconds']:,.0f} s ({run['wall_seconds'] / 60:.1f} min)**; "
-        f"scaled, {sc_total:,.0f} / {run['cores']} x (1 + {idle:.3f}) = **{sc_wall:,.0f} s ({sc_wall / 60:.0f} min)** "
-        f"on that machine, against the budget of 7,200 s."]
+    return ["", f"## The previous run, scaled to this config ({head})", "",
+            f"It ran the config before these changes: {changes}. Scaled: each training job by its "
+            "iteration ratio, each fidelity job by its snapshot ratio, every other job as measured.", "",
+            *_kind_table(["previous run's job-s", "scaled to this config", "estimate above"],
+                         [(kind, [f"{actual[kind]:,.0f}", f"{scaled[kind]:,.0f}", f"{est:,.0f}"])
+                          for kind, _, est in rows],
+                         [f"{act_total:,.0f}", f"{sc_total:,.0f}", f"{est_total:,.0f}"]), "",
+            f"Wall-clock: the previous run **{run['wall_seconds']:,.0f} s ({run['wall_seconds'] / 60:.1f} min)**; "
+            f"scaled, {sc_total:,.0f} / {run['cores']} x (1 + {idle:.3f}) = "
+            f"**{sc_wall:,.0f} s ({sc_wall / 60:.0f} min)** on that machine, against the budget of 7,200 s."]
 
 
 def main(results: Path, m5k_results: Path = REPO / "results" / "mnist5k") -> str:

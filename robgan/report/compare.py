@@ -363,11 +363,12 @@ def compare_dirs(reference: str | Path, candidate: str | Path, *, rtol: float = 
     return out
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested mapping (a config) as ``{dotted key: leaf value}``; an empty mapping is a leaf."""
     if isinstance(value, Mapping) and value:
         out: dict[str, Any] = {}
         for k, v in value.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
         return out
     return {prefix: value}
 
@@ -377,8 +378,8 @@ def config_changes(reference: Path, candidate: Path) -> list[tuple[str, str, str
     candidate value)`` (``(absent)`` on the side that lacks the key); None when either file is missing."""
     if not (reference.is_file() and candidate.is_file()):
         return None
-    a = _flatten(yaml.safe_load(reference.read_text()) or {})
-    b = _flatten(yaml.safe_load(candidate.read_text()) or {})
+    a = flatten(yaml.safe_load(reference.read_text()) or {})
+    b = flatten(yaml.safe_load(candidate.read_text()) or {})
     return [(k, _fmt(a.get(k, "(absent)"), 30), _fmt(b.get(k, "(absent)"), 30))
             for k in list(a) + [k for k in b if k not in a] if a.get(k, "(absent)") != b.get(k, "(absent)")]
 
