@@ -128,11 +128,27 @@ def test_readme_times_are_the_committed_measurements():
     setup = json.loads((REPO / "benchmarks" / "setup_times.json").read_text())
     dag = json.loads((REPO / "results" / "quick" / "dag_run.json").read_text())
     assert setup["test_summary"] and setup["git_commit"]  # the measured run says how it ended, and where
+    assert setup["test_exit_status"] == 0, "the README must not quote the time of a failed test run"
+    cal = setup["calibration"]  # the machine the times were measured on, as the README names it
+    kernels = cal["compute"]["cpu_capability"] + ("+bf16" if cal["compute"]["bf16_native"] else "")
+    assert f"(kernels {kernels}, calibration {cal['seconds']:.2f} s;" in " ".join(text.split())
     quoted = dict(re.findall(r"The (first command|second|tests) (?:took|runs .*? It took) \*\*([\d.]+) min\*\*",
                              text, flags=re.S))
     assert quoted == {"first command": f"{setup['install_seconds'] / 60:.1f}",
                       "second": f"{dag['wall_seconds'] / 60:.1f}",
                       "tests": f"{setup['test_seconds'] / 60:.1f}"}
+
+
+def test_readme_time_without_native_bf16_is_the_logged_runs():
+    """The README's quick time on a CPU without native bf16 is the range of the logged runs of that kind."""
+    import json
+
+    text = " ".join((REPO / "README.md").read_text().split())
+    runs = [json.loads(p.read_text()) for p in (REPO / "benchmarks" / "dag_runs" / "runs").glob("*.json")]
+    walls = [r["wall_seconds"] / 60 for r in runs
+             if r["experiment"] == "quick" and (r.get("compute") or {}).get("bf16_native") is False]
+    assert walls, "no logged quick run without native bf16"
+    assert f"quick took **{min(walls):.1f}–{max(walls):.1f} min** there" in text
 
 
 def test_readme_caveat_on_convergence_is_the_committed_count():
