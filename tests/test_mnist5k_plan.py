@@ -78,3 +78,56 @@ def test_the_run_is_put_beside_the_estimate(tmp_path):
     cfg["seeds"] = [0]
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
     assert "(seeds differ): not comparable" in _estimate().main(REPO / "results" / "quick", run)
+
+
+def _preflight():
+    spec = importlib.util.spec_from_file_location("mnist5k_preflight", PLAN / "preflight.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_preflight_decides_on_the_calibration_ratio_with_the_noise_margin():
+    decide = _preflight().decide
+    # same kind: 6,000 s on a machine calibrated at 2.0 s, this one 1.5 s -> 4,500 s, 5,175 s with 15 %
+    go, predicted, why = decide(6000, 2.0, True, 1.5, True)
+    assert go and abs(predicted - 4500) < 1e-9 and "within the budget" in why
+    # 6,500 s predicted fits 7,200 s alone, not with the 15 % noise (7,475 s)
+    go, predicted, why = decide(6500, 2.0, True, 2.0, True)
+    assert not go and abs(predicted - 6500) < 1e-9 and "over the budget" in why
+    # float32 on both sides compares too
+    assert decide(6000, 2.0, False, 1.5, False)[0]
+
+
+def test_preflight_refuses_a_machine_of_another_kind():
+    decide = _preflight().decide
+    go, predicted, why = decide(6000, 2.0, True, 1.0, False)  # faster float32 calibration, no native bf16
+    assert not go and abs(predicted - 3000) < 1e-9 and "lower bound" in why
+    go, _, why = decide(6000, 2.0, False, 1.0, True)
+    assert not go and "no prediction" in why
+    go, _, why = decide(6000, 2.0, None, 1.0, True)
+    assert not go and "do not say" in why
+
+
+def test_preflight_on_the_committed_run(tmp_path, capsys):
+    """The committed results/mnist5k (an AVX-512-BF16 run: its records hold bf16 attacks) against saved
+    calibrations: a machine of its kind 20 % faster is a GO, one 30 % slower is not, nor is an AVX2 one
+    as fast as its own."""
+    import json
+
+    pre = _preflight()
+    assert pre.bf16_native_of_records(REPO / "results" / "mnist5k") is True
+
+    def run(seconds: float, bf16: bool) -> int:
+        f = tmp_path / "cal.json"
+        f.write_text(json.dumps({"seconds": seconds, "compute": {"cpu_capability": "AVX512" if bf16 else "AVX2",
+                                                                 "bf16_native": bf16}}))
+        return pre.main(["--calibration", str(f)])
+
+    run_cal = json.loads((REPO / "results" / "mnist5k" / "dag_run.json").read_text())["calibration"]["seconds"]
+    assert run(run_cal * 0.8, True) == 0  # 6,150 s scaled x 0.8 x 1.15: within 7,200 s
+    assert "GO: same kind of compute" in capsys.readouterr().out
+    assert run(run_cal * 1.3, True) == 1
+    assert "NO-GO: same kind" in capsys.readouterr().out
+    assert run(run_cal, False) == 1
+    assert "lower bound" in capsys.readouterr().out

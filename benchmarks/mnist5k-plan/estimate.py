@@ -97,23 +97,25 @@ def _kind_table(columns: list[str], body: list[tuple[str, list[str]]], total: li
             "| **total** | " + " | ".join(f"**{c}**" for c in total) + " |"]
 
 
-def measured_section(rows: list[tuple[str, str, float]], wall: float, m5k: dict, m5k_results: Path) -> list[str]:
-    """The run in ``m5k_results`` beside the estimate: measured against estimated when it ran this config;
-    scaled to this config when it ran one that differs only in :data:`SCALABLE` settings (each training
-    job by its iteration ratio, each fidelity job by its snapshot ratio, the idle share of the run kept);
-    a line saying why not otherwise; nothing when there is no run."""
+def previous_run(m5k: dict, m5k_results: Path) -> dict | None:
+    """The run in ``m5k_results`` against the config ``m5k``: None without a run; else ``{"run"
+    (dag_run.json), "differ" (the flattened config keys that differ), "scalable" (all of them are in
+    :data:`SCALABLE`), "actual" and "scaled" ({kind: job-seconds}: as measured, and each training job
+    scaled by its iteration ratio, each fidelity job by its snapshot ratio), "idle" (the run's idle
+    share), "scaled_wall" (the scaled job-seconds on the run's cores with that idle share; None when
+    not scalable)}``."""
     import yaml
 
     cfg_file, dag_file = m5k_results / "config.yaml", m5k_results / "dag_run.json"
     if not (cfg_file.is_file() and dag_file.is_file()):
-        return []
+        return None
     ran = load_config(yaml.safe_load(cfg_file.read_text()))
     a, b = flatten(ran), flatten(m5k)
     differ = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
-    if any(k not in SCALABLE for k in differ):
-        return ["", f"`{m5k_results.name}` holds a run of another config ({', '.join(differ)} differ): "
-                    "not comparable."]
-    run = json.loads(dag_file.read_text())
+    out = {"run": json.loads(dag_file.read_text()), "differ": differ, "ran": ran,
+           "scalable": all(k in SCALABLE for k in differ)}
+    if not out["scalable"]:
+        return out
     actual: dict[str, float] = defaultdict(float)
     scaled: dict[str, float] = defaultdict(float)
     for job in read_jobs(m5k_results):  # every seed's job
@@ -122,6 +124,25 @@ def measured_section(rows: list[tuple[str, str, float]], wall: float, m5k: dict,
                   snapshots(m5k) / snapshots(ran) if kind == "eval_fidelity" else 1.0)
         actual[kind] += job["seconds"]
         scaled[kind] += job["seconds"] * factor
+    run = out["run"]
+    idle = max(0.0, run["wall_seconds"] * run["cores"] - sum(actual.values())) / sum(actual.values())
+    return {**out, "actual": actual, "scaled": scaled, "idle": idle,
+            "scaled_wall": sum(scaled.values()) / run["cores"] * (1 + idle)}
+
+
+def measured_section(rows: list[tuple[str, str, float]], wall: float, m5k: dict, m5k_results: Path) -> list[str]:
+    """The run in ``m5k_results`` beside the estimate: measured against estimated when it ran this config;
+    scaled to this config when it ran one that differs only in :data:`SCALABLE` settings (each training
+    job by its iteration ratio, each fidelity job by its snapshot ratio, the idle share of the run kept);
+    a line saying why not otherwise; nothing when there is no run."""
+    prev = previous_run(m5k, m5k_results)
+    if prev is None:
+        return []
+    differ = prev["differ"]
+    if not prev["scalable"]:
+        return ["", f"`{m5k_results.name}` holds a run of another config ({', '.join(differ)} differ): "
+                    "not comparable."]
+    run, actual, scaled, idle = prev["run"], prev["actual"], prev["scaled"], prev["idle"]
     head = (f"`results/{m5k_results.name}`, commit `{run['git_commit'][:7]}`, {run['cores']} cores, "
             f"{run['jobs']} jobs, calibration {(run.get('calibration') or {}).get('seconds', float('nan')):.2f} s")
     est_total, act_total = sum(s for _, _, s in rows), sum(actual.values())
@@ -132,9 +153,8 @@ def measured_section(rows: list[tuple[str, str, float]], wall: float, m5k: dict,
             [f"{est_total:,.0f}", f"{act_total:,.0f}", f"{act_total / est_total:.2f}"]), "",
             f"Wall-clock: estimated {wall:,.0f} s ({wall / 60:.0f} min), measured **{run['wall_seconds']:,.0f} s "
             f"({run['wall_seconds'] / 60:.1f} min)** against the budget of 7,200 s."]
-    idle = max(0.0, run["wall_seconds"] * run["cores"] - act_total) / act_total
-    sc_total = sum(scaled.values())
-    sc_wall = sc_total / run["cores"] * (1 + idle)
+    sc_total, sc_wall = sum(scaled.values()), prev["scaled_wall"]
+    a, b = flatten(prev["ran"]), flatten(m5k)
     changes = "; ".join(f"{k} {a.get(k)} → {b.get(k)}" for k in differ)
     return ["", f"## The previous run, scaled to this config ({head})", "",
             f"It ran the config before these changes: {changes}. Scaled: each training job by its "

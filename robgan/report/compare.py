@@ -395,7 +395,9 @@ def _fingerprint(record: Mapping[str, Any]) -> dict[str, Any]:
     return {"bf16_native": True} if isinstance(precision, str) and precision.startswith("bf16") else {}
 
 
-def _compute_values(root: Path) -> dict[str, set[str]]:
+def compute_values(root: Path) -> dict[str, set[str]]:
+    """{fingerprint field: the JSON values the records under ``root/records`` give it} (see
+    :func:`_fingerprint` for records older than the fingerprint)."""
     values: dict[str, set[str]] = {}
     for path in _files(root, "records", "*.json").values():
         try:
@@ -412,7 +414,7 @@ def compute_changes(reference: Path, candidate: Path) -> list[tuple[str, str, st
     as ``(field, reference values, candidate values)``: only fields known on both sides (records
     written before the fingerprint existed know little or nothing, see :func:`_fingerprint`). Empty:
     same compute as far as the records tell, so the numbers should agree bit for bit."""
-    a, b = _compute_values(reference), _compute_values(candidate)
+    a, b = compute_values(reference), compute_values(candidate)
     return [(k, ", ".join(sorted(a[k])), ", ".join(sorted(b[k]))) for k in a if k in b and a[k] != b[k]]
 
 

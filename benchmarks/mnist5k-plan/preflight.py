@@ -1,0 +1,115 @@
+"""Before issue #26's mnist5k re-run: will it fit the 2-hour budget on this machine? GO (exit 0) or NO-GO (1).
+
+    python benchmarks/mnist5k-plan/preflight.py [--calibration FILE]
+
+It times the calibration workload here (``python -m robgan.calibration``; ``--calibration`` reads a
+saved one instead) and predicts the re-run's wall-clock from the previous mnist5k run scaled to the
+current ``config/mnist5k.yaml`` (``estimate.py``'s :func:`previous_run`: the same jobs, measured on the
+machine that made them):
+
+- same kind of compute (bf16 native on both, or on neither): predicted = the scaled wall-clock x this
+  calibration / that run's calibration. GO when the prediction with :data:`NOISE` added stays within the
+  budget: the float32 calibration and the DAG moved by up to ~15 % between runs of the same work on one
+  machine (benchmarks/dag_runs/).
+- this CPU lacks native bf16 and that run had it: the DAG trains and runs its PGD sweeps in float32
+  here, which the float32 calibration does not see (benchmarks/dag_runs' AVX2 rows: quick ~1.7x the
+  multiple of AVX-512-BF16 machines), so the calibration ratio gives a lower bound only: NO-GO.
+
+The previous run's kind comes from its records (``compute``; runs older than the fingerprint tell only
+``bf16_native`` through a bf16 attack: :func:`robgan.report.compare.compute_values`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+sys.path.insert(0, str(REPO))
+
+from robgan.config import load_config  # noqa: E402
+from robgan.report.compare import compute_values  # noqa: E402
+
+BUDGET_S = 7200.0
+NOISE = 0.15  # the calibration's and the DAG's spread between runs of the same work on one machine
+
+
+def _estimate():
+    spec = importlib.util.spec_from_file_location("mnist5k_estimate", HERE / "estimate.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def bf16_native_of_records(results: Path) -> bool | None:
+    """Whether the run in ``results`` computed bf16 natively, from its records; None if they do not say
+    or disagree."""
+    values = compute_values(results).get("bf16_native", set())
+    return json.loads(next(iter(values))) if len(values) == 1 else None
+
+
+def decide(scaled_wall: float, run_calibration: float, run_bf16: bool | None, here_calibration: float,
+           here_bf16: bool, budget: float = BUDGET_S, noise: float = NOISE) -> tuple[bool, float, str]:
+    """(go, predicted seconds, the reason in words). ``scaled_wall``: the previous run scaled to the
+    config, on its machine, whose calibration was ``run_calibration`` seconds."""
+    predicted = scaled_wall * here_calibration / run_calibration
+    ratio = f"{scaled_wall:,.0f} s x {here_calibration:.2f} / {run_calibration:.2f}"
+    if run_bf16 is None:
+        return False, predicted, ("the previous run's records do not say whether it computed bf16 "
+                                  "natively: no like-for-like prediction")
+    if here_bf16 != run_bf16:
+        if run_bf16:
+            return False, predicted, (
+                "this CPU lacks native bf16 and the previous run's had it: the training and the PGD sweeps run "
+                f"float32 here, which the float32 calibration does not see, so {ratio} = {predicted:,.0f} s "
+                f"({predicted / 60:.0f} min) is a lower bound")
+        return False, predicted, ("this CPU has native bf16 and the previous run's did not: the float32 "
+                                  "calibration does not compare the two kinds; no prediction")
+    upper = predicted * (1 + noise)
+    go = upper <= budget
+    return go, predicted, (f"same kind of compute: {ratio} = {predicted:,.0f} s ({predicted / 60:.0f} min), "
+                           f"{upper:,.0f} s ({upper / 60:.0f} min) with {noise:.0%} noise, "
+                           f"{'within' if go else 'over'} the budget of {budget:,.0f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--calibration", type=Path, help="a saved `python -m robgan.calibration` JSON")
+    ap.add_argument("--results", type=Path, default=REPO / "results" / "mnist5k",
+                    help="the previous mnist5k run (default results/mnist5k)")
+    args = ap.parse_args(argv)
+    if args.calibration:
+        cal = json.loads(args.calibration.read_text())
+    else:
+        from robgan.calibration import run_calibration
+        cal = run_calibration()
+    m5k = load_config(REPO / "config" / "mnist5k.yaml")
+    prev = _estimate().previous_run(m5k, args.results)
+    if prev is None or not prev["scalable"]:
+        print(f"NO-GO: {args.results} holds no run that scales to config/mnist5k.yaml")
+        return 1
+    run = prev["run"]
+    here_bf16 = bool(cal["compute"]["bf16_native"])
+    go, _, why = decide(prev["scaled_wall"], run["calibration"]["seconds"], bf16_native_of_records(args.results),
+                        cal["seconds"], here_bf16)
+    from robgan.provenance import git_info, utc_now
+    git = git_info()
+    print(f"preflight of the mnist5k re-run, {utc_now()}, commit {str(git.get('commit'))[:7]}"
+          f"{' (dirty)' if git.get('dirty') else ''}")
+    print(f"this machine: calibration {cal['seconds']:.2f} s, kernels {cal['compute'].get('cpu_capability')}, "
+          f"bf16 native: {here_bf16}")
+    print(f"previous run: commit {run['git_commit'][:7]}, {run['wall_seconds']:,.0f} s, calibration "
+          f"{run['calibration']['seconds']:.2f} s; scaled to config/mnist5k.yaml {prev['scaled_wall']:,.0f} s")
+    print(f"{'GO' if go else 'NO-GO'}: {why}")
+    if go:
+        print("next: from a clean clone, `snakemake --cores all --configfile config/mnist5k.yaml`, then the "
+              "steps of benchmarks/mnist5k-plan/README.md ('The next run')")
+    return 0 if go else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
