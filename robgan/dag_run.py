@@ -18,6 +18,11 @@ and :func:`finish` records it beside the wall-clock: ``calibration`` (its second
 ``wall_multiple`` = ``wall_seconds / calibration.seconds``, the DAG's time in units of this machine's
 calibration, which compares across machines where seconds do not. Torch-free: it runs inside
 Snakemake (the calibration imports torch in its own process).
+
+**Expected time.** Where ``results/<exp>`` holds the ``dag_run.json`` of an earlier run (the committed
+one on a fresh clone), :func:`start` prints before any job runs how long a run of the whole DAG should
+take on this machine: that run's wall-clock scaled by the two calibrations when both CPUs are of one
+kind (:func:`scale_wall`), a lower bound when this CPU lacks the native bf16 that one had.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["RECORD", "calibrate_subprocess", "finish", "start", "wall_multiple"]
+__all__ = ["RECORD", "calibrate_subprocess", "expected_wall", "finish", "scale_wall", "start", "wall_multiple"]
 
 _log = logging.getLogger("robgan.dag_run")
 
@@ -69,6 +74,74 @@ def wall_multiple(record: dict, native: bool = False) -> float | None:
     return round(float(record.get("wall_seconds_total", record["wall_seconds"])) / float(cal["seconds"]), 1)
 
 
+SAME_KIND, LOWER_BOUND = "same kind", "lower bound"
+
+
+def scale_wall(wall: float, calibration: float, bf16: bool | None, here_calibration: float,
+               here_bf16: bool) -> tuple[float | None, str]:
+    """What work that took ``wall`` seconds on a machine whose calibration took ``calibration`` seconds
+    (``bf16``: whether that CPU computed bf16 natively; None: unknown) should take on this machine
+    (``here_calibration``, ``here_bf16``), as ``(seconds, how)``:
+
+    - ``(wall x here / there, "same kind")`` when both machines compute bf16 natively or neither does:
+      the float32 calibration compares machines of one kind (docs/speed.md);
+    - ``(the same ratio, "lower bound")`` when this CPU lacks native bf16 and that one had it: the DAG
+      trains and runs its PGD sweeps in float32 here, which the calibration does not see (the AVX2 runs
+      in benchmarks/dag_runs took ~1.7x the multiple of AVX-512-BF16 machines);
+    - ``(None, reason)`` otherwise."""
+    ratio = wall * here_calibration / calibration
+    if bf16 is None:
+        return None, "the earlier run's records do not say whether its CPU computed bf16 natively"
+    if bf16 == here_bf16:
+        return ratio, SAME_KIND
+    if bf16:
+        return ratio, LOWER_BOUND
+    return None, "this CPU computes bf16 natively and the earlier run's did not: the calibration does not compare them"
+
+
+def expected_wall(previous: dict, calibration: dict, previous_bf16: bool | None = None) -> tuple[float | None, str]:
+    """:func:`scale_wall` for a whole DAG from the ``dag_run.json`` of an earlier run of it (``previous``)
+    and this machine's calibration (:func:`robgan.calibration.run_calibration`'s result).
+    ``previous_bf16``: whether the earlier run's CPU computed bf16 natively, for records whose
+    calibration predates the compute fingerprint (their records may tell:
+    :func:`robgan.report.compare.compute_values`)."""
+    cal = previous.get("calibration") or {}
+    if not cal.get("seconds"):
+        return None, "the earlier run has no calibration"
+    bf16 = (cal.get("compute") or {}).get("bf16_native", previous_bf16)
+    wall = float(previous.get("wall_seconds_total", previous["wall_seconds"]))
+    return scale_wall(wall, float(cal["seconds"]), bf16, float(calibration["seconds"]),
+                      bool(calibration["compute"]["bf16_native"]))
+
+
+def _announce_expected(results: Path, cal: dict) -> None:
+    """Print, before any job runs, how long the whole DAG should take here, from the earlier run whose
+    ``dag_run.json`` is in ``results`` (the committed one on a fresh clone); nothing without one."""
+    prev_file = results / RECORD
+    if not prev_file.is_file():
+        return
+    try:
+        from robgan.report.compare import compute_values
+
+        prev = json.loads(prev_file.read_text())
+        values = compute_values(results).get("bf16_native", set())
+        prev_bf16 = json.loads(next(iter(values))) if len(values) == 1 else None
+        seconds, how = expected_wall(prev, cal, prev_bf16)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        _log.warning("no time estimate from %s (%s)", prev_file, exc)
+        return
+    head = (f"robgan: calibration {cal['seconds']:.2f} s here; the earlier run in {results} (commit "
+            f"{str(prev.get('git_commit'))[:7]}) took {prev['wall_seconds'] / 60:.1f} min")
+    if seconds is None:
+        msg = f"{head}; no estimate for this machine: {how}"
+    elif how == SAME_KIND:
+        msg = f"{head}: a run of the whole DAG should take about {seconds / 60:.0f} min here"
+    else:
+        msg = (f"{head}: a run of the whole DAG should take more than {seconds / 60:.0f} min here (this CPU "
+               "lacks native bf16, the earlier run's had it: it trains in float32)")
+    print(f"{msg}; jobs already up to date are skipped", file=sys.stderr, flush=True)
+
+
 def _benchmarks(results: Path) -> list[Path]:
     return sorted((results / "benchmarks").rglob("*.tsv")) if (results / "benchmarks").is_dir() else []
 
@@ -100,6 +173,8 @@ def start(results: str | Path, calibrate: Callable[[], dict | None] | None = cal
     cal = calibrate() if calibrate is not None else None
     if cal is not None:
         cal_file.write_text(json.dumps(cal) + "\n")
+        if cal.get("compute"):
+            _announce_expected(results, cal)
 
 
 def _git_commit(root: Path) -> tuple[str, bool]:

@@ -123,3 +123,47 @@ def test_a_record_without_calibration_has_no_multiple(tmp_path):
     assert rec["calibration"] is None and rec["wall_multiple"] is None
     assert dag_run.wall_multiple({"wall_seconds": 900.6}) is None  # records written before calibration
 
+
+
+def test_scale_wall_compares_machines_of_one_kind_only():
+    # same kind (native bf16 on both, or on neither): the calibration ratio
+    assert dag_run.scale_wall(600.0, 2.0, True, 3.0, True) == (900.0, dag_run.SAME_KIND)
+    assert dag_run.scale_wall(600.0, 2.0, False, 1.0, False) == (300.0, dag_run.SAME_KIND)
+    # this CPU lacks the native bf16 the earlier one had: the ratio is a lower bound only
+    assert dag_run.scale_wall(600.0, 2.0, True, 3.0, False) == (900.0, dag_run.LOWER_BOUND)
+    seconds, why = dag_run.scale_wall(600.0, 2.0, False, 3.0, True)
+    assert seconds is None and "does not compare" in why
+    seconds, why = dag_run.scale_wall(600.0, 2.0, None, 3.0, True)
+    assert seconds is None and "do not say" in why
+
+
+def _cal(seconds, bf16, cap="AVX512"):
+    return {"seconds": seconds, "compute": {"cpu_capability": cap, "bf16_native": bf16}}
+
+
+def test_expected_wall_reads_the_kind_from_the_record_or_from_its_records():
+    new = {"wall_seconds": 100.0, "wall_seconds_total": 400.0, "calibration": _cal(2.0, False, "AVX2")}
+    assert dag_run.expected_wall(new, _cal(1.0, False, "AVX2")) == (200.0, dag_run.SAME_KIND)  # the total
+    old = {"wall_seconds": 600.0, "calibration": {"seconds": 2.0}}  # a calibration without the fingerprint
+    assert dag_run.expected_wall(old, _cal(3.0, True))[0] is None
+    assert dag_run.expected_wall(old, _cal(3.0, True), previous_bf16=True) == (900.0, dag_run.SAME_KIND)
+    assert dag_run.expected_wall({"wall_seconds": 600.0, "calibration": None}, _cal(3.0, True))[0] is None
+
+
+def test_start_announces_the_expected_time_from_the_earlier_run(tmp_path, capsys):
+    results = tmp_path / "results" / "quick"
+    (results / "records" / "pgd").mkdir(parents=True)
+    (results / "dag_run.json").write_text(json.dumps(
+        {"wall_seconds": 600.0, "git_commit": "abcdef0123", "calibration": {"seconds": 2.0}}))
+    # the earlier run's records say its attacks ran in bf16: its CPU had native bf16
+    (results / "records" / "pgd" / "advtrain_seed0.json").write_text(
+        json.dumps({"settings": {"attack_precision": "bf16"}}))
+    dag_run.start(results, calibrate=lambda: _cal(3.0, True))
+    err = capsys.readouterr().err
+    assert "the earlier run in" in err and "(commit abcdef0) took 10.0 min" in err
+    assert "should take about 15 min here" in err
+    dag_run.start(results, calibrate=lambda: _cal(3.0, False, "AVX2"))
+    assert "should take more than 15 min here (this CPU lacks native bf16" in capsys.readouterr().err
+    (results / "dag_run.json").unlink()  # no earlier run: nothing to say
+    dag_run.start(results, calibrate=lambda: _cal(3.0, True))
+    assert "robgan:" not in capsys.readouterr().err

@@ -103,10 +103,10 @@ def test_preflight_refuses_a_machine_of_another_kind():
     decide = _preflight().decide
     go, predicted, why = decide(6000, 2.0, True, 1.0, False)  # faster float32 calibration, no native bf16
     assert not go and abs(predicted - 3000) < 1e-9 and "lower bound" in why
-    go, _, why = decide(6000, 2.0, False, 1.0, True)
-    assert not go and "no prediction" in why
-    go, _, why = decide(6000, 2.0, None, 1.0, True)
-    assert not go and "do not say" in why
+    go, predicted, why = decide(6000, 2.0, False, 1.0, True)
+    assert not go and predicted is None and "does not compare them" in why
+    go, predicted, why = decide(6000, 2.0, None, 1.0, True)
+    assert not go and predicted is None and "do not say" in why
 
 
 def test_preflight_on_the_committed_run(tmp_path, capsys):

@@ -32,6 +32,7 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO))
 
 from robgan.config import load_config  # noqa: E402
+from robgan.dag_run import LOWER_BOUND, scale_wall  # noqa: E402
 from robgan.report.compare import compute_values  # noqa: E402
 
 BUDGET_S = 7200.0
@@ -53,22 +54,19 @@ def bf16_native_of_records(results: Path) -> bool | None:
 
 
 def decide(scaled_wall: float, run_calibration: float, run_bf16: bool | None, here_calibration: float,
-           here_bf16: bool, budget: float = BUDGET_S, noise: float = NOISE) -> tuple[bool, float, str]:
-    """(go, predicted seconds, the reason in words). ``scaled_wall``: the previous run scaled to the
-    config, on its machine, whose calibration was ``run_calibration`` seconds."""
-    predicted = scaled_wall * here_calibration / run_calibration
+           here_bf16: bool, budget: float = BUDGET_S, noise: float = NOISE) -> tuple[bool, float | None, str]:
+    """(go, predicted seconds or None, the reason in words). ``scaled_wall``: the previous run scaled to
+    the config, on its machine, whose calibration was ``run_calibration`` seconds
+    (:func:`robgan.dag_run.scale_wall` compares the two machines)."""
+    predicted, how = scale_wall(scaled_wall, run_calibration, run_bf16, here_calibration, here_bf16)
     ratio = f"{scaled_wall:,.0f} s x {here_calibration:.2f} / {run_calibration:.2f}"
-    if run_bf16 is None:
-        return False, predicted, ("the previous run's records do not say whether it computed bf16 "
-                                  "natively: no like-for-like prediction")
-    if here_bf16 != run_bf16:
-        if run_bf16:
-            return False, predicted, (
-                "this CPU lacks native bf16 and the previous run's had it: the training and the PGD sweeps run "
-                f"float32 here, which the float32 calibration does not see, so {ratio} = {predicted:,.0f} s "
-                f"({predicted / 60:.0f} min) is a lower bound")
-        return False, predicted, ("this CPU has native bf16 and the previous run's did not: the float32 "
-                                  "calibration does not compare the two kinds; no prediction")
+    if predicted is None:
+        return False, None, f"no like-for-like prediction: {how}"
+    if how == LOWER_BOUND:
+        return False, predicted, (
+            "this CPU lacks native bf16 and the previous run's had it: the training and the PGD sweeps run "
+            f"float32 here, which the float32 calibration does not see, so {ratio} = {predicted:,.0f} s "
+            f"({predicted / 60:.0f} min) is a lower bound")
     upper = predicted * (1 + noise)
     go = upper <= budget
     return go, predicted, (f"same kind of compute: {ratio} = {predicted:,.0f} s ({predicted / 60:.0f} min), "
