@@ -153,6 +153,9 @@ EXTRA_PANELS = {
 }
 #: Panels drawn on a log y axis (FID-like metrics span orders of magnitude over training).
 LOG_PANELS = frozenset({"fid", "intra_fid"})
+#: The range a metric can take (IS >= 1; recalls are fractions): a t-interval over three seeds can
+#: reach past it, and its band is cut at the bounds (the captions say so).
+PANEL_RANGE = {"is_mean": (1.0, None), "recall": (0.0, 1.0), "intra_recall": (0.0, 1.0)}
 _TARGET_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1)))
 
 
@@ -194,11 +197,13 @@ def fidelity_figure(frames: Frames, metric: str, axis: str,
                 if not len(g):
                     continue
                 c = _curve_over_seeds(g, "iteration", xcol, ycol_i)
-                lo = c["lo"]
+                lo, hi = c["lo"], c["hi"]
                 if ycol_i in LOG_PANELS:  # an interval reaching below 0 is cut at a tenth of the mean
                     lo = np.maximum(lo, c["mean"] / 10)
+                if ycol_i in PANEL_RANGE:  # nor is a band drawn outside the metric's range
+                    lo, hi = np.clip(lo, *PANEL_RANGE[ycol_i]), np.clip(hi, *PANEL_RANGE[ycol_i])
                 n = int(c["n"].max()) if len(c) else 0
-                _band(ax, c["x"], c["mean"], lo, c["hi"], method_color(label), f"{label} (n={n})",
+                _band(ax, c["x"], c["mean"], lo, hi, method_color(label), f"{label} (n={n})",
                       marker=method_marker(label))
             if ycol_i == "is_mean":
                 for i, (text, value) in enumerate(targets):

@@ -162,6 +162,26 @@ def fixture_frames():
     return build_frames(load_records(FIXTURES / "records"))
 
 
+def test_bands_stay_within_each_metrics_range(fixture_frames):
+    """Three seeds far apart give a t-interval reaching below IS 1 and outside [0, 1] for the recalls:
+    the band is cut at the metric's range, the mean line is not touched."""
+    import dataclasses
+
+    import numpy as np
+    import pandas as pd
+
+    rows = [{"label": "robgan", "seed": s, "iteration": it, "train_seconds": float(it), "extractor": "mnist_cnn",
+             "is_mean": v, "recall": r, "intra_recall": r}
+            for it in (100, 200) for s, (v, r) in enumerate([(1.0, 0.0), (1.2, 0.05), (6.0, 0.95)])]
+    frames = dataclasses.replace(fixture_frames, fidelity=pd.DataFrame(rows))
+    is_ax, recall_ax, intra_ax = figures.fidelity_figure(frames, "is", "iter").axes
+    for ax, (lo, hi) in ((is_ax, (1.0, np.inf)), (recall_ax, (0.0, 1.0)), (intra_ax, (0.0, 1.0))):
+        [band] = ax.collections
+        ys = np.concatenate([path.vertices[:, 1] for path in band.get_paths()])
+        assert ys.min() == pytest.approx(lo) and ys.max() <= hi
+    assert list(is_ax.get_lines()[0].get_ydata()) == pytest.approx([8.2 / 3] * 2)  # the mean itself
+
+
 def test_seed_interval_is_the_90_percent_t_interval_and_one_seed_has_none():
     mean, lo, hi, n = figures.seed_interval([1.0, 2.0, 3.0])
     # t_{0.95, 2} = 2.919986; s = 1; half-width 2.919986 / sqrt(3) = 1.685854
