@@ -133,10 +133,20 @@ def _curve_over_seeds(df: pd.DataFrame, key: str, xcol: str, ycol: str) -> pd.Da
     return pd.DataFrame(out, columns=["x", "mean", "lo", "hi", "n"])
 
 
-def _errorbar(ax, x: Sequence[float], stats: Sequence[tuple[float, float, float, int]], color, **kw):
-    """Points ``stats[i] = (mean, lo, hi, n)`` at ``x`` with their interval as whiskers (none for n = 1)."""
+#: Accuracies in %: a whisker is cut at 0 and 100 (three seeds' t-interval can reach past them).
+ACCURACY_RANGE = (0.0, 100.0)
+
+
+def _errorbar(ax, x: Sequence[float], stats: Sequence[tuple[float, float, float, int]], color,
+              bounds: tuple[float, float] | None = None, **kw):
+    """Points ``stats[i] = (mean, lo, hi, n)`` at ``x`` with their interval as whiskers (none for n = 1),
+    cut at ``bounds`` (the metric's range) when given."""
     m = np.array([s[0] for s in stats], dtype=float)
-    err = np.array([[s[0] - s[1] for s in stats], [s[2] - s[0] for s in stats]], dtype=float)
+    lo = np.array([s[1] for s in stats], dtype=float)
+    hi = np.array([s[2] for s in stats], dtype=float)
+    if bounds is not None:
+        lo, hi = np.clip(lo, *bounds), np.clip(hi, *bounds)
+    err = np.array([m - lo, hi - m], dtype=float)
     return ax.errorbar(x, m, yerr=err if np.any(err > 0) else None, color=color, capsize=2, elinewidth=0.9, **kw)
 
 
@@ -290,18 +300,18 @@ def _accuracy_panel(ax, frames: Frames, labels: Sequence[str]) -> dict[str, bool
         shift = (i - (len(labels) - 1) / 2) * dodge
         xs, stats = _pgd_points(frames, label, "paper")
         if xs:
-            _errorbar(ax, np.asarray(xs) + shift, stats, color, fmt="-", marker=marker, markersize=4)
+            _errorbar(ax, np.asarray(xs) + shift, stats, color, ACCURACY_RANGE, fmt="-", marker=marker, markersize=4)
             drawn["paper"] = True
         wx, wstats, _ = worst_case_curve(frames, label)
         if wx:
-            _errorbar(ax, np.asarray(wx) + shift + dodge / 2, wstats, color, fmt="--", marker=marker, markersize=5,
-                      markerfacecolor="white")
+            _errorbar(ax, np.asarray(wx) + shift + dodge / 2, wstats, color, ACCURACY_RANGE, fmt="--", marker=marker,
+                      markersize=5, markerfacecolor="white")
             drawn["worst"] = True
         else:
             sx, sstats = _pgd_points(frames, label, "strong")
             if sx:
-                _errorbar(ax, np.asarray(sx) + shift + dodge / 2, sstats, color, fmt=":", marker=marker, markersize=4,
-                          markerfacecolor="white")
+                _errorbar(ax, np.asarray(sx) + shift + dodge / 2, sstats, color, ACCURACY_RANGE, fmt=":",
+                          marker=marker, markersize=4, markerfacecolor="white")
                 drawn["strong"] = True
         meta = frames.autoattack_meta[frames.autoattack_meta["label"] == label]
         for eps in unique_eps(meta["eps"]):
@@ -309,7 +319,7 @@ def _accuracy_panel(ax, frames: Frames, labels: Sequence[str]) -> dict[str, bool
             if est.empty:
                 continue
             _errorbar(ax, [eps + shift], [seed_interval(100 * np.asarray(list(est.values.values())))], color,
-                      fmt="*", markersize=12, markeredgecolor="k", zorder=5)
+                      ACCURACY_RANGE, fmt="*", markersize=12, markeredgecolor="k", zorder=5)
             drawn["autoattack"] = True
         n = int(frames.pgd.loc[frames.pgd["label"] == label, "seed"].nunique())
         seeds = f"{n} seed{'s' if n != 1 else ''}"
@@ -379,8 +389,8 @@ def robustness_gap_figure(frames: Frames) -> Figure:
         for j, (split, fill) in enumerate((("train", color), ("test", "white"))):
             vals = per_split[split]
             if len(vals):
-                _errorbar(ax_acc, [i + (j - 0.5) * 0.25], [seed_interval(100 * vals)], color, fmt=marker,
-                          markersize=7, markerfacecolor=fill)
+                _errorbar(ax_acc, [i + (j - 0.5) * 0.25], [seed_interval(100 * vals)], color, ACCURACY_RANGE,
+                          fmt=marker, markersize=7, markerfacecolor=fill)
         both = per_split["train"].index.intersection(per_split["test"].index)
         if len(both):
             diffs = 100 * (per_split["train"].loc[both] - per_split["test"].loc[both])

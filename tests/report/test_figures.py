@@ -267,3 +267,18 @@ def test_panels_below_is_have_short_labels_that_do_not_overlap(fixture_frames):
     for a, b in zip(boxes, boxes[1:], strict=False):  # stacked panels: each y label ends above the next one
         assert a.y0 > b.y1
     assert [ax.get_xlabel() for ax in fig.axes] == ["", "", "generator iterations (G steps)"]
+
+
+def test_accuracy_whiskers_stay_within_0_and_100():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots()
+    stats = [figures.seed_interval([0.0, 0.0, 30.0]), figures.seed_interval([70.0, 100.0, 100.0])]
+    assert stats[0][1] < 0 and stats[1][2] > 100  # the t-intervals reach past the range
+    container = figures._errorbar(ax, [0.1, 0.2], stats, "k", figures.ACCURACY_RANGE, fmt="o")
+    [bars] = container.lines[2]
+    ys = np.concatenate([seg[:, 1] for seg in bars.get_segments()])
+    assert ys.min() == 0.0 and ys.max() == 100.0
+    assert list(container.lines[0].get_ydata()) == pytest.approx([10.0, 90.0])  # the means themselves
+    plt.close(fig)
