@@ -116,9 +116,14 @@ def _no_data(ax, text: str) -> None:
     ax.set_yticks([])
 
 
-def _band(ax, x, mean, lo, hi, color, label, linestyle="-", marker="o", markersize=3) -> None:
+def _band(ax, x, mean, lo, hi, color, label, linestyle="-", marker="o", markersize=3,
+          bounds: tuple[float | None, float | None] | None = None) -> None:
+    """The mean line and its interval ``[lo, hi]`` as a band, cut at ``bounds`` (the metric's range:
+    three seeds' t-interval can reach past it) when given."""
     ax.plot(x, mean, linestyle=linestyle, marker=marker, markersize=markersize, color=color, label=label)
     lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    if bounds is not None:
+        lo, hi = np.clip(lo, *bounds), np.clip(hi, *bounds)
     if len(x) > 1 and np.any(hi > lo):
         ax.fill_between(x, lo, hi, color=color, alpha=0.18, linewidth=0)
 
@@ -210,11 +215,9 @@ def fidelity_figure(frames: Frames, metric: str, axis: str,
                 lo, hi = c["lo"], c["hi"]
                 if ycol_i in LOG_PANELS:  # an interval reaching below 0 is cut at a tenth of the mean
                     lo = np.maximum(lo, c["mean"] / 10)
-                if ycol_i in PANEL_RANGE:  # nor is a band drawn outside the metric's range
-                    lo, hi = np.clip(lo, *PANEL_RANGE[ycol_i]), np.clip(hi, *PANEL_RANGE[ycol_i])
                 n = int(c["n"].max()) if len(c) else 0
                 _band(ax, c["x"], c["mean"], lo, hi, method_color(label), f"{label} (n={n})",
-                      marker=method_marker(label))
+                      marker=method_marker(label), bounds=PANEL_RANGE.get(ycol_i))
             if ycol_i == "is_mean":
                 for i, (text, value) in enumerate(targets):
                     ax.axhline(value, color="0.25", linestyle=_TARGET_STYLES[i % len(_TARGET_STYLES)],
@@ -445,7 +448,8 @@ def lipschitz_figure(frames: Frames) -> Figure:
                 continue
             c = _curve_over_seeds(sel, "x", "x", "llv")
             _band(ax, c["x"], c["mean"], c["lo"], c["hi"], method_color(label),
-                  f"{label}, {split} (n={int(c['n'].max())})", linestyle=ls, marker=method_marker(label))
+                  f"{label}, {split} (n={int(c['n'].max())})", linestyle=ls, marker=method_marker(label),
+                  bounds=(0.0, None))  # a gradient norm
     norms = ", ".join(sorted(set(lip["norm"]))) if len(lip) else "n/a"
     ax.set_xlabel("iteration (fine-tuning continues its co-training run)")
     ax.set_ylabel(f"local Lipschitz value (‖∇ₓ loss‖, {norms})")

@@ -32,6 +32,8 @@ from robgan.report.methods import n_dis
 
 LOG_NAME = "train_log.csv"
 #: Kind of loss (the GAN step's ``loss_kind``; ``ce`` for classifiers) → panel title. One panel each.
+#: Every loss drawn is >= 0 (BCE, cross-entropy with non-negative weights, the hinge D loss) but the
+#: hinge G loss (-mean D(fake)): their bands are cut at 0.
 LOSS_PANELS = {
     "hinge": "hinge loss (SN-GAN)",
     "old": "AC-GAN loss (old)",
@@ -126,7 +128,8 @@ def training_curves_figure(logs: pd.DataFrame, dataset: str, experiment: str,
                     continue
                 c = _curve_over_seeds(sel[sel[col].notna()], "iteration", "x", col)
                 name = _legend_name(label, int(c["n"].max()), cfg) if ls == "-" else None
-                _band(ax, c["x"], c["mean"], c["lo"], c["hi"], method_color(label), name, linestyle=ls, marker="")
+                _band(ax, c["x"], c["mean"], c["lo"], c["hi"], method_color(label), name, linestyle=ls, marker="",
+                      bounds=None if (kind, col) == ("hinge", "loss_g") else (0.0, None))
         if kind != "ce":
             from matplotlib.lines import Line2D
 
@@ -148,7 +151,7 @@ def training_curves_figure(logs: pd.DataFrame, dataset: str, experiment: str,
             continue
         c = _curve_over_seeds(sel[sel[col].notna()], "iteration", "x", col)
         _band(ax, c["x"], c["mean"], c["lo"], c["hi"], method_color(label),
-              f"{label}: {col} (n={int(c['n'].max())})", marker="")
+              f"{label}: {col} (n={int(c['n'].max())})", marker="", bounds=(0.0, 1.0))
         drawn += 1
     if drawn:
         ax.set_title(title, fontsize=9)

@@ -282,3 +282,17 @@ def test_accuracy_whiskers_stay_within_0_and_100():
     assert ys.min() == 0.0 and ys.max() == 100.0
     assert list(container.lines[0].get_ydata()) == pytest.approx([10.0, 90.0])  # the means themselves
     plt.close(fig)
+
+
+def test_band_is_cut_at_its_bounds_and_the_mean_is_not():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots()
+    figures._band(ax, [1, 2], [0.1, 0.9], [-0.3, 0.5], [0.5, 1.3], "k", "x", bounds=(0.0, 1.0))
+    figures._band(ax, [1, 2], [0.1, 0.9], [-0.3, 0.5], [0.5, 1.3], "k", "y", bounds=(0.0, None))
+    cut01, cut0 = (np.concatenate([p.vertices[:, 1] for p in band.get_paths()]) for band in ax.collections)
+    assert (cut01.min(), cut01.max()) == (0.0, 1.0)
+    assert (cut0.min(), cut0.max()) == (0.0, 1.3)
+    assert list(ax.get_lines()[0].get_ydata()) == [0.1, 0.9]
+    plt.close(fig)
