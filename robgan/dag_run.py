@@ -104,7 +104,7 @@ def expected_wall(previous: dict, calibration: dict, previous_bf16: bool | None 
     and this machine's calibration (:func:`robgan.calibration.run_calibration`'s result).
     ``previous_bf16``: whether the earlier run's CPU computed bf16 natively, for records whose
     calibration predates the compute fingerprint (their records may tell:
-    :func:`robgan.report.compare.compute_values`)."""
+    :func:`robgan.report.compare.records_bf16_native`)."""
     cal = previous.get("calibration") or {}
     if not cal.get("seconds"):
         return None, "the earlier run has no calibration"
@@ -121,12 +121,10 @@ def _announce_expected(results: Path, cal: dict) -> None:
     if not prev_file.is_file():
         return
     try:
-        from robgan.report.compare import compute_values
+        from robgan.report.compare import records_bf16_native
 
         prev = json.loads(prev_file.read_text())
-        values = compute_values(results).get("bf16_native", set())
-        prev_bf16 = json.loads(next(iter(values))) if len(values) == 1 else None
-        seconds, how = expected_wall(prev, cal, prev_bf16)
+        seconds, how = expected_wall(prev, cal, records_bf16_native(results))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         _log.warning("no time estimate from %s (%s)", prev_file, exc)
         return

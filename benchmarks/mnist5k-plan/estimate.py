@@ -99,11 +99,11 @@ def _kind_table(columns: list[str], body: list[tuple[str, list[str]]], total: li
 
 def previous_run(m5k: dict, m5k_results: Path) -> dict | None:
     """The run in ``m5k_results`` against the config ``m5k``: None without a run; else ``{"run"
-    (dag_run.json), "differ" (the flattened config keys that differ), "scalable" (all of them are in
-    :data:`SCALABLE`), "actual" and "scaled" ({kind: job-seconds}: as measured, and each training job
-    scaled by its iteration ratio, each fidelity job by its snapshot ratio), "idle" (the run's idle
-    share), "scaled_wall" (the scaled job-seconds on the run's cores with that idle share; None when
-    not scalable)}``."""
+    (dag_run.json), "differ" (the flattened config keys that differ), "changes" (them in words),
+    "scalable" (all of them are in :data:`SCALABLE`), "actual" and "scaled" ({kind: job-seconds}: as
+    measured, and each training job scaled by its iteration ratio, each fidelity job by its snapshot
+    ratio), "idle" (the run's idle share), "scaled_wall" (the scaled job-seconds on the run's cores
+    with that idle share)}``; the last four only when scalable."""
     import yaml
 
     cfg_file, dag_file = m5k_results / "config.yaml", m5k_results / "dag_run.json"
@@ -112,7 +112,8 @@ def previous_run(m5k: dict, m5k_results: Path) -> dict | None:
     ran = load_config(yaml.safe_load(cfg_file.read_text()))
     a, b = flatten(ran), flatten(m5k)
     differ = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
-    out = {"run": json.loads(dag_file.read_text()), "differ": differ, "ran": ran,
+    out = {"run": json.loads(dag_file.read_text()), "differ": differ,
+           "changes": "; ".join(f"{k} {a.get(k)} → {b.get(k)}" for k in differ),
            "scalable": all(k in SCALABLE for k in differ)}
     if not out["scalable"]:
         return out
@@ -153,9 +154,7 @@ def measured_section(rows: list[tuple[str, str, float]], wall: float, m5k: dict,
             [f"{est_total:,.0f}", f"{act_total:,.0f}", f"{act_total / est_total:.2f}"]), "",
             f"Wall-clock: estimated {wall:,.0f} s ({wall / 60:.0f} min), measured **{run['wall_seconds']:,.0f} s "
             f"({run['wall_seconds'] / 60:.1f} min)** against the budget of 7,200 s."]
-    sc_total, sc_wall = sum(scaled.values()), prev["scaled_wall"]
-    a, b = flatten(prev["ran"]), flatten(m5k)
-    changes = "; ".join(f"{k} {a.get(k)} → {b.get(k)}" for k in differ)
+    sc_total, sc_wall, changes = sum(scaled.values()), prev["scaled_wall"], prev["changes"]
     return ["", f"## The previous run, scaled to this config ({head})", "",
             f"It ran the config before these changes: {changes}. Scaled: each training job by its "
             "iteration ratio, each fidelity job by its snapshot ratio, every other job as measured.", "",

@@ -16,13 +16,12 @@ machine that made them):
   multiple of AVX-512-BF16 machines), so the calibration ratio gives a lower bound only: NO-GO.
 
 The previous run's kind comes from its records (``compute``; runs older than the fingerprint tell only
-``bf16_native`` through a bf16 attack: :func:`robgan.report.compare.compute_values`).
+``bf16_native`` through a bf16 attack: :func:`robgan.report.compare.records_bf16_native`).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -30,27 +29,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(HERE))
+
+from estimate import previous_run  # noqa: E402  (this folder's estimate.py)
 
 from robgan.config import load_config  # noqa: E402
 from robgan.dag_run import LOWER_BOUND, scale_wall  # noqa: E402
-from robgan.report.compare import compute_values  # noqa: E402
+from robgan.report.compare import records_bf16_native  # noqa: E402
 
 BUDGET_S = 7200.0
 NOISE = 0.15  # the calibration's and the DAG's spread between runs of the same work on one machine
-
-
-def _estimate():
-    spec = importlib.util.spec_from_file_location("mnist5k_estimate", HERE / "estimate.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def bf16_native_of_records(results: Path) -> bool | None:
-    """Whether the run in ``results`` computed bf16 natively, from its records; None if they do not say
-    or disagree."""
-    values = compute_values(results).get("bf16_native", set())
-    return json.loads(next(iter(values))) if len(values) == 1 else None
 
 
 def decide(scaled_wall: float, run_calibration: float, run_bf16: bool | None, here_calibration: float,
@@ -86,13 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         from robgan.calibration import run_calibration
         cal = run_calibration()
     m5k = load_config(REPO / "config" / "mnist5k.yaml")
-    prev = _estimate().previous_run(m5k, args.results)
+    prev = previous_run(m5k, args.results)
     if prev is None or not prev["scalable"]:
         print(f"NO-GO: {args.results} holds no run that scales to config/mnist5k.yaml")
         return 1
     run = prev["run"]
     here_bf16 = bool(cal["compute"]["bf16_native"])
-    go, _, why = decide(prev["scaled_wall"], run["calibration"]["seconds"], bf16_native_of_records(args.results),
+    go, _, why = decide(prev["scaled_wall"], run["calibration"]["seconds"], records_bf16_native(args.results),
                         cal["seconds"], here_bf16)
     from robgan.provenance import git_info, utc_now
     git = git_info()

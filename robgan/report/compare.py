@@ -409,6 +409,13 @@ def compute_values(root: Path) -> dict[str, set[str]]:
     return values
 
 
+def records_bf16_native(root: Path) -> bool | None:
+    """Whether the run whose records are under ``root/records`` computed bf16 natively (from
+    :func:`compute_values`); None when the records do not say or disagree."""
+    values = compute_values(root).get("bf16_native", set())
+    return json.loads(next(iter(values))) if len(values) == 1 else None
+
+
 def compute_changes(reference: Path, candidate: Path) -> list[tuple[str, str, str]]:
     """The fields of the records' compute fingerprints that differ between two experiment directories,
     as ``(field, reference values, candidate values)``: only fields known on both sides (records
